@@ -1,0 +1,1 @@
+//! The dial-a-ride engine (being written).

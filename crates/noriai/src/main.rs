@@ -1,0 +1,73 @@
+//! The `noriai` command line: one binary for building maps, routing, solving
+//! benchmark instances and (later) serving and simulating. It owns argument
+//! parsing, progress bars and output formats; the work lives in the library crates.
+
+mod progress;
+mod route;
+mod solve;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The bundled default map, relative to the repository root.
+pub const DEFAULT_MAP: &str = "maps/liechtenstein-2015.osm.pbf";
+
+#[derive(Parser)]
+#[command(
+    name = "noriai",
+    version,
+    about = "noriai (乗合, \"riding together\"): on-demand transport dispatch for rural towns"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Prepare OpenStreetMap road graphs for fast routing.
+    #[command(subcommand)]
+    Map(MapCommand),
+    /// Print the fastest car route between two points.
+    Route(route::RouteArgs),
+    /// Solve a dial-a-ride benchmark instance (Cordeau or Li & Lim format).
+    Solve(solve::SolveArgs),
+}
+
+#[derive(Subcommand)]
+enum MapCommand {
+    /// Import a .osm.pbf extract, contract it and write a prepared graph file.
+    Build(route::BuildArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Map(MapCommand::Build(a)) => route::build(a),
+        Command::Route(a) => route::route(a),
+        Command::Solve(a) => solve::solve(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves the default map whether run from the repository root or elsewhere.
+pub fn default_map() -> PathBuf {
+    let here = PathBuf::from(DEFAULT_MAP);
+    if here.exists() {
+        return here;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(DEFAULT_MAP)
+}

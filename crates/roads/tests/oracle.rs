@@ -1,0 +1,109 @@
+//! The contraction hierarchy must give exactly the travel times of plain
+//! Dijkstra on every real map, for random points, and its paths and tables
+//! must agree with those times.
+
+mod common;
+
+use noriai_model::LatLon;
+use noriai_roads::{RoadNetwork, Snapped};
+use proptest::prelude::*;
+
+/// A random road point: a coordinate inside the map's bounding box, snapped
+/// with no distance limit.
+fn point(net: &RoadNetwork, u: f64, v: f64) -> Snapped {
+    let nodes = &net.graph().nodes;
+    let (mut lo, mut hi) = (nodes[0], nodes[0]);
+    for p in nodes {
+        lo = LatLon { lat: lo.lat.min(p.lat), lon: lo.lon.min(p.lon) };
+        hi = LatLon { lat: hi.lat.max(p.lat), lon: hi.lon.max(p.lon) };
+    }
+    let p = LatLon { lat: lo.lat + u * (hi.lat - lo.lat), lon: lo.lon + v * (hi.lon - lo.lon) };
+    let mut probe = net.snap(p);
+    if probe.is_err() {
+        // Far from roads (a lake, a mountain): fall back to the nearest node.
+        let node = nodes[((u * nodes.len() as f64) as usize).min(nodes.len() - 1)];
+        probe = net.snap(node);
+    }
+    probe.expect("a node is on the road")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn hierarchy_matches_dijkstra(u1 in 0.0..1.0f64, v1 in 0.0..1.0f64, u2 in 0.0..1.0f64, v2 in 0.0..1.0f64) {
+        for (path, net) in common::networks() {
+            let (s, t) = (point(net, u1, v1), point(net, u2, v2));
+            let mut q = net.query();
+            let fast = net.travel(&mut q, &s, &t);
+            let slow = net.travel_dijkstra(&s, &t);
+            prop_assert!(fast.is_some() && slow.is_some(), "{}: unreachable in a strongly connected graph", path.display());
+            let (fast, slow) = (fast.unwrap_or_default(), slow.unwrap_or_default());
+            prop_assert!((fast.0 - slow.0).abs() < 1e-9, "{}: CH {} s, Dijkstra {} s", path.display(), fast.0, slow.0);
+        }
+    }
+
+    #[test]
+    fn route_geometry_and_time_agree(u1 in 0.0..1.0f64, v1 in 0.0..1.0f64, u2 in 0.0..1.0f64, v2 in 0.0..1.0f64) {
+        for (path, net) in common::networks() {
+            let (s, t) = (point(net, u1, v1), point(net, u2, v2));
+            let route = net.route(s.point, t.point).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let slow = net.travel_dijkstra(&s, &t).unwrap_or_default();
+            prop_assert!((route.duration_s - slow.0).abs() < 1e-9, "{}", path.display());
+            // The line starts and ends at the snapped points and is at least as
+            // long as the straight line between them.
+            let first = route.geometry.first().copied();
+            let last = route.geometry.last().copied();
+            prop_assert!(first.is_some_and(|p| p.distance_m(s.point) < 0.5));
+            prop_assert!(last.is_some_and(|p| p.distance_m(t.point) < 0.5));
+            let drawn: f64 = route.geometry.windows(2).map(|w| w[0].distance_m(w[1])).sum();
+            prop_assert!(drawn + 1.0 >= s.point.distance_m(t.point));
+            // The drawn line has the length the router reports (both from the same shapes).
+            prop_assert!((drawn - route.distance_m).abs() <= 0.02 * route.distance_m + 2.0,
+                "{}: drawn {drawn} m, reported {} m", path.display(), route.distance_m);
+        }
+    }
+}
+
+#[test]
+fn unpacked_paths_sum_to_query_times() {
+    for (path, net) in common::networks() {
+        let n = net.graph().nodes.len() as u32;
+        let mut q = net.query();
+        for i in 0..200u32 {
+            let (a, b) = ((i * 7919) % n, (i * 104_729 + 13) % n);
+            let seed = |v| noriai_roads::Seed { node: v, time_ms: 0, length_dm: 0 };
+            let m = q.shortest(&[seed(a)], &[seed(b)]).expect("strongly connected");
+            let arcs = q.path(&m);
+            let g = net.graph();
+            let sum: u64 = arcs.iter().map(|&x| g.arc(x).2 as u64).sum();
+            assert_eq!(sum, m.time_ms as u64, "{}: path {a}->{b}", path.display());
+            // Consecutive arcs connect, and the path runs from a to b.
+            let mut at = a;
+            for &x in &arcs {
+                assert_eq!(g.arc(x).0, at);
+                at = g.arc(x).1;
+            }
+            assert_eq!(at, b);
+        }
+    }
+}
+
+#[test]
+fn table_matches_point_queries() {
+    for (path, net) in common::networks() {
+        let pts: Vec<Snapped> =
+            (0..25).map(|i| point(net, (i as f64 * 0.37) % 1.0, (i as f64 * 0.61) % 1.0)).collect();
+        let table = net.table(&pts, &pts);
+        let mut q = net.query();
+        for (i, s) in pts.iter().enumerate() {
+            for (j, t) in pts.iter().enumerate() {
+                let one = net.travel(&mut q, s, t).expect("reachable");
+                let k = i * pts.len() + j;
+                assert!((table.duration_s[k] - one.0).abs() < 1e-9, "{}: table[{i}][{j}]", path.display());
+                assert!((table.distance_m[k] - one.1).abs() < 1e-9);
+            }
+            assert_eq!(table.duration_s[i * pts.len() + i], 0.0);
+        }
+    }
+}
