@@ -15,7 +15,7 @@ pub(crate) const INF: u32 = u32::MAX;
 /// costs a superfluous shortcut, never a wrong answer.
 const WITNESS_SETTLE_LIMIT: usize = 300;
 
-/// An edge of the hierarchy, stored at its lower-ranked end.
+/// An edge of the hierarchy, stored at its lower-ranked end. Nodes are ranks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChEdge {
     /// The higher-ranked end.
@@ -29,7 +29,10 @@ pub struct ChEdge {
 /// A prepared hierarchy over a [`RoadGraph`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ContractionHierarchy {
+    /// Rank of each graph node; internally nodes are numbered by rank.
     pub(crate) rank: Vec<u32>,
+    /// The graph node of each rank.
+    pub(crate) node_of_rank: Vec<u32>,
     /// `up[up_first[v]..up_first[v+1]]`: edges v → w with rank(w) > rank(v).
     pub(crate) up_first: Vec<u32>,
     pub(crate) up: Vec<ChEdge>,
@@ -208,9 +211,48 @@ impl ContractionHierarchy {
             }
             on_contracted();
         }
-        let (up_first, up) = flatten(up);
-        let (down_first, down) = flatten(down);
-        Self { rank, up_first, up, down_first, down }
+        // Number nodes by rank so the upward searches, which mostly touch the
+        // few important nodes, read contiguous memory.
+        let mut order = vec![0u32; n];
+        for (v, &r) in rank.iter().enumerate() {
+            order[r as usize] = v as u32;
+        }
+        let renumber = |lists: &mut Vec<Vec<ChEdge>>| -> Vec<Vec<ChEdge>> {
+            order
+                .iter()
+                .map(|&v| {
+                    std::mem::take(&mut lists[v as usize])
+                        .into_iter()
+                        .map(|e| ChEdge {
+                            node: rank[e.node as usize],
+                            via: if e.via & ORIGINAL != 0 { e.via } else { rank[e.via as usize] },
+                            ..e
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        let (up_first, up) = flatten(renumber(&mut up));
+        let (down_first, down) = flatten(renumber(&mut down));
+        Self { node_of_rank: order, rank, up_first, up, down_first, down }
+    }
+
+    /// Rebuilds a hierarchy from stored arrays (see [`crate::store`]).
+    pub(crate) fn from_parts(
+        rank: Vec<u32>,
+        up_first: Vec<u32>,
+        up: Vec<ChEdge>,
+        down_first: Vec<u32>,
+        down: Vec<ChEdge>,
+    ) -> Option<Self> {
+        let mut node_of_rank = vec![u32::MAX; rank.len()];
+        for (v, &r) in rank.iter().enumerate() {
+            *node_of_rank.get_mut(r as usize)? = v as u32;
+        }
+        if node_of_rank.contains(&u32::MAX) {
+            return None; // not a permutation
+        }
+        Some(Self { rank, node_of_rank, up_first, up, down_first, down })
     }
 
     pub fn node_count(&self) -> usize {
@@ -269,7 +311,7 @@ fn flatten(lists: Vec<Vec<ChEdge>>) -> (Vec<u32>, Vec<ChEdge>) {
 }
 
 /// A start or end of a search: a node reached with an initial time and length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Seed {
     pub node: u32,
     pub time_ms: u32,
@@ -318,9 +360,9 @@ impl Side {
         self.heap.push(Reverse((t, v)));
         true
     }
-    fn seed(&mut self, seeds: &[Seed]) {
+    fn seed(&mut self, seeds: &[Seed], rank: &[u32]) {
         for s in seeds {
-            self.reach(s.node, s.time_ms, s.length_dm);
+            self.reach(rank[s.node as usize], s.time_ms, s.length_dm);
         }
     }
     fn min_key(&self) -> u32 {
@@ -335,7 +377,7 @@ pub struct ChQuery<'a> {
     bwd: Side,
 }
 
-/// Result of a point-to-point search: time, length and the meeting node.
+/// Result of a point-to-point search: time, length and the meeting (graph) node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Meeting {
     pub time_ms: u32,
@@ -353,8 +395,8 @@ impl<'a> ChQuery<'a> {
     pub fn shortest(&mut self, sources: &[Seed], targets: &[Seed]) -> Option<Meeting> {
         self.fwd.reset();
         self.bwd.reset();
-        self.fwd.seed(sources);
-        self.bwd.seed(targets);
+        self.fwd.seed(sources, &self.ch.rank);
+        self.bwd.seed(targets, &self.ch.rank);
         let mut best: Option<Meeting> = None;
         let best_time = |b: &Option<Meeting>| b.map_or(INF, |m| m.time_ms);
         loop {
@@ -392,13 +434,14 @@ impl<'a> ChQuery<'a> {
                 }
             }
         }
-        best
+        best.map(|m| Meeting { node: self.ch.node_of_rank[m.node as usize], ..m })
     }
 
     /// Road arcs of the path found by the last [`ChQuery::shortest`] call.
     pub fn path(&self, meeting: &Meeting) -> Vec<ArcId> {
         let mut up_part = Vec::new();
-        let mut v = meeting.node;
+        let meeting_rank = self.ch.rank[meeting.node as usize];
+        let mut v = meeting_rank;
         while self.fwd.parent[v as usize].0 != u32::MAX {
             let (p, e) = self.fwd.parent[v as usize];
             up_part.push((p, e));
@@ -408,7 +451,7 @@ impl<'a> ChQuery<'a> {
         for (p, e) in up_part.into_iter().rev() {
             self.ch.unpack(p, e, &mut arcs);
         }
-        let mut v = meeting.node;
+        let mut v = meeting_rank;
         while self.bwd.parent[v as usize].0 != u32::MAX {
             let (p, e) = self.bwd.parent[v as usize];
             // Backward edge e at p has node v and means v → p in driving order.
@@ -423,7 +466,7 @@ impl<'a> ChQuery<'a> {
     fn upward_space(&mut self, seeds: &[Seed], forward: bool, mut visit: impl FnMut(u32, u32, u32)) {
         let side = if forward { &mut self.fwd } else { &mut self.bwd };
         side.reset();
-        side.seed(seeds);
+        side.seed(seeds, &self.ch.rank);
         while let Some(Reverse((d, v))) = side.heap.pop() {
             if d > side.time[v as usize] {
                 continue;
@@ -493,18 +536,19 @@ mod tests {
             .join("../../tests/data/herrenberg-minimal.osm.pbf");
         let (g, _) = crate::import::import_pbf(&path, &SpeedProfile::default(), &NoProgress).unwrap();
         let ch = ContractionHierarchy::build(&g, || {});
-        for v in 0..ch.node_count() as u32 {
-            for e in ch.up_of(v) {
+        for r in 0..ch.node_count() as u32 {
+            let v = ch.node_of_rank[r as usize];
+            for e in ch.up_of(r) {
                 let mut arcs = Vec::new();
-                ch.unpack(v, *e, &mut arcs);
+                ch.unpack(r, *e, &mut arcs);
                 let sum: u32 = arcs.iter().map(|&a| g.arc(a).2).sum();
                 assert_eq!(sum, e.time_ms, "up edge {v}->{} via {}", e.node, e.via);
                 assert_eq!(g.arc(arcs[0]).0, v);
-                assert_eq!(g.arc(*arcs.last().unwrap()).1, e.node);
+                assert_eq!(g.arc(*arcs.last().unwrap()).1, ch.node_of_rank[e.node as usize]);
             }
-            for e in ch.down_of(v) {
+            for e in ch.down_of(r) {
                 let mut arcs = Vec::new();
-                ch.unpack(e.node, ChEdge { node: v, ..*e }, &mut arcs);
+                ch.unpack(e.node, ChEdge { node: r, ..*e }, &mut arcs);
                 let sum: u32 = arcs.iter().map(|&a| g.arc(a).2).sum();
                 assert_eq!(sum, e.time_ms, "down edge {}->{v} via {}", e.node, e.via);
             }

@@ -78,7 +78,9 @@ pub enum Opened {
 pub struct RoadNetwork {
     graph: RoadGraph,
     ch: ContractionHierarchy,
-    snapper: snap::Snapper,
+    /// Built on first use: routing between known points never needs it, and
+    /// it is the most expensive part of loading a prepared file.
+    snapper: std::sync::OnceLock<snap::Snapper>,
     out: Adjacency,
     fingerprint: Fingerprint,
     /// Refuse points farther than this from a road (metres).
@@ -97,9 +99,8 @@ impl std::fmt::Debug for RoadNetwork {
 
 impl RoadNetwork {
     fn assemble(graph: RoadGraph, ch: ContractionHierarchy, fingerprint: Fingerprint) -> Self {
-        let snapper = snap::Snapper::new(&graph);
         let out = graph.out_arcs();
-        Self { graph, ch, snapper, out, fingerprint, max_snap_m: DEFAULT_MAX_SNAP_M }
+        Self { graph, ch, snapper: std::sync::OnceLock::new(), out, fingerprint, max_snap_m: DEFAULT_MAX_SNAP_M }
     }
 
     /// Imports a `.osm.pbf` and prepares it for queries.
@@ -184,7 +185,7 @@ impl RoadNetwork {
 
     /// Places a point on the nearest road within [`RoadNetwork::max_snap_m`].
     pub fn snap(&self, p: LatLon) -> Result<Snapped, SnapError> {
-        self.snapper.snap(&self.graph, p, self.max_snap_m)
+        self.snapper.get_or_init(|| snap::Snapper::new(&self.graph)).snap(&self.graph, p, self.max_snap_m)
     }
 
     /// A fresh query state; reuse it across many queries on one thread.
@@ -194,9 +195,9 @@ impl RoadNetwork {
 
     /// Seeds for leaving a snapped point: drive on to whichever piece end(s)
     /// the one-way rules allow.
-    pub fn source_seeds(&self, s: &Snapped) -> Vec<Seed> {
+    pub fn source_seeds(&self, s: &Snapped) -> Seeds {
         let p = &self.graph.pieces[s.piece as usize];
-        let mut seeds = Vec::with_capacity(2);
+        let mut seeds = Seeds::default();
         if p.time_ab_ms != NO_ARC {
             seeds.push(part(p.b, p.time_ab_ms, p.length_dm, 1.0 - s.fraction));
         }
@@ -207,9 +208,9 @@ impl RoadNetwork {
     }
 
     /// Seeds for arriving at a snapped point from the piece end(s).
-    pub fn target_seeds(&self, t: &Snapped) -> Vec<Seed> {
+    pub fn target_seeds(&self, t: &Snapped) -> Seeds {
         let p = &self.graph.pieces[t.piece as usize];
-        let mut seeds = Vec::with_capacity(2);
+        let mut seeds = Seeds::default();
         if p.time_ab_ms != NO_ARC {
             seeds.push(part(p.a, p.time_ab_ms, p.length_dm, t.fraction));
         }
@@ -271,8 +272,8 @@ impl RoadNetwork {
 
     /// A many-to-many table with the hierarchy.
     pub fn table(&self, sources: &[Snapped], targets: &[Snapped]) -> Table {
-        let src: Vec<Vec<Seed>> = sources.iter().map(|s| self.source_seeds(s)).collect();
-        let dst: Vec<Vec<Seed>> = targets.iter().map(|t| self.target_seeds(t)).collect();
+        let src: Vec<Vec<Seed>> = sources.iter().map(|s| self.source_seeds(s).to_vec()).collect();
+        let dst: Vec<Vec<Seed>> = targets.iter().map(|t| self.target_seeds(t).to_vec()).collect();
         let (times, lengths) = self.query().table(&src, &dst);
         let mut table = Table {
             sources: sources.len(),
@@ -296,8 +297,8 @@ impl RoadNetwork {
     /// The same table as [`RoadNetwork::table`] by one plain Dijkstra per
     /// source (the reference), without the same-piece shortcut; times in ms.
     pub fn table_dijkstra_ms(&self, sources: &[Snapped], targets: &[Snapped]) -> Vec<u32> {
-        let src: Vec<Vec<Seed>> = sources.iter().map(|s| self.source_seeds(s)).collect();
-        let dst: Vec<Vec<Seed>> = targets.iter().map(|t| self.target_seeds(t)).collect();
+        let src: Vec<Vec<Seed>> = sources.iter().map(|s| self.source_seeds(s).to_vec()).collect();
+        let dst: Vec<Vec<Seed>> = targets.iter().map(|t| self.target_seeds(t).to_vec()).collect();
         dijkstra::table(&self.graph, &self.out, &src, &dst).0
     }
 
@@ -349,6 +350,27 @@ impl RoadNetwork {
         line.push(t.point);
         line.dedup();
         line
+    }
+}
+
+/// The one or two ends of a piece a snapped point leaves by or arrives from.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Seeds {
+    items: [Seed; 2],
+    len: usize,
+}
+
+impl Seeds {
+    fn push(&mut self, s: Seed) {
+        self.items[self.len] = s;
+        self.len += 1;
+    }
+}
+
+impl std::ops::Deref for Seeds {
+    type Target = [Seed];
+    fn deref(&self) -> &[Seed] {
+        &self.items[..self.len]
     }
 }
 

@@ -215,13 +215,10 @@ pub fn read(path: &Path) -> Result<(Fingerprint, RoadGraph, ContractionHierarchy
             });
         }
         let shape = r.points()?;
-        let ch = ContractionHierarchy {
-            rank: r.u32s()?,
-            up_first: r.u32s()?,
-            up: r.edges()?,
-            down_first: r.u32s()?,
-            down: r.edges()?,
-        };
+        let (rank, up_first, up) = (r.u32s()?, r.u32s()?, r.edges()?);
+        let (down_first, down) = (r.u32s()?, r.edges()?);
+        let ch = ContractionHierarchy::from_parts(rank, up_first, up, down_first, down)
+            .ok_or("its node ranks are inconsistent (corrupt file)")?;
         if r.at != bytes.len() {
             return Err("unexpected bytes after the end".into());
         }
