@@ -3,7 +3,14 @@
 //! that the roads, dispatch, store and server crates agree on.
 
 pub mod geo;
+pub mod plan;
+pub mod request;
+pub mod service;
 pub mod travel;
+pub mod vehicle;
 
 pub use geo::{LatLon, LatLonError};
+pub use plan::{Plan, PlannedStop, RoutePlan, StopKind};
+pub use request::{Capacity, ModelError, Request, RequestId, TimeWindow};
 pub use travel::{LocId, MatrixTravelTimes, TravelTimes};
+pub use vehicle::{Break, Vehicle, VehicleId};

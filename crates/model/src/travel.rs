@@ -74,3 +74,18 @@ impl TravelTimes for MatrixTravelTimes {
         self.distances[from.index() * self.n + to.index()]
     }
 }
+
+/// A borrowed source is a source: lets a batch problem borrow a live table.
+impl<T: TravelTimes + ?Sized> TravelTimes for &T {
+    fn len(&self) -> usize {
+        (**self).len()
+    }
+    #[inline]
+    fn time(&self, from: LocId, to: LocId) -> f64 {
+        (**self).time(from, to)
+    }
+    #[inline]
+    fn distance(&self, from: LocId, to: LocId) -> f64 {
+        (**self).distance(from, to)
+    }
+}

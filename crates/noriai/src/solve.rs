@@ -1,13 +1,84 @@
-//! `noriai solve`: dial-a-ride benchmark instances.
+//! `noriai solve`: dial-a-ride benchmark instances (Cordeau DARP, Li & Lim PDPTW).
 
+use anyhow::Context;
+use noriai_dispatch::{SolveParams, formats, solve as run};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    /// Cordeau (2006) DARP: `K 2n T Q L`, then `id x y service load earliest latest`.
+    Cordeau,
+    /// Li & Lim PDPTW (SINTEF): `K Q speed`, then `id x y demand earliest latest service pickup delivery`.
+    Lilim,
+}
 
 #[derive(clap::Args)]
 pub struct SolveArgs {
     /// The instance file.
     pub instance: PathBuf,
+    /// Instance format [default: guessed from the first line].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Seconds of improvement after construction.
+    #[arg(long, default_value_t = 1.0)]
+    pub time_limit: f64,
+    /// Random seed (same seed and iteration count give the same plan).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print one JSON object: cost, feasible, elapsed_s, routes (node ids per vehicle).
+    #[arg(long)]
+    pub json: bool,
 }
 
-pub fn solve(_a: SolveArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not yet available")
+/// Li & Lim headers have 3 numbers, Cordeau headers 5.
+fn guess(path: &PathBuf) -> anyhow::Result<Format> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let first = text.lines().next().unwrap_or_default().split_whitespace().count();
+    Ok(if first == 3 { Format::Lilim } else { Format::Cordeau })
+}
+
+pub fn solve(a: SolveArgs) -> anyhow::Result<()> {
+    if !(a.time_limit.is_finite() && a.time_limit >= 0.0) {
+        anyhow::bail!("--time-limit must be a number of seconds, 0 or more");
+    }
+    let format = match a.format {
+        Some(f) => f,
+        None => guess(&a.instance)?,
+    };
+    let instance = match format {
+        Format::Cordeau => formats::cordeau::parse(&a.instance)?,
+        Format::Lilim => formats::lilim::parse(&a.instance)?,
+    };
+    let started = Instant::now();
+    let params =
+        SolveParams { time_limit: Duration::from_secs_f64(a.time_limit), seed: a.seed, ..Default::default() };
+    let s = run(&instance.problem, &params);
+    let elapsed = started.elapsed().as_secs_f64();
+    if a.json {
+        let obj = serde_json::json!({
+            "instance": instance.name,
+            "cost": s.cost,
+            "feasible": s.feasible,
+            "elapsed_s": elapsed,
+            "vehicles_used": s.vehicles_used,
+            "routes": s.routes,
+            "unassigned": s.unassigned.iter().map(|r| r.0).collect::<Vec<_>>(),
+            "violations": s.violations,
+        });
+        println!("{obj}");
+    } else {
+        println!("instance:  {}", instance.name);
+        println!("cost:      {:.2}", s.cost);
+        println!("vehicles:  {} used", s.vehicles_used);
+        println!("feasible:  {}", s.feasible);
+        println!("time:      {elapsed:.2} s ({} improvement iterations)", s.iterations);
+        for (k, r) in s.routes.iter().enumerate().filter(|(_, r)| !r.is_empty()) {
+            println!("vehicle {k}: {r:?}");
+        }
+        for v in &s.violations {
+            println!("violation: {v}");
+        }
+    }
+    Ok(())
 }

@@ -463,7 +463,12 @@ impl<'a> ChQuery<'a> {
 
     /// Settles the whole upward search space of `seeds` in one direction and
     /// calls `visit(node, time, length)` for every node that is not stalled.
-    fn upward_space(&mut self, seeds: &[Seed], forward: bool, mut visit: impl FnMut(u32, u32, u32)) {
+    pub(crate) fn upward_space(
+        &mut self,
+        seeds: &[Seed],
+        forward: bool,
+        mut visit: impl FnMut(u32, u32, u32),
+    ) {
         let side = if forward { &mut self.fwd } else { &mut self.bwd };
         side.reset();
         side.seed(seeds, &self.ch.rank);

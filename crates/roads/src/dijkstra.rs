@@ -70,7 +70,12 @@ pub fn shortest(
 
 /// Times (ms) and lengths (dm) from each source to each target: one full
 /// Dijkstra per source, row-major, `INF` where unreachable.
-pub fn table(graph: &RoadGraph, out: &Adjacency, sources: &[Vec<Seed>], targets: &[Vec<Seed>]) -> (Vec<u32>, Vec<u32>) {
+pub fn table(
+    graph: &RoadGraph,
+    out: &Adjacency,
+    sources: &[Vec<Seed>],
+    targets: &[Vec<Seed>],
+) -> (Vec<u32>, Vec<u32>) {
     let n = graph.nodes.len();
     let mut times = Vec::with_capacity(sources.len() * targets.len());
     let mut lengths = Vec::with_capacity(sources.len() * targets.len());
@@ -103,7 +108,12 @@ pub fn table(graph: &RoadGraph, out: &Adjacency, sources: &[Vec<Seed>], targets:
             let best = t
                 .iter()
                 .filter(|s| time[s.node as usize] != INF)
-                .map(|s| (time[s.node as usize].saturating_add(s.time_ms), length[s.node as usize].saturating_add(s.length_dm)))
+                .map(|s| {
+                    (
+                        time[s.node as usize].saturating_add(s.time_ms),
+                        length[s.node as usize].saturating_add(s.length_dm),
+                    )
+                })
                 .min_by_key(|x| x.0)
                 .unwrap_or((INF, INF));
             times.push(best.0);

@@ -16,6 +16,7 @@ pub mod import;
 pub mod profile;
 pub mod snap;
 pub mod store;
+pub mod table;
 
 pub use ch::{ChQuery, ContractionHierarchy, Seed};
 pub use error::{RoadsError, SnapError};
@@ -24,6 +25,7 @@ pub use import::ImportReport;
 pub use profile::SpeedProfile;
 pub use snap::Snapped;
 pub use store::Fingerprint;
+pub use table::PointTable;
 
 use graph::{Adjacency, ArcId, NO_ARC};
 use noriai_model::{LatLon, MatrixTravelTimes};
@@ -100,7 +102,14 @@ impl std::fmt::Debug for RoadNetwork {
 impl RoadNetwork {
     fn assemble(graph: RoadGraph, ch: ContractionHierarchy, fingerprint: Fingerprint) -> Self {
         let out = graph.out_arcs();
-        Self { graph, ch, snapper: std::sync::OnceLock::new(), out, fingerprint, max_snap_m: DEFAULT_MAX_SNAP_M }
+        Self {
+            graph,
+            ch,
+            snapper: std::sync::OnceLock::new(),
+            out,
+            fingerprint,
+            max_snap_m: DEFAULT_MAX_SNAP_M,
+        }
     }
 
     /// Imports a `.osm.pbf` and prepares it for queries.
@@ -221,7 +230,7 @@ impl RoadNetwork {
     }
 
     /// Travel along one piece without passing a junction, when both points lie on it.
-    fn direct(&self, s: &Snapped, t: &Snapped) -> Option<(u32, u32)> {
+    pub(crate) fn direct(&self, s: &Snapped, t: &Snapped) -> Option<(u32, u32)> {
         if s.piece != t.piece {
             return None;
         }

@@ -169,7 +169,7 @@ pub fn write(
     w.u32s(&ch.down_first);
     w.edges(&ch.down);
     // Write beside and rename, so a crash never leaves half a file under the real name.
-    let tmp = PathBuf::from(format!("{}.tmp", path.display()));
+    let tmp = PathBuf::from(format!("{}.{}.tmp", path.display(), std::process::id()));
     let err = |source| RoadsError::Write { path: path.into(), source };
     std::fs::write(&tmp, &w.0).map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)

@@ -107,3 +107,30 @@ fn table_matches_point_queries() {
         }
     }
 }
+
+#[test]
+fn growing_point_table_matches_the_batch_table() {
+    use noriai_model::{LocId, TravelTimes};
+    for (path, net) in common::networks() {
+        let pts: Vec<Snapped> =
+            (0..40).map(|i| point(net, (i as f64 * 0.29) % 1.0, (i as f64 * 0.53) % 1.0)).collect();
+        let mut live = noriai_roads::PointTable::new();
+        let ids: Vec<LocId> = pts.iter().map(|p| live.add(net, *p)).collect();
+        // Adding a point twice gives the same id.
+        assert_eq!(live.add(net, pts[3]), ids[3]);
+        let batch = net.table(&pts, &pts);
+        for i in 0..pts.len() {
+            for j in 0..pts.len() {
+                let k = i * pts.len() + j;
+                assert!(
+                    (live.time(ids[i], ids[j]) - batch.duration_s[k]).abs() < 1e-9,
+                    "{}: {i}->{j}: live {} batch {}",
+                    path.display(),
+                    live.time(ids[i], ids[j]),
+                    batch.duration_s[k]
+                );
+                assert!((live.distance(ids[i], ids[j]) - batch.distance_m[k]).abs() < 1e-9);
+            }
+        }
+    }
+}

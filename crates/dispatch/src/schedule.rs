@@ -1,0 +1,557 @@
+//! Route scheduling: the fast insertion filter and the exact schedule it is
+//! verified against.
+//!
+//! For a fixed stop sequence every constraint is a *difference constraint* on
+//! the start-of-service times `B`: travel (`B[k+1] ≥ B[k] + s[k] + t`), windows
+//! (`e ≤ B ≤ l`), ride time (`B[d] − B[p] − s[p] ≤ L`) and route duration
+//! (`B[end] − B[start] ≤ T`). Feasible schedules therefore form a lattice with a
+//! least element (everything as early as possible, pickups delayed just enough
+//! to respect ride times — Cordeau and Laporte's departure delays) and a
+//! greatest element (everything as late as possible). Both are computed by a
+//! few forward/backward passes that converge like Bellman–Ford; failing to
+//! converge within `m + 2` passes proves a positive cycle, i.e. infeasibility.
+//!
+//! Inserting a request only adds constraints (under the triangle inequality),
+//! so `early[k] ≤ B[k] ≤ late[k]` of the current route stay necessary in the
+//! new one. The filter in [`candidates`] propagates the push of the new pickup
+//! forward in O(1) per position pair (forward time slack against `late`) and
+//! bounds ride times by path lengths; only survivors, cheapest first, get the
+//! exact O(m) schedule. Without ride-time or duration limits the filter alone
+//! is exact and the exact step is skipped.
+
+use noriai_model::LocId;
+
+/// Feasibility tolerance of the engine, tighter than the checker's 1e-6.
+pub(crate) const EPS: f64 = 1e-9;
+/// Slack of the necessary-condition filter, so float noise in the triangle
+/// inequality never makes it reject a feasible insertion.
+const FEPS: f64 = 1e-7;
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// What a node of the compiled problem is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Pickup(u32),
+    Dropoff(u32),
+    Start(u32),
+    End(u32),
+    Break(u32, u32),
+}
+
+/// One stop to schedule: location, window on start of service, service time,
+/// signed load change and, for a dropoff, its pickup node and ride limit.
+#[derive(Debug, Clone)]
+pub(crate) struct Node {
+    pub loc: LocId,
+    pub e: f64,
+    pub l: f64,
+    pub s: f64,
+    pub load: [i64; 2],
+    pub pair: u32,
+    pub ride: f64,
+    pub kind: Kind,
+}
+
+/// Nodes and the times and distances between them.
+pub(crate) trait Net {
+    fn node(&self, i: u32) -> &Node;
+    fn time(&self, a: u32, b: u32) -> f64;
+    fn dist(&self, a: u32, b: u32) -> f64;
+    fn len(&self) -> usize;
+}
+
+/// Per-vehicle limits a route must respect.
+#[derive(Debug, Clone)]
+pub(crate) struct VehCtx {
+    pub start: u32,
+    pub end: u32,
+    pub cap: [i64; 2],
+    pub max_dur: f64,
+}
+
+/// Reusable buffers, so the hot loops do not allocate.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    pos: Vec<u32>,
+    pairs: Vec<(u32, u32, f64)>,
+    b: Vec<f64>,
+    seq: Vec<u32>,
+    cands: Vec<Cand>,
+}
+
+/// A candidate insertion: pickup after position `i`, dropoff after position
+/// `j` of the current sequence (`j == i`: right after the pickup).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Cand {
+    pub cost: f64,
+    pub i: u32,
+    pub j: u32,
+}
+
+/// A feasible route with its schedule bounds, loads and length.
+#[derive(Debug, Clone)]
+pub(crate) struct RouteData {
+    /// Full sequence, start and end depot included.
+    pub seq: Vec<u32>,
+    pub early: Vec<f64>,
+    pub late: Vec<f64>,
+    /// Load after serving each position.
+    pub load: Vec<[i64; 2]>,
+    pub cost: f64,
+    /// Whether no ride-time or duration limit applies (the filter is then exact).
+    pub simple: bool,
+}
+
+#[inline]
+fn fits(load: [i64; 2], q: [i64; 2], cap: [i64; 2]) -> bool {
+    load[0] + q[0] <= cap[0] && load[1] + q[1] <= cap[1]
+}
+
+fn collect_pairs<N: Net>(net: &N, seq: &[u32], pos: &mut Vec<u32>, pairs: &mut Vec<(u32, u32, f64)>) {
+    if pos.len() < net.len() {
+        pos.resize(net.len(), NONE);
+    }
+    pairs.clear();
+    for (k, &x) in seq.iter().enumerate() {
+        pos[x as usize] = k as u32;
+        let n = net.node(x);
+        if n.pair != NONE && n.ride.is_finite() {
+            let pp = pos[n.pair as usize];
+            if (pp as usize) < k && seq[pp as usize] == n.pair {
+                pairs.push((pp, k as u32, net.node(n.pair).s + n.ride));
+            }
+        }
+    }
+}
+
+/// Least feasible start-of-service times of `seq` into `b`; false if infeasible.
+fn least(net: &impl Net, seq: &[u32], max_dur: f64, pairs: &[(u32, u32, f64)], b: &mut Vec<f64>) -> bool {
+    let m = seq.len();
+    b.clear();
+    b.extend(seq.iter().map(|&x| net.node(x).e));
+    if b[0] > net.node(seq[0]).l + EPS {
+        return false;
+    }
+    for _ in 0..m + 2 {
+        for k in 1..m {
+            let prev = net.node(seq[k - 1]);
+            let t = b[k - 1] + prev.s + net.time(seq[k - 1], seq[k]);
+            if t > b[k] {
+                b[k] = t;
+            }
+            if b[k] > net.node(seq[k]).l + EPS {
+                return false;
+            }
+        }
+        let mut changed = false;
+        for &(p, d, w) in pairs.iter().rev() {
+            let need = b[d as usize] - w;
+            if need > b[p as usize] + EPS {
+                b[p as usize] = need;
+                changed = true;
+            }
+        }
+        if max_dur.is_finite() {
+            let need = b[m - 1] - max_dur;
+            if need > b[0] + EPS {
+                b[0] = need;
+                if b[0] > net.node(seq[0]).l + EPS {
+                    return false;
+                }
+                changed = true;
+            }
+        }
+        if !changed {
+            return true;
+        }
+    }
+    false
+}
+
+/// Greatest feasible start-of-service times of `seq` into `b`; false if infeasible.
+fn greatest(net: &impl Net, seq: &[u32], max_dur: f64, pairs: &[(u32, u32, f64)], b: &mut Vec<f64>) -> bool {
+    let m = seq.len();
+    b.clear();
+    b.extend(seq.iter().map(|&x| net.node(x).l));
+    if b[m - 1] < net.node(seq[m - 1]).e - EPS {
+        return false;
+    }
+    for _ in 0..m + 2 {
+        for k in (0..m - 1).rev() {
+            let n = net.node(seq[k]);
+            let t = b[k + 1] - n.s - net.time(seq[k], seq[k + 1]);
+            if t < b[k] {
+                b[k] = t;
+            }
+            if b[k] < n.e - EPS {
+                return false;
+            }
+        }
+        let mut changed = false;
+        for &(p, d, w) in pairs {
+            let lim = b[p as usize] + w;
+            if lim < b[d as usize] - EPS {
+                b[d as usize] = lim;
+                changed = true;
+            }
+        }
+        if max_dur.is_finite() {
+            let lim = b[0] + max_dur;
+            if lim < b[m - 1] - EPS {
+                b[m - 1] = lim;
+                if b[m - 1] < net.node(seq[m - 1]).e - EPS {
+                    return false;
+                }
+                changed = true;
+            }
+        }
+        if !changed {
+            return true;
+        }
+    }
+    false
+}
+
+/// Exact feasibility of a full sequence (start and end depot included):
+/// capacity, windows, ride times, duration. Writes the least schedule to `out`.
+pub(crate) fn schedule_into(
+    net: &impl Net,
+    veh: &VehCtx,
+    seq: &[u32],
+    sc: &mut Scratch,
+    out: &mut Vec<f64>,
+) -> bool {
+    let mut load = [0i64; 2];
+    for &x in seq {
+        let q = net.node(x).load;
+        load = [load[0] + q[0], load[1] + q[1]];
+        if load[0] > veh.cap[0] || load[1] > veh.cap[1] || load[0] < 0 || load[1] < 0 {
+            return false;
+        }
+    }
+    collect_pairs(net, seq, &mut sc.pos, &mut sc.pairs);
+    least(net, seq, veh.max_dur, &sc.pairs, out)
+}
+
+impl RouteData {
+    /// Computes the data of a sequence, or `None` if it is infeasible.
+    pub(crate) fn compute(
+        net: &impl Net,
+        veh: &VehCtx,
+        seq: Vec<u32>,
+        sc: &mut Scratch,
+    ) -> Option<RouteData> {
+        let mut early = Vec::with_capacity(seq.len());
+        if !schedule_into(net, veh, &seq, sc, &mut early) {
+            return None;
+        }
+        let mut late = Vec::with_capacity(seq.len());
+        if !greatest(net, &seq, veh.max_dur, &sc.pairs, &mut late) {
+            return None;
+        }
+        let mut load = Vec::with_capacity(seq.len());
+        let mut cur = [0i64; 2];
+        let mut cost = 0.0;
+        for (k, &x) in seq.iter().enumerate() {
+            let q = net.node(x).load;
+            cur = [cur[0] + q[0], cur[1] + q[1]];
+            load.push(cur);
+            if k > 0 {
+                cost += net.dist(seq[k - 1], x);
+            }
+        }
+        let simple = sc.pairs.is_empty() && !veh.max_dur.is_finite();
+        Some(RouteData { seq, early, late, load, cost, simple })
+    }
+}
+
+/// Writes `seq` with `p` inserted after position `i` and `d` after position `j`.
+pub(crate) fn splice(seq: &[u32], c: Cand, p: u32, d: u32, out: &mut Vec<u32>) {
+    let (i, j) = (c.i as usize, c.j as usize);
+    out.clear();
+    out.extend_from_slice(&seq[..=i]);
+    out.push(p);
+    out.extend_from_slice(&seq[i + 1..=j]);
+    out.push(d);
+    out.extend_from_slice(&seq[j + 1..]);
+}
+
+/// All insertions of (`p`, `d`) into the route that pass the necessary
+/// conditions, with their added distance. Pickups go after position `first` or later.
+pub(crate) fn candidates(
+    net: &impl Net,
+    rd: &RouteData,
+    veh: &VehCtx,
+    p: u32,
+    d: u32,
+    first: usize,
+    out: &mut Vec<Cand>,
+) {
+    out.clear();
+    let seq = &rd.seq;
+    let m = seq.len();
+    let (np, nd) = (net.node(p), net.node(d));
+    let q = np.load;
+    let ride_lim = if nd.pair == p { nd.ride } else { f64::INFINITY };
+    let (sp, sd) = (np.s, nd.s);
+    let tpd = net.time(p, d);
+    let dpd = net.dist(p, d);
+    for i in first..m - 1 {
+        let a = seq[i];
+        if rd.early[i] > np.l + FEPS {
+            break;
+        }
+        if !fits(rd.load[i], q, veh.cap) {
+            continue;
+        }
+        let na = net.node(a);
+        let bp = (rd.early[i] + na.s + net.time(a, p)).max(np.e);
+        if bp > np.l + FEPS {
+            continue;
+        }
+        let dp = bp + sp;
+        let b1 = seq[i + 1];
+        let base = net.dist(a, p) - net.dist(a, b1);
+        // Dropoff right after the pickup.
+        let bd = (dp + tpd).max(nd.e);
+        if bd <= nd.l + FEPS && tpd <= ride_lim + FEPS {
+            let nb = (bd + sd + net.time(d, b1)).max(rd.early[i + 1]);
+            if nb <= rd.late[i + 1] + FEPS {
+                out.push(Cand { cost: base + dpd + net.dist(d, b1), i: i as u32, j: i as u32 });
+            }
+        }
+        // Dropoff later: propagate the pickup's push forward.
+        let tp1 = net.time(p, b1);
+        let mut ej = (dp + tp1).max(rd.early[i + 1]);
+        if ej > rd.late[i + 1] + FEPS {
+            continue;
+        }
+        let mut ride_path = tp1;
+        let cost_p = base + net.dist(p, b1);
+        for j in i + 1..m - 1 {
+            let c = seq[j];
+            if !fits(rd.load[j], q, veh.cap) {
+                break;
+            }
+            let nc = net.node(c);
+            if ej > nd.l + FEPS || ride_path + nc.s > ride_lim + FEPS {
+                break;
+            }
+            let next = seq[j + 1];
+            let tcn = net.time(c, next);
+            let tcd = net.time(c, d);
+            let bd = (ej + nc.s + tcd).max(nd.e);
+            let e_next = (ej + nc.s + tcn).max(rd.early[j + 1]);
+            if bd <= nd.l + FEPS && ride_path + nc.s + tcd <= ride_lim + FEPS {
+                let nb = (bd + sd + net.time(d, next)).max(e_next);
+                if nb <= rd.late[j + 1] + FEPS {
+                    let cost = cost_p + net.dist(c, d) + net.dist(d, next) - net.dist(c, next);
+                    out.push(Cand { cost, i: i as u32, j: j as u32 });
+                }
+            }
+            if e_next > rd.late[j + 1] + FEPS {
+                break;
+            }
+            ride_path += nc.s + tcn;
+            ej = e_next;
+        }
+    }
+}
+
+/// The cheapest `limit` feasible insertions of (`p`, `d`), cheapest first:
+/// filter, then exact schedules of the survivors in cost order.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn feasible_insertions(
+    net: &impl Net,
+    rd: &RouteData,
+    veh: &VehCtx,
+    p: u32,
+    d: u32,
+    first: usize,
+    limit: usize,
+    sc: &mut Scratch,
+    out: &mut Vec<Cand>,
+) {
+    out.clear();
+    let mut cands = std::mem::take(&mut sc.cands);
+    candidates(net, rd, veh, p, d, first, &mut cands);
+    cands.sort_unstable_by(|a, b| a.cost.total_cmp(&b.cost));
+    let exact_needed = !rd.simple || net.node(d).ride.is_finite();
+    let mut seq = std::mem::take(&mut sc.seq);
+    let mut b = std::mem::take(&mut sc.b);
+    for &c in &cands {
+        if exact_needed {
+            splice(&rd.seq, c, p, d, &mut seq);
+            if !schedule_into(net, veh, &seq, sc, &mut b) {
+                continue;
+            }
+        }
+        out.push(c);
+        if out.len() >= limit {
+            break;
+        }
+    }
+    sc.seq = seq;
+    sc.b = b;
+    sc.cands = cands;
+}
+
+/// The cheapest feasible insertion, if any.
+pub(crate) fn best_insertion(
+    net: &impl Net,
+    rd: &RouteData,
+    veh: &VehCtx,
+    p: u32,
+    d: u32,
+    first: usize,
+    sc: &mut Scratch,
+) -> Option<Cand> {
+    let mut out = Vec::with_capacity(1);
+    feasible_insertions(net, rd, veh, p, d, first, 1, sc, &mut out);
+    out.first().copied()
+}
+
+/// The problem compiled for the batch solver: request `r` has pickup node
+/// `2r` and dropoff node `2r+1`; vehicle `v` has start node `2R + 2v` and end
+/// node `2R + 2v + 1`; breaks follow. Times and distances are a dense node matrix.
+#[derive(Debug, Clone)]
+pub(crate) struct Compiled {
+    pub nodes: Vec<Node>,
+    pub n_req: usize,
+    pub veh: Vec<VehCtx>,
+    /// Break nodes of each vehicle, which every one of its routes must contain.
+    pub breaks: Vec<Vec<u32>>,
+    time: Vec<f64>,
+    dist: Vec<f64>,
+}
+
+impl Net for Compiled {
+    #[inline]
+    fn node(&self, i: u32) -> &Node {
+        &self.nodes[i as usize]
+    }
+    #[inline]
+    fn time(&self, a: u32, b: u32) -> f64 {
+        self.time[a as usize * self.nodes.len() + b as usize]
+    }
+    #[inline]
+    fn dist(&self, a: u32, b: u32) -> f64 {
+        self.dist[a as usize * self.nodes.len() + b as usize]
+    }
+    fn len(&self) -> usize {
+        self.nodes.len()
+    }
+}
+
+pub(crate) fn request_nodes(r: &noriai_model::Request, idx: u32) -> (Node, Node) {
+    let load = r.load.as_array();
+    let pw = r.effective_pickup_window();
+    let p = Node {
+        loc: r.pickup,
+        e: pw.earliest(),
+        l: pw.latest(),
+        s: r.pickup_service,
+        load,
+        pair: NONE,
+        ride: f64::INFINITY,
+        kind: Kind::Pickup(idx),
+    };
+    let d = Node {
+        loc: r.dropoff,
+        e: r.dropoff_window.earliest(),
+        l: r.dropoff_window.latest(),
+        s: r.dropoff_service,
+        load: [-load[0], -load[1]],
+        pair: NONE,
+        ride: r.max_ride_time,
+        kind: Kind::Dropoff(idx),
+    };
+    (p, d)
+}
+
+pub(crate) fn vehicle_nodes(v: &noriai_model::Vehicle, idx: u32) -> (Node, Node, Vec<Node>) {
+    let mk = |loc, kind| Node {
+        loc,
+        e: v.shift.earliest(),
+        l: v.shift.latest(),
+        s: 0.0,
+        load: [0, 0],
+        pair: NONE,
+        ride: f64::INFINITY,
+        kind,
+    };
+    let breaks = v
+        .breaks
+        .iter()
+        .enumerate()
+        .map(|(k, b)| Node {
+            loc: b.location,
+            e: b.window.earliest(),
+            l: b.window.latest(),
+            s: b.duration,
+            load: [0, 0],
+            pair: NONE,
+            ride: f64::INFINITY,
+            kind: Kind::Break(idx, k as u32),
+        })
+        .collect();
+    (mk(v.start_depot, Kind::Start(idx)), mk(v.end_depot, Kind::End(idx)), breaks)
+}
+
+pub(crate) fn veh_ctx(v: &noriai_model::Vehicle, start: u32, end: u32) -> VehCtx {
+    VehCtx { start, end, cap: v.capacity.as_array(), max_dur: v.max_route_duration }
+}
+
+impl Compiled {
+    pub(crate) fn new<T: noriai_model::TravelTimes>(problem: &crate::problem::Problem<T>) -> Self {
+        let reqs = problem.requests();
+        let mut nodes = Vec::with_capacity(2 * reqs.len() + 2 * problem.vehicles().len());
+        for (r, req) in reqs.iter().enumerate() {
+            let (mut p, mut d) = request_nodes(req, r as u32);
+            p.pair = NONE;
+            d.pair = 2 * r as u32;
+            nodes.push(p);
+            nodes.push(d);
+        }
+        let mut veh = Vec::new();
+        let mut pending_breaks = Vec::new();
+        for (v, vehicle) in problem.vehicles().iter().enumerate() {
+            let (s, e, b) = vehicle_nodes(vehicle, v as u32);
+            let start = nodes.len() as u32;
+            nodes.push(s);
+            nodes.push(e);
+            veh.push(veh_ctx(vehicle, start, start + 1));
+            pending_breaks.push(b);
+        }
+        let mut breaks = Vec::new();
+        for b in pending_breaks {
+            let mut ids = Vec::new();
+            for n in b {
+                ids.push(nodes.len() as u32);
+                nodes.push(n);
+            }
+            breaks.push(ids);
+        }
+        let n = nodes.len();
+        let mut time = Vec::with_capacity(n * n);
+        let mut dist = Vec::with_capacity(n * n);
+        for a in &nodes {
+            for b in &nodes {
+                time.push(problem.travel.time(a.loc, b.loc));
+                dist.push(problem.travel.distance(a.loc, b.loc));
+            }
+        }
+        Compiled { nodes, n_req: reqs.len(), veh, breaks, time, dist }
+    }
+
+    /// The route of vehicle `v` with only its breaks, in window order, if feasible.
+    pub(crate) fn empty_route(&self, v: usize, sc: &mut Scratch) -> Option<RouteData> {
+        let c = &self.veh[v];
+        let mut seq = vec![c.start];
+        let mut b = self.breaks[v].clone();
+        b.sort_by(|x, y| self.nodes[*x as usize].e.total_cmp(&self.nodes[*y as usize].e));
+        seq.extend(b);
+        seq.push(c.end);
+        RouteData::compute(self, c, seq, sc)
+    }
+}

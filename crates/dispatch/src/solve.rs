@@ -1,0 +1,661 @@
+//! Batch planning: regret insertion to build, adaptive large neighbourhood
+//! search to improve (Ropke and Pisinger 2006), with simulated-annealing
+//! acceptance. Every route the search touches is re-checked exactly, so every
+//! intermediate solution is feasible; requests that fit nowhere wait in a
+//! bank with a large penalty.
+
+use std::time::{Duration, Instant};
+
+use noriai_model::{Capacity, Plan, PlannedStop, RoutePlan, StopKind, TravelTimes};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::check;
+use crate::problem::{Objective, Problem};
+use crate::schedule::{Cand, Compiled, Kind, NONE, Net, RouteData, Scratch, best_insertion, splice};
+
+/// Knobs of [`solve`].
+#[derive(Debug, Clone)]
+pub struct SolveParams {
+    /// Wall-clock budget for improvement (construction always runs to the end).
+    pub time_limit: Duration,
+    /// Stop after this many improvement iterations: with it, runs are
+    /// reproducible regardless of machine speed.
+    pub max_iterations: Option<u64>,
+    pub seed: u64,
+    /// Build only (regret insertion), no improvement.
+    pub construction_only: bool,
+}
+
+impl Default for SolveParams {
+    fn default() -> Self {
+        Self { time_limit: Duration::from_secs(1), max_iterations: None, seed: 0, construction_only: false }
+    }
+}
+
+/// A batch plan and its verdict (serialisable, for `--json` output).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Solution {
+    /// Per vehicle, the problem's external node ids in visiting order, depot excluded.
+    pub routes: Vec<Vec<u32>>,
+    /// Per vehicle, the stops (breaks included).
+    pub stops: Vec<Vec<StopKind>>,
+    /// Times and loads of every stop.
+    pub plan: Plan,
+    /// Total distance.
+    pub cost: f64,
+    pub vehicles_used: usize,
+    /// Requests no vehicle could take.
+    pub unassigned: Vec<noriai_model::RequestId>,
+    /// All requests served and the independent checker found no violation.
+    pub feasible: bool,
+    pub violations: Vec<String>,
+    pub iterations: u64,
+    pub construction_cost: f64,
+    pub construction_s: f64,
+    pub elapsed_s: f64,
+}
+
+#[derive(Clone)]
+struct Sol {
+    routes: Vec<RouteData>,
+    /// Route of each request, or `NONE`.
+    route_of: Vec<u32>,
+    bank: Vec<u32>,
+}
+
+struct Ctx<'a> {
+    c: &'a Compiled,
+    objective: Objective,
+    /// Vehicles that may be used (vehicle minimisation disables some).
+    allowed: Vec<bool>,
+    /// Equivalence class of each vehicle: identical empty routes are evaluated once.
+    class: Vec<usize>,
+    penalty: f64,
+    vehicle_cost: f64,
+    max_dist: f64,
+}
+
+impl Sol {
+    fn dist(&self) -> f64 {
+        self.routes.iter().map(|r| r.cost).sum()
+    }
+    fn used(&self, c: &Compiled) -> usize {
+        self.routes.iter().enumerate().filter(|(v, r)| r.seq.len() > 2 + c.breaks[*v].len()).count()
+    }
+}
+
+impl Ctx<'_> {
+    fn obj(&self, s: &Sol) -> f64 {
+        let mut o = s.dist() + self.penalty * s.bank.len() as f64;
+        if self.objective == Objective::VehiclesThenDistance {
+            o += self.vehicle_cost * s.used(self.c) as f64;
+        }
+        o
+    }
+
+    fn pd(r: u32) -> (u32, u32) {
+        (2 * r, 2 * r + 1)
+    }
+
+    fn is_empty(&self, s: &Sol, v: usize) -> bool {
+        s.routes[v].seq.len() <= 2 + self.c.breaks[v].len()
+    }
+
+    /// Inserts `pending` by regret-`k` (k = 1: greedy), with optional noise on costs.
+    fn repair(
+        &self,
+        s: &mut Sol,
+        mut pending: Vec<u32>,
+        k: usize,
+        noise: f64,
+        rng: &mut ChaCha8Rng,
+        sc: &mut Scratch,
+    ) {
+        let nv = s.routes.len();
+        let noise_amp = noise * self.max_dist;
+        let eval =
+            |s: &Sol, r: u32, v: usize, rng: &mut ChaCha8Rng, sc: &mut Scratch| -> Option<(f64, Cand)> {
+                if !self.allowed[v] {
+                    return None;
+                }
+                let (p, d) = Self::pd(r);
+                let c = best_insertion(self.c, &s.routes[v], &self.c.veh[v], p, d, 0, sc)?;
+                let mut cost = c.cost;
+                if self.objective == Objective::VehiclesThenDistance && self.is_empty(s, v) {
+                    cost += self.vehicle_cost;
+                }
+                if noise_amp > 0.0 {
+                    cost = (cost + noise_amp * rng.random_range(-1.0..1.0)).max(0.0);
+                }
+                Some((cost, c))
+            };
+        let fill_row =
+            |s: &Sol, r: u32, rng: &mut ChaCha8Rng, sc: &mut Scratch| -> Vec<Option<(f64, Cand)>> {
+                let mut row: Vec<Option<(f64, Cand)>> = Vec::with_capacity(nv);
+                let mut empty_seen: Vec<(usize, Option<(f64, Cand)>)> = Vec::new();
+                for v in 0..nv {
+                    if self.is_empty(s, v) && self.c.breaks[v].is_empty() {
+                        if let Some(&(_, e)) = empty_seen.iter().find(|(cl, _)| *cl == self.class[v]) {
+                            row.push(e);
+                            continue;
+                        }
+                        let e = eval(s, r, v, rng, sc);
+                        empty_seen.push((self.class[v], e));
+                        row.push(e);
+                    } else {
+                        row.push(eval(s, r, v, rng, sc));
+                    }
+                }
+                row
+            };
+        let mut cache: Vec<Vec<Option<(f64, Cand)>>> =
+            pending.iter().map(|&r| fill_row(s, r, rng, sc)).collect();
+        while !pending.is_empty() {
+            let mut best: Option<(usize, f64, f64)> = None; // (pending index, key, c1)
+            let mut pi = 0;
+            while pi < pending.len() {
+                let row = &cache[pi];
+                let mut top = [f64::INFINITY; 4];
+                let kk = k.clamp(1, 4);
+                let mut count = 0;
+                for (c, _) in row.iter().flatten() {
+                    count += 1;
+                    let mut x = *c;
+                    for t in top.iter_mut().take(kk) {
+                        if x < *t {
+                            std::mem::swap(&mut x, t);
+                        }
+                    }
+                }
+                if count == 0 {
+                    s.bank.push(pending.swap_remove(pi));
+                    cache.swap_remove(pi);
+                    continue;
+                }
+                let c1 = top[0];
+                let key = if kk == 1 {
+                    -c1
+                } else {
+                    (1..kk).map(|h| if top[h].is_finite() { top[h] - c1 } else { 1e9 }).sum::<f64>()
+                };
+                let better = match best {
+                    None => true,
+                    Some((_, bk, bc)) => key > bk + 1e-12 || ((key - bk).abs() <= 1e-12 && c1 < bc),
+                };
+                if better {
+                    best = Some((pi, key, c1));
+                }
+                pi += 1;
+            }
+            let Some((pi, _, _)) = best else { break };
+            let r = pending.swap_remove(pi);
+            let row = cache.swap_remove(pi);
+            let Some((v, cand)) = row
+                .iter()
+                .enumerate()
+                .filter_map(|(v, x)| x.map(|(c, cand)| (v, c, cand)))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(v, _, c)| (v, c))
+            else {
+                s.bank.push(r);
+                continue;
+            };
+            let (p, d) = Self::pd(r);
+            let mut seq = Vec::with_capacity(s.routes[v].seq.len() + 2);
+            splice(&s.routes[v].seq, cand, p, d, &mut seq);
+            match RouteData::compute(self.c, &self.c.veh[v], seq, sc) {
+                Some(rd) => {
+                    s.routes[v] = rd;
+                    s.route_of[r as usize] = v as u32;
+                }
+                None => {
+                    // The filter and the exact check agreed it was feasible; keep the bank honest anyway.
+                    s.bank.push(r);
+                    continue;
+                }
+            }
+            for (i, &r2) in pending.iter().enumerate() {
+                cache[i][v] = eval(s, r2, v, rng, sc);
+            }
+        }
+    }
+
+    /// Removes the given requests from their routes.
+    fn remove(&self, s: &mut Sol, reqs: &[u32], sc: &mut Scratch) {
+        let mut touched = vec![false; s.routes.len()];
+        let mut gone = vec![false; self.c.nodes.len()];
+        for &r in reqs {
+            let v = s.route_of[r as usize];
+            if v != NONE {
+                touched[v as usize] = true;
+                let (p, d) = Self::pd(r);
+                gone[p as usize] = true;
+                gone[d as usize] = true;
+                s.route_of[r as usize] = NONE;
+            }
+        }
+        for (v, t) in touched.iter().enumerate() {
+            if *t {
+                let seq: Vec<u32> = s.routes[v].seq.iter().copied().filter(|&x| !gone[x as usize]).collect();
+                // Removing stops never breaks feasibility under the triangle inequality;
+                // if a pathological matrix says otherwise, the route's requests go to the bank.
+                match RouteData::compute(self.c, &self.c.veh[v], seq.clone(), sc) {
+                    Some(rd) => s.routes[v] = rd,
+                    None => {
+                        let rest: Vec<u32> = seq
+                            .iter()
+                            .filter_map(|&x| match self.c.nodes[x as usize].kind {
+                                Kind::Pickup(r) => Some(r),
+                                _ => None,
+                            })
+                            .collect();
+                        for r in rest {
+                            s.route_of[r as usize] = NONE;
+                            s.bank.push(r);
+                        }
+                        if let Some(rd) = self.c.empty_route(v, sc) {
+                            s.routes[v] = rd;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn assigned(&self, s: &Sol) -> Vec<u32> {
+        (0..self.c.n_req as u32).filter(|&r| s.route_of[r as usize] != NONE).collect()
+    }
+
+    /// Start-of-service times of a request's pickup and dropoff in the current plan.
+    fn times(&self, s: &Sol) -> Vec<[f64; 2]> {
+        let mut t = vec![[0.0; 2]; self.c.n_req];
+        for rd in &s.routes {
+            for (k, &x) in rd.seq.iter().enumerate() {
+                match self.c.nodes[x as usize].kind {
+                    Kind::Pickup(r) => t[r as usize][0] = rd.early[k],
+                    Kind::Dropoff(r) => t[r as usize][1] = rd.early[k],
+                    _ => {}
+                }
+            }
+        }
+        t
+    }
+
+    fn pick_removals(&self, s: &Sol, op: usize, q: usize, rng: &mut ChaCha8Rng) -> Vec<u32> {
+        let mut assigned = self.assigned(s);
+        let q = q.min(assigned.len());
+        if q == 0 {
+            return Vec::new();
+        }
+        match op {
+            // Random.
+            0 => {
+                for i in 0..q {
+                    let j = rng.random_range(i..assigned.len());
+                    assigned.swap(i, j);
+                }
+                assigned.truncate(q);
+                assigned
+            }
+            // Worst: largest distance saving, randomised.
+            1 => {
+                let mut saving = vec![0.0; self.c.n_req];
+                for rd in &s.routes {
+                    let seq = &rd.seq;
+                    for k in 1..seq.len() - 1 {
+                        let x = seq[k];
+                        let (a, b) = (seq[k - 1], seq[k + 1]);
+                        let sv = self.c.dist(a, x) + self.c.dist(x, b) - self.c.dist(a, b);
+                        if let Kind::Pickup(r) | Kind::Dropoff(r) = self.c.nodes[x as usize].kind {
+                            saving[r as usize] += sv;
+                        }
+                    }
+                }
+                assigned.sort_by(|a, b| saving[*b as usize].total_cmp(&saving[*a as usize]));
+                let mut out = Vec::with_capacity(q);
+                while out.len() < q {
+                    let y: f64 = rng.random();
+                    let idx = (y.powi(3) * assigned.len() as f64) as usize;
+                    out.push(assigned.remove(idx.min(assigned.len() - 1)));
+                }
+                out
+            }
+            // Shaw relatedness: close in space and time.
+            2 => {
+                let t = self.times(s);
+                let first = assigned.swap_remove(rng.random_range(0..assigned.len()));
+                let mut out = vec![first];
+                let tmax = t.iter().map(|x| x[1]).fold(1e-9, f64::max);
+                while out.len() < q && !assigned.is_empty() {
+                    let r = out[rng.random_range(0..out.len())];
+                    let (rp, rdn) = Self::pd(r);
+                    let rel = |o: u32| {
+                        let (op, od) = Self::pd(o);
+                        9.0 * (self.c.dist(rp, op) + self.c.dist(rdn, od)) / self.max_dist.max(1e-9)
+                            + 3.0
+                                * ((t[r as usize][0] - t[o as usize][0]).abs()
+                                    + (t[r as usize][1] - t[o as usize][1]).abs())
+                                / tmax
+                    };
+                    assigned.sort_by(|a, b| rel(*a).total_cmp(&rel(*b)));
+                    let y: f64 = rng.random();
+                    let idx = (y.powi(6) * assigned.len() as f64) as usize;
+                    out.push(assigned.remove(idx.min(assigned.len() - 1)));
+                }
+                out
+            }
+            // Route removal: everything on one or more random routes.
+            _ => {
+                let nonempty: Vec<usize> = (0..s.routes.len()).filter(|&v| !self.is_empty(s, v)).collect();
+                if nonempty.is_empty() {
+                    return Vec::new();
+                }
+                let v = nonempty[rng.random_range(0..nonempty.len())];
+                assigned.into_iter().filter(|&r| s.route_of[r as usize] == v as u32).collect()
+            }
+        }
+    }
+}
+
+/// Solves a whole problem: construction, then improvement within the budget.
+pub fn solve<T: TravelTimes>(problem: &Problem<T>, params: &SolveParams) -> Solution {
+    let start = Instant::now();
+    let c = Compiled::new(problem);
+    let mut sc = Scratch::default();
+    let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+    let nv = c.veh.len();
+    let mut max_dist: f64 = 0.0;
+    for a in 0..c.nodes.len() as u32 {
+        for b in 0..c.nodes.len() as u32 {
+            max_dist = max_dist.max(c.dist(a, b));
+        }
+    }
+    let class: Vec<usize> = (0..nv)
+        .map(|v| {
+            let key = |u: usize| {
+                let (vc, s) = (&c.veh[u], &c.nodes[c.veh[u].start as usize]);
+                let e = &c.nodes[c.veh[u].end as usize];
+                (
+                    vc.cap,
+                    vc.max_dur.to_bits(),
+                    s.loc,
+                    e.loc,
+                    s.e.to_bits(),
+                    s.l.to_bits(),
+                    c.breaks[u].is_empty(),
+                )
+            };
+            (0..=v).find(|&u| key(u) == key(v)).unwrap_or(v)
+        })
+        .collect();
+    // A vehicle is worth more than any distance; a rider left behind more than a vehicle.
+    let vehicle_cost = 2.0 * max_dist.max(1.0) * c.n_req.max(1) as f64;
+    let ctx = Ctx {
+        c: &c,
+        objective: problem.objective,
+        allowed: vec![true; nv],
+        class,
+        penalty: 2.0 * vehicle_cost,
+        vehicle_cost,
+        max_dist,
+    };
+    let mut routes = Vec::with_capacity(nv);
+    let mut bank = Vec::new();
+    for v in 0..nv {
+        match c.empty_route(v, &mut sc) {
+            Some(rd) => routes.push(rd),
+            None => {
+                // The breaks alone do not fit the shift: the vehicle cannot be used.
+                routes.push(RouteData {
+                    seq: vec![c.veh[v].start, c.veh[v].end],
+                    early: vec![0.0; 2],
+                    late: vec![0.0; 2],
+                    load: vec![[0, 0]; 2],
+                    cost: 0.0,
+                    simple: true,
+                });
+            }
+        }
+    }
+    let mut allowed = ctx.allowed.clone();
+    for (v, a) in allowed.iter_mut().enumerate() {
+        *a = c.empty_route(v, &mut sc).is_some();
+    }
+    let ctx = Ctx { allowed, ..ctx };
+    let empty = Sol { routes, route_of: vec![NONE; c.n_req], bank: Vec::new() };
+    let all: Vec<u32> = (0..c.n_req as u32).collect();
+    let mut cur = empty.clone();
+    ctx.repair(&mut cur, all.clone(), 3, 0.0, &mut rng, &mut sc);
+    // Regret-3 can paint itself into a corner on tight instances; a few
+    // cheap alternative constructions usually serve everyone.
+    for (k, noise) in [(2, 0.0), (1, 0.0), (3, 0.025), (2, 0.025), (3, 0.05), (2, 0.05)] {
+        if cur.bank.is_empty() {
+            break;
+        }
+        let mut other = empty.clone();
+        ctx.repair(&mut other, all.clone(), k, noise, &mut rng, &mut sc);
+        if ctx.obj(&other) < ctx.obj(&cur) {
+            cur = other;
+        }
+    }
+    bank.append(&mut cur.bank);
+    cur.bank = bank;
+    let construction_s = start.elapsed().as_secs_f64();
+    let construction_cost = cur.dist();
+    let mut iterations = 0;
+    let best = if params.construction_only {
+        cur
+    } else {
+        let mut lns = Lns::new(&ctx, cur, params, start);
+        lns.run(&mut rng, &mut sc);
+        iterations = lns.iterations;
+        lns.best
+    };
+    finish(problem, &c, best, iterations, construction_cost, construction_s, start)
+}
+
+struct Lns<'a, 'b> {
+    ctx: &'a Ctx<'b>,
+    cur: Sol,
+    best: Sol,
+    params: &'a SolveParams,
+    start: Instant,
+    iterations: u64,
+}
+
+impl<'a, 'b> Lns<'a, 'b> {
+    fn new(ctx: &'a Ctx<'b>, cur: Sol, params: &'a SolveParams, start: Instant) -> Self {
+        Self { ctx, best: cur.clone(), cur, params, start, iterations: 0 }
+    }
+
+    fn progress(&self) -> f64 {
+        let by_time = self.start.elapsed().as_secs_f64() / self.params.time_limit.as_secs_f64().max(1e-9);
+        let by_iter = self.params.max_iterations.map_or(0.0, |m| self.iterations as f64 / m.max(1) as f64);
+        if self.params.max_iterations.is_some() && self.params.time_limit >= Duration::from_secs(1_000_000) {
+            by_iter
+        } else {
+            by_time.max(by_iter)
+        }
+    }
+
+    fn run(&mut self, rng: &mut ChaCha8Rng, sc: &mut Scratch) {
+        let ctx = self.ctx;
+        let n = ctx.c.n_req;
+        if n == 0 {
+            return;
+        }
+        let mut cur_obj = ctx.obj(&self.cur);
+        let mut best_obj = cur_obj;
+        // A solution 5 % worse than the start is first accepted with probability 1/2
+        // (Ropke and Pisinger); cooling is geometric in the share of the budget used.
+        let t0 = 0.05 * ctx.cur_dist_scale(&self.cur) / std::f64::consts::LN_2;
+        let t_end = t0 * 0.002;
+        const N_REM: usize = 4;
+        const N_INS: usize = 4;
+        let mut w_rem = [1.0; N_REM];
+        let mut w_ins = [1.0; N_INS];
+        let mut s_rem = [0.0; N_REM];
+        let mut s_ins = [0.0; N_INS];
+        let mut n_rem = [0u32; N_REM];
+        let mut n_ins = [0u32; N_INS];
+        let q_min = 2.min(n);
+        let q_max = ((n as f64 * 0.3).round() as usize).clamp(q_min, 30);
+        loop {
+            let prog = self.progress();
+            if prog >= 1.0 {
+                break;
+            }
+            if self.params.max_iterations.is_some_and(|m| self.iterations >= m) {
+                break;
+            }
+            self.iterations += 1;
+            let temp = t0 * (t_end / t0).powf(prog);
+            let ro = roulette(&w_rem, rng);
+            let io = roulette(&w_ins, rng);
+            let q = rng.random_range(q_min..=q_max);
+            let mut cand = self.cur.clone();
+            let removed = ctx.pick_removals(&cand, ro, q, rng);
+            ctx.remove(&mut cand, &removed, sc);
+            let mut pending = removed;
+            pending.append(&mut cand.bank);
+            let (k, noise) = match io {
+                0 => (1, 0.0),
+                1 => (2, 0.0),
+                2 => (3, 0.0),
+                _ => (2, 0.025),
+            };
+            ctx.repair(&mut cand, pending, k, noise, rng, sc);
+            let obj = ctx.obj(&cand);
+            let mut score = 0.0;
+            if obj < best_obj - 1e-9 {
+                best_obj = obj;
+                self.best = cand.clone();
+                score = 33.0;
+            }
+            let accept = obj < cur_obj - 1e-9 || {
+                let delta = obj - cur_obj;
+                delta <= 1e-9 || rng.random::<f64>() < (-delta / temp.max(1e-12)).exp()
+            };
+            if accept {
+                if score == 0.0 {
+                    score = if obj < cur_obj - 1e-9 { 9.0 } else { 13.0 };
+                }
+                cur_obj = obj;
+                self.cur = cand;
+            }
+            s_rem[ro] += score;
+            s_ins[io] += score;
+            n_rem[ro] += 1;
+            n_ins[io] += 1;
+            if self.iterations.is_multiple_of(100) {
+                for i in 0..N_REM {
+                    if n_rem[i] > 0 {
+                        w_rem[i] = (0.8 * w_rem[i] + 0.2 * s_rem[i] / f64::from(n_rem[i])).max(0.05);
+                    }
+                    s_rem[i] = 0.0;
+                    n_rem[i] = 0;
+                }
+                for i in 0..N_INS {
+                    if n_ins[i] > 0 {
+                        w_ins[i] = (0.8 * w_ins[i] + 0.2 * s_ins[i] / f64::from(n_ins[i])).max(0.05);
+                    }
+                    s_ins[i] = 0.0;
+                    n_ins[i] = 0;
+                }
+            }
+        }
+    }
+}
+
+impl Ctx<'_> {
+    fn cur_dist_scale(&self, s: &Sol) -> f64 {
+        s.dist().max(1e-9)
+    }
+}
+
+fn roulette(w: &[f64], rng: &mut ChaCha8Rng) -> usize {
+    let total: f64 = w.iter().sum();
+    let mut x = rng.random::<f64>() * total;
+    for (i, wi) in w.iter().enumerate() {
+        if x < *wi {
+            return i;
+        }
+        x -= wi;
+    }
+    w.len() - 1
+}
+
+fn finish<T: TravelTimes>(
+    problem: &Problem<T>,
+    c: &Compiled,
+    s: Sol,
+    iterations: u64,
+    construction_cost: f64,
+    construction_s: f64,
+    start: Instant,
+) -> Solution {
+    let reqs = problem.requests();
+    let ids = problem.node_ids();
+    let mut routes = Vec::new();
+    let mut stops = Vec::new();
+    let mut plan = Plan::default();
+    for (v, rd) in s.routes.iter().enumerate() {
+        let mut r_ids = Vec::new();
+        let mut r_stops = Vec::new();
+        let mut planned = Vec::new();
+        for (k, &x) in rd.seq.iter().enumerate() {
+            let n = &c.nodes[x as usize];
+            let kind = match n.kind {
+                Kind::Pickup(r) => {
+                    r_ids.push(ids[r as usize][0]);
+                    StopKind::Pickup(reqs[r as usize].id)
+                }
+                Kind::Dropoff(r) => {
+                    r_ids.push(ids[r as usize][1]);
+                    StopKind::Dropoff(reqs[r as usize].id)
+                }
+                Kind::Break(_, b) => StopKind::Break(b as usize),
+                Kind::Start(_) | Kind::End(_) => continue,
+            };
+            r_stops.push(kind);
+            let prev = rd.seq[k - 1];
+            let arrival = rd.early[k - 1] + c.nodes[prev as usize].s + c.time(prev, x);
+            let load = rd.load[k];
+            planned.push(PlannedStop {
+                kind,
+                location: n.loc,
+                arrival,
+                start_of_service: rd.early[k],
+                departure: rd.early[k] + n.s,
+                load: Capacity::new(load[0].max(0) as u32, load[1].max(0) as u32),
+            });
+        }
+        let m = rd.seq.len();
+        plan.routes.push(RoutePlan {
+            vehicle: problem.vehicles()[v].id,
+            departure: rd.early[0],
+            stops: planned,
+            return_time: rd.early[m - 1],
+            distance: rd.cost,
+        });
+        routes.push(r_ids);
+        stops.push(r_stops);
+    }
+    let report = check::verify_stops(problem, &stops, true);
+    let unassigned: Vec<_> = s.bank.iter().map(|&r| reqs[r as usize].id).collect();
+    Solution {
+        feasible: report.feasible && unassigned.is_empty(),
+        violations: report.violations,
+        cost: report.cost,
+        vehicles_used: report.vehicles_used,
+        routes,
+        stops,
+        plan,
+        unassigned,
+        iterations,
+        construction_cost,
+        construction_s,
+        elapsed_s: start.elapsed().as_secs_f64(),
+    }
+}

@@ -1,0 +1,278 @@
+//! Records of the booking service: riders, fleet, stops, trips and bookings.
+//! These are what operators, drivers and the store see; the dispatch engine
+//! works on [`crate::Request`] and [`crate::Vehicle`] derived from them.
+
+use crate::LatLon;
+use serde::{Deserialize, Serialize};
+
+/// Japan has no daylight saving: Asia/Tokyo is always UTC+9.
+pub const TOKYO_OFFSET_S: i64 = 9 * 3600;
+
+/// A service day in Asia/Tokyo, as days since 1970-01-01.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ServiceDay(pub i32);
+
+/// Why a day or a time of day was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DayError {
+    #[error("`{0}` is not a day; write YYYY-MM-DD, e.g. 2026-12-01")]
+    Day(String),
+    #[error("`{0}` is not a time of day; write HH:MM, e.g. 09:30")]
+    Time(String),
+}
+
+impl ServiceDay {
+    /// The service day a Unix time falls on.
+    pub fn of_unix(t: i64) -> Self {
+        Self((t + TOKYO_OFFSET_S).div_euclid(86_400) as i32)
+    }
+    /// Unix time of local midnight starting this day.
+    pub fn midnight_unix(self) -> i64 {
+        self.0 as i64 * 86_400 - TOKYO_OFFSET_S
+    }
+    /// Unix time of a local time of day (seconds after midnight).
+    pub fn at(self, seconds_of_day: u32) -> i64 {
+        self.midnight_unix() + seconds_of_day as i64
+    }
+    /// Day of the week, 1 = Monday … 7 = Sunday (1970-01-01 was a Thursday).
+    pub fn weekday(self) -> u32 {
+        ((self.0 as i64 + 3).rem_euclid(7) + 1) as u32
+    }
+    pub fn next(self) -> Self {
+        Self(self.0 + 1)
+    }
+    /// (year, month, day) by Howard Hinnant's civil-from-days algorithm.
+    pub fn ymd(self) -> (i32, u32, u32) {
+        let z = self.0 as i64 + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let y = (yoe + era * 400 + if m <= 2 { 1 } else { 0 }) as i32;
+        (y, m, d)
+    }
+    /// The day of a calendar date, if the date exists.
+    pub fn from_ymd(y: i32, m: u32, d: u32) -> Option<Self> {
+        if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
+            return None;
+        }
+        let y = if m <= 2 { y as i64 - 1 } else { y as i64 };
+        let era = y.div_euclid(400);
+        let yoe = y.rem_euclid(400);
+        let mp = if m > 2 { m - 3 } else { m + 9 } as i64;
+        let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        Some(Self((era * 146_097 + doe - 719_468) as i32))
+    }
+}
+
+fn days_in_month(y: i32, m: u32) -> u32 {
+    match m {
+        4 | 6 | 9 | 11 => 30,
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
+impl std::fmt::Display for ServiceDay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (y, m, d) = self.ymd();
+        write!(f, "{y:04}-{m:02}-{d:02}")
+    }
+}
+
+impl std::str::FromStr for ServiceDay {
+    type Err = DayError;
+    fn from_str(s: &str) -> Result<Self, DayError> {
+        let err = || DayError::Day(s.to_string());
+        let mut parts = s.trim().splitn(3, '-');
+        let mut next = || parts.next().ok_or_else(err);
+        let (y, m, d) = (next()?, next()?, next()?);
+        if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+            return Err(err());
+        }
+        let (y, m, d) =
+            (y.parse().map_err(|_| err())?, m.parse().map_err(|_| err())?, d.parse().map_err(|_| err())?);
+        Self::from_ymd(y, m, d).ok_or_else(err)
+    }
+}
+
+/// Parses a local time of day "HH:MM" (00:00..=24:00) into seconds after midnight.
+pub fn parse_time_of_day(s: &str) -> Result<u32, DayError> {
+    let err = || DayError::Time(s.to_string());
+    let (h, m) = s.trim().split_once(':').ok_or_else(err)?;
+    let (h, m): (u32, u32) = (h.parse().map_err(|_| err())?, m.parse().map_err(|_| err())?);
+    if m >= 60 || h > 24 || (h == 24 && m > 0) {
+        return Err(err());
+    }
+    Ok(h * 3600 + m * 60)
+}
+
+/// Formats seconds after midnight as "HH:MM".
+pub fn format_time_of_day(s: u32) -> String {
+    format!("{:02}:{:02}", s / 3600, (s % 3600) / 60)
+}
+
+/// What a rider needs so the vehicle and driver are ready.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Needs {
+    pub wheelchair: bool,
+    pub companion: bool,
+    pub walking_aid: bool,
+    pub driver_notes: String,
+}
+
+/// A registered rider. Names carry their kana reading so operators can search
+/// the way callers say them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rider {
+    pub id: i64,
+    pub name: String,
+    pub name_kana: String,
+    pub phone: String,
+    pub home_address: String,
+    pub home: LatLon,
+    pub needs: Needs,
+}
+
+/// A vehicle of the fleet as operators register it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FleetVehicle {
+    pub id: i64,
+    pub name: String,
+    pub seats: u32,
+    pub wheelchair_places: u32,
+    pub depot: LatLon,
+}
+
+/// A vehicle's working hours on one day, in seconds after local midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shift {
+    pub vehicle_id: i64,
+    pub day: ServiceDay,
+    pub start_s: u32,
+    pub end_s: u32,
+}
+
+/// A virtual stop (meeting point).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StopRecord {
+    pub id: i64,
+    pub name: String,
+    pub name_kana: String,
+    pub location: LatLon,
+}
+
+/// Where a trip starts or ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PlaceKind {
+    Stop(i64),
+    Point(LatLon),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Place {
+    pub kind: PlaceKind,
+    pub label: String,
+}
+
+/// When the rider wants to travel (Unix seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TripTime {
+    DepartAfter(i64),
+    ArriveBy(i64),
+}
+
+impl TripTime {
+    pub fn unix(self) -> i64 {
+        match self {
+            TripTime::DepartAfter(t) | TripTime::ArriveBy(t) => t,
+        }
+    }
+}
+
+/// What a rider asks for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trip {
+    pub rider_id: i64,
+    pub origin: Place,
+    pub destination: Place,
+    pub time: TripTime,
+    pub seats: u32,
+    pub wheelchair_places: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BookingStatus {
+    Confirmed,
+    Cancelled,
+}
+
+/// An accepted trip with its promise. Times are Unix seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Booking {
+    pub id: i64,
+    pub trip: Trip,
+    pub status: BookingStatus,
+    pub day: ServiceDay,
+    /// The promise: pickup within this window.
+    pub pickup_window: (i64, i64),
+    pub expected_arrival: i64,
+    pub vehicle_id: i64,
+    pub recurrence_id: Option<i64>,
+    pub idempotency_key: String,
+}
+
+/// Whether a planned stop picks a rider up or drops them off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StopAction {
+    Pickup,
+    Dropoff,
+}
+
+/// One stop of a vehicle's stored plan for a day, in visiting order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanStop {
+    pub booking_id: i64,
+    pub action: StopAction,
+    /// Planned start of service (Unix seconds).
+    pub eta: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_round_trip_and_know_their_weekday() {
+        let d: ServiceDay = "2026-11-24".parse().unwrap();
+        assert_eq!(d.to_string(), "2026-11-24");
+        assert_eq!(d.weekday(), 2, "24 Nov 2026 is a Tuesday");
+        assert_eq!("1970-01-01".parse::<ServiceDay>().unwrap(), ServiceDay(0));
+        assert_eq!("2024-02-29".parse::<ServiceDay>().unwrap().next().to_string(), "2024-03-01");
+        assert!("2026-02-29".parse::<ServiceDay>().is_err());
+        assert!("2026-1-5".parse::<ServiceDay>().is_err());
+        assert!("tomorrow".parse::<ServiceDay>().is_err());
+        for k in -1000..1000 {
+            let day = ServiceDay(19_000 + k * 7);
+            assert_eq!(day.to_string().parse::<ServiceDay>().unwrap(), day);
+        }
+    }
+
+    #[test]
+    fn tokyo_days_start_at_15_utc() {
+        let d: ServiceDay = "2026-11-24".parse().unwrap();
+        // 2026-11-24 00:00 JST = 2026-11-23 15:00 UTC = 1_795_446_000.
+        assert_eq!(d.midnight_unix(), 1_795_446_000);
+        assert_eq!(ServiceDay::of_unix(d.midnight_unix()), d);
+        assert_eq!(ServiceDay::of_unix(d.midnight_unix() - 1), ServiceDay(d.0 - 1));
+        assert_eq!(parse_time_of_day("09:30").unwrap(), 34_200);
+        assert_eq!(format_time_of_day(34_200), "09:30");
+        assert!(parse_time_of_day("25:00").is_err());
+        assert!(parse_time_of_day("9h").is_err());
+    }
+}
