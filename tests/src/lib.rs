@@ -1,1 +1,173 @@
-//! End-to-end tests live in `tests/tests/`; they start the real `noriai` binary.
+//! Harness for end-to-end tests: starts the real `noriai` binary on a free
+//! port with its own data directory, connects real gRPC clients, and kills it
+//! with SIGKILL when asked (or when dropped).
+
+use noriai_server::pb;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tonic::transport::Channel;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The `noriai` binary built by `scripts/test` (`cargo build --bins` first).
+pub fn binary() -> PathBuf {
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"));
+    let bin = target.join("debug/noriai");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with ./scripts/test, or `cargo build -p noriai` first",
+        bin.display()
+    );
+    bin
+}
+
+/// A running `noriai serve`.
+pub struct Server {
+    child: Child,
+    pub addr: String,
+    pub data_dir: PathBuf,
+}
+
+impl Server {
+    /// Starts `noriai serve` on a free port with `data_dir`, waiting until it listens.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        std::fs::create_dir_all(data_dir).expect("data dir");
+        let mut child = Command::new(binary())
+            .current_dir(repo_root())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start noriai serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("serving gRPC on ").nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or_default().to_string();
+                    let _ = tx.send(Ok(addr));
+                } else if line.starts_with("error") {
+                    let _ = tx.send(Err(line));
+                }
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(Ok(addr)) => addr,
+            Ok(Err(line)) => panic!("noriai serve failed: {line}"),
+            Err(e) => panic!("noriai serve did not start: {e}"),
+        };
+        Server { child, addr, data_dir: data_dir.to_path_buf() }
+    }
+
+    /// SIGKILL: no shutdown handler runs, nothing is flushed.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr)).expect("uri").connect().await.expect("connect")
+    }
+
+    pub async fn clients(&self) -> Clients {
+        let ch = self.channel().await;
+        Clients {
+            riders: pb::rider_service_client::RiderServiceClient::new(ch.clone()),
+            fleet: pb::fleet_service_client::FleetServiceClient::new(ch.clone()),
+            booking: pb::booking_service_client::BookingServiceClient::new(ch),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Clone)]
+pub struct Clients {
+    pub riders: pb::rider_service_client::RiderServiceClient<Channel>,
+    pub fleet: pb::fleet_service_client::FleetServiceClient<Channel>,
+    pub booking: pb::booking_service_client::BookingServiceClient<Channel>,
+}
+
+/// A fresh temporary directory for one test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("noriai-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+pub fn ll(lat: f64, lon: f64) -> Option<pb::LatLon> {
+    Some(pb::LatLon { lat, lon })
+}
+
+pub fn point(lat: f64, lon: f64) -> Option<pb::Place> {
+    Some(pb::Place { kind: Some(pb::place::Kind::Point(pb::LatLon { lat, lon })), label: String::new() })
+}
+
+/// Unix time of `hh:mm` local (Asia/Tokyo) time, `days` after today.
+pub fn local_time(days: i32, hh: u32, mm: u32) -> i64 {
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
+    let today = noriai_model::service::ServiceDay::of_unix(now);
+    noriai_model::service::ServiceDay(today.0 + days).at(hh * 3600 + mm * 60)
+}
+
+pub fn ts(unix: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: unix, nanos: 0 }
+}
+
+/// The service day string `days` after today.
+pub fn day(days: i32) -> String {
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
+    noriai_model::service::ServiceDay(noriai_model::service::ServiceDay::of_unix(now).0 + days).to_string()
+}
+
+/// Places in Liechtenstein (the bundled map): village centres on real roads.
+pub const PLACES: [(f64, f64); 6] = [
+    (47.1410, 9.5215), // Vaduz
+    (47.1650, 9.5100), // Schaan
+    (47.1070, 9.5280), // Triesen
+    (47.0660, 9.5030), // Balzers
+    (47.2100, 9.5220), // Eschen
+    (47.2330, 9.5500), // Ruggell area
+];
+
+pub async fn register(c: &mut Clients, name: &str, kana: &str, phone: &str, home: (f64, f64)) -> pb::Rider {
+    c.riders
+        .register_rider(pb::RegisterRiderRequest {
+            name: name.into(),
+            name_kana: kana.into(),
+            phone: phone.into(),
+            home_address: String::new(),
+            home: ll(home.0, home.1),
+            needs: None,
+        })
+        .await
+        .expect("register")
+        .into_inner()
+}
+
+pub fn trip(rider: i64, from: (f64, f64), to: (f64, f64), depart: i64, seats: u32) -> pb::Trip {
+    pb::Trip {
+        rider_id: rider,
+        origin: point(from.0, from.1),
+        destination: point(to.0, to.1),
+        time: Some(pb::trip::Time::DepartAfter(ts(depart))),
+        seats,
+        wheelchair_places: 0,
+    }
+}

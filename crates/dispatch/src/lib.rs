@@ -11,6 +11,7 @@ pub mod check;
 pub mod euclid;
 pub mod formats;
 pub mod online;
+pub mod policy;
 pub mod problem;
 pub mod reference;
 pub mod solve;
@@ -20,6 +21,7 @@ pub(crate) mod schedule;
 pub use check::{Report, verify, verify_stops};
 pub use euclid::Euclidean;
 pub use online::{Alternative, LivePlan, NoOffer, Offer, OfferOptions, OnlineError, Reason, insert};
+pub use policy::{Policy, Wish};
 pub use problem::{Objective, Problem, ProblemError};
 pub use solve::{Solution, SolveParams, solve};
 

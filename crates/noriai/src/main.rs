@@ -4,6 +4,7 @@
 
 mod progress;
 mod route;
+mod serve;
 mod solve;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +34,8 @@ enum Command {
     Route(route::RouteArgs),
     /// Solve a dial-a-ride benchmark instance (Cordeau or Li & Lim format).
     Solve(solve::SolveArgs),
+    /// Run the gRPC booking service (riders, fleet, bookings; reflection and health).
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Subcommand)]
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Map(MapCommand::Build(a)) => route::build(a),
         Command::Route(a) => route::route(a),
         Command::Solve(a) => solve::solve(a),
+        Command::Serve(a) => serve::serve(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

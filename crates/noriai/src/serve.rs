@@ -1,0 +1,67 @@
+//! `noriai serve`: the gRPC booking service.
+
+use crate::progress::Bars;
+use anyhow::Context;
+use noriai_roads::{RoadNetwork, SpeedProfile};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+    /// A .osm.pbf extract or a prepared graph [default: the bundled map].
+    #[arg(long)]
+    pub map: Option<PathBuf>,
+    /// Speed profile: `default` or `winter`.
+    #[arg(long, default_value = "default")]
+    pub profile: String,
+    /// Database URL: `sqlite://FILE` or `postgres://user:pass@host/db`
+    /// [default: SQLite in the data directory].
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Directory for the embedded database.
+    #[arg(long, default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Do not create the demo fleet and service area on an empty database.
+    #[arg(long)]
+    pub no_demo: bool,
+}
+
+pub fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    let profile = SpeedProfile::by_name(&a.profile)
+        .with_context(|| format!("unknown profile `{}`; use `default` or `winter`", a.profile))?;
+    let map = a.map.unwrap_or_else(crate::default_map);
+    let bars = Bars::new();
+    let (roads, _) =
+        RoadNetwork::open(&map, &profile, &bars).with_context(|| format!("loading map {}", map.display()))?;
+    bars.finish();
+    let db = match a.db {
+        Some(url) => url,
+        None => {
+            std::fs::create_dir_all(&a.data_dir)
+                .with_context(|| format!("cannot create data directory {}", a.data_dir.display()))?;
+            format!("sqlite://{}", a.data_dir.join("noriai.sqlite").display())
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let store =
+            noriai_store::Store::connect(&db).await.with_context(|| format!("opening database {db}"))?;
+        let config = noriai_server::ServeConfig {
+            listen: a.listen,
+            roads: Arc::new(roads),
+            store,
+            policy: Default::default(),
+            demo: !a.no_demo,
+        };
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+            eprintln!("shutting down");
+        };
+        noriai_server::serve(config, shutdown).await?;
+        Ok(())
+    })
+}

@@ -1,0 +1,160 @@
+//! BookingService: quotes, bookings, cancellations, lists and recurring trips.
+//! Decisions go through the dispatcher task; reads go straight to the store.
+
+use crate::convert::{self, invalid};
+use crate::dispatcher::{BookWhat, DispatcherHandle};
+use crate::errors::store_status;
+use crate::pb;
+use crate::pb::booking_service_server::BookingService;
+use noriai_model::service::{ServiceDay, Trip, TripTime, parse_time_of_day};
+use noriai_store::Store;
+use tonic::{Request, Response, Status};
+
+pub struct Bookings {
+    pub store: Store,
+    pub dispatcher: DispatcherHandle,
+}
+
+#[tonic::async_trait]
+impl BookingService for Bookings {
+    async fn quote(&self, req: Request<pb::QuoteRequest>) -> Result<Response<pb::QuoteResponse>, Status> {
+        let trip = convert::trip("trip", req.into_inner().trip.as_ref())?;
+        let offers = self.dispatcher.quote(trip).await?;
+        Ok(Response::new(pb::QuoteResponse {
+            offers: offers
+                .into_iter()
+                .map(|o| pb::Offer {
+                    offer_id: o.id,
+                    pickup_window_start: convert::timestamp(o.pickup_window.0),
+                    pickup_window_end: convert::timestamp(o.pickup_window.1),
+                    expected_arrival: convert::timestamp(o.expected_arrival),
+                    ride_minutes: (o.ride_minutes * 10.0).round() / 10.0,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn book(&self, req: Request<pb::BookRequest>) -> Result<Response<pb::Booking>, Status> {
+        let r = req.into_inner();
+        let what = match r.what {
+            Some(pb::book_request::What::OfferId(id)) if !id.trim().is_empty() => BookWhat::Offer(id),
+            Some(pb::book_request::What::Trip(t)) => BookWhat::Trip(convert::trip("trip", Some(&t))?),
+            _ => return Err(invalid("offer_id", "give an offer_id from Quote, or a trip to book directly")),
+        };
+        let b = self.dispatcher.book(r.idempotency_key, what, None).await?;
+        Ok(Response::new(convert::booking_to_pb(&b)))
+    }
+
+    async fn cancel(&self, req: Request<pb::CancelRequest>) -> Result<Response<pb::Booking>, Status> {
+        let id = req.into_inner().booking_id;
+        if id <= 0 {
+            return Err(invalid("booking_id", "is required"));
+        }
+        let b = self.dispatcher.cancel(id).await?;
+        Ok(Response::new(convert::booking_to_pb(&b)))
+    }
+
+    async fn get_booking(
+        &self,
+        req: Request<pb::GetBookingRequest>,
+    ) -> Result<Response<pb::Booking>, Status> {
+        let id = req.into_inner().booking_id;
+        let b = self.store.get_booking(id).await.map_err(store_status)?;
+        Ok(Response::new(convert::booking_to_pb(&b)))
+    }
+
+    async fn list_bookings(
+        &self,
+        req: Request<pb::ListBookingsRequest>,
+    ) -> Result<Response<pb::ListBookingsResponse>, Status> {
+        let r = req.into_inner();
+        let rider = (r.rider_id > 0).then_some(r.rider_id);
+        let day = if r.day.trim().is_empty() { None } else { Some(convert::day("day", &r.day)?) };
+        if rider.is_none() && day.is_none() {
+            return Err(invalid("day", "give a day (YYYY-MM-DD), a rider_id, or both"));
+        }
+        let list = self.store.list_bookings(rider, day, r.include_cancelled).await.map_err(store_status)?;
+        Ok(Response::new(pb::ListBookingsResponse {
+            bookings: list.iter().map(convert::booking_to_pb).collect(),
+        }))
+    }
+
+    async fn book_recurring(
+        &self,
+        req: Request<pb::BookRecurringRequest>,
+    ) -> Result<Response<pb::BookRecurringResponse>, Status> {
+        let r = req.into_inner();
+        if r.idempotency_key.trim().is_empty() {
+            return Err(invalid("idempotency_key", "is required"));
+        }
+        let first = convert::day("first_day", &r.first_day)?;
+        let last = convert::day("last_day", &r.last_day)?;
+        if last < first {
+            return Err(invalid("last_day", "is before first_day"));
+        }
+        if last.0 - first.0 > 366 {
+            return Err(invalid("last_day", "is more than 366 days after first_day"));
+        }
+        let at = parse_time_of_day(&r.depart_after).map_err(|e| invalid("depart_after", e))?;
+        let mut weekdays = Vec::new();
+        for w in &r.weekdays {
+            match pb::Weekday::try_from(*w) {
+                Ok(pb::Weekday::Unspecified) | Err(_) => {
+                    return Err(invalid("weekdays", format!("{w} is not a weekday")));
+                }
+                Ok(day) => weekdays.push(day as i32 as u32),
+            }
+        }
+        if weekdays.is_empty() {
+            return Err(invalid("weekdays", "give at least one weekday"));
+        }
+        let template = pb::Trip {
+            rider_id: r.rider_id,
+            origin: r.origin,
+            destination: r.destination,
+            time: Some(pb::trip::Time::DepartAfter(prost_types::Timestamp {
+                seconds: first.at(at),
+                nanos: 0,
+            })),
+            seats: r.seats,
+            wheelchair_places: r.wheelchair_places,
+        };
+        let template = convert::trip("", Some(&template))
+            .map_err(|s| Status::invalid_argument(s.message().trim_start_matches('.').to_string()))?;
+        // A retry finds the recurrence of its first occurrence instead of making a new one.
+        let days: Vec<ServiceDay> =
+            (first.0..=last.0).map(ServiceDay).filter(|d| weekdays.contains(&d.weekday())).collect();
+        let mut recurrence = None;
+        for d in &days {
+            if let Some(b) = self
+                .store
+                .booking_by_key(&format!("{}/{d}", r.idempotency_key))
+                .await
+                .map_err(store_status)?
+            {
+                recurrence = b.recurrence_id;
+                break;
+            }
+        }
+        let recurrence = match recurrence {
+            Some(id) => id,
+            None => {
+                let what = format!("weekdays {:?} at {} from {first} to {last}", weekdays, r.depart_after);
+                self.store.insert_recurrence(template.rider_id, &what).await.map_err(store_status)?
+            }
+        };
+        let mut out =
+            pb::BookRecurringResponse { recurrence_id: recurrence, booked: Vec::new(), missed: Vec::new() };
+        for d in days {
+            let trip = Trip { time: TripTime::DepartAfter(d.at(at)), ..template.clone() };
+            let key = format!("{}/{d}", r.idempotency_key);
+            match self.dispatcher.book(key, BookWhat::Trip(trip), Some(recurrence)).await {
+                Ok(b) => out.booked.push(convert::booking_to_pb(&b)),
+                Err(s) => {
+                    out.missed.push(pb::RecurringMiss { day: d.to_string(), reason: s.message().to_string() })
+                }
+            }
+        }
+        Ok(Response::new(out))
+    }
+}

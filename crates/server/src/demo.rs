@@ -1,0 +1,71 @@
+//! A demo fleet so `noriai serve` works out of the box on any map: three
+//! vehicles at a depot near the middle of the road network, shifts 07:00–19:00
+//! for the next 60 days, and a service area covering the map. Operators
+//! replace it through FleetService.
+
+use noriai_model::LatLon;
+use noriai_model::service::{FleetVehicle, ServiceDay, Shift};
+use noriai_roads::RoadNetwork;
+use noriai_store::{Store, StoreError};
+use noriai_zones::{DEFAULT_RESOLUTION, MAX_RADIUS_M, ServiceArea};
+
+pub const DEMO_DAYS: i32 = 60;
+
+/// The road node nearest to the centre of the network's bounding box.
+pub fn central_point(roads: &RoadNetwork) -> LatLon {
+    let nodes = &roads.graph().nodes;
+    let (mut lo, mut hi) = (nodes[0], nodes[0]);
+    for p in nodes {
+        lo = LatLon { lat: lo.lat.min(p.lat), lon: lo.lon.min(p.lon) };
+        hi = LatLon { lat: hi.lat.max(p.lat), lon: hi.lon.max(p.lon) };
+    }
+    let centre = LatLon { lat: (lo.lat + hi.lat) / 2.0, lon: (lo.lon + hi.lon) / 2.0 };
+    nodes
+        .iter()
+        .copied()
+        .min_by(|a, b| a.distance_m(centre).total_cmp(&b.distance_m(centre)))
+        .unwrap_or(centre)
+}
+
+pub async fn seed_if_empty(store: &Store, roads: &RoadNetwork) -> Result<(), StoreError> {
+    if !store.list_vehicles().await?.is_empty() {
+        return Ok(());
+    }
+    let depot = central_point(roads);
+    let nodes = &roads.graph().nodes;
+    let radius = nodes.iter().map(|p| p.distance_m(depot)).fold(0.0, f64::max).clamp(1_000.0, MAX_RADIUS_M);
+    if store.service_area().await?.is_none()
+        && let Ok(area) = ServiceArea::from_circle(depot, radius, DEFAULT_RESOLUTION)
+    {
+        store.set_service_area(area.resolution(), &area.cells()).await?;
+    }
+    let today = ServiceDay::of_unix(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
+    );
+    for (name, seats, wheelchairs) in [("Demo 1", 6, 1), ("Demo 2", 6, 1), ("Demo 3", 9, 0)] {
+        let v = store
+            .insert_vehicle(&FleetVehicle {
+                id: 0,
+                name: name.into(),
+                seats,
+                wheelchair_places: wheelchairs,
+                depot,
+            })
+            .await?;
+        for k in 0..DEMO_DAYS {
+            store
+                .set_shift(Shift {
+                    vehicle_id: v.id,
+                    day: ServiceDay(today.0 + k),
+                    start_s: 7 * 3600,
+                    end_s: 19 * 3600,
+                })
+                .await?;
+        }
+    }
+    tracing::info!("demo fleet of 3 vehicles at {depot}, service area radius {:.1} km", radius / 1000.0);
+    eprintln!(
+        "created a demo fleet (3 vehicles at {depot}, shifts 07:00–19:00 for {DEMO_DAYS} days) and service area"
+    );
+    Ok(())
+}

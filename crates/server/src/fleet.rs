@@ -1,0 +1,219 @@
+//! FleetService: vehicles, shifts, the service area and virtual stops.
+
+use crate::convert::{self, invalid};
+use crate::dispatcher::DispatcherHandle;
+use crate::errors::store_status;
+use crate::pb;
+use crate::pb::fleet_service_server::FleetService;
+use noriai_model::service::{FleetVehicle, Shift, StopRecord, format_time_of_day, parse_time_of_day};
+use noriai_roads::RoadNetwork;
+use noriai_store::Store;
+use noriai_zones::{DEFAULT_RESOLUTION, ServiceArea};
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+pub struct Fleet {
+    pub store: Store,
+    pub dispatcher: DispatcherHandle,
+    pub roads: Arc<RoadNetwork>,
+}
+
+fn shift_to_pb(s: &Shift) -> pb::Shift {
+    pb::Shift {
+        vehicle_id: s.vehicle_id,
+        day: s.day.to_string(),
+        start: format_time_of_day(s.start_s),
+        end: format_time_of_day(s.end_s),
+    }
+}
+
+fn area_to_pb(a: &ServiceArea) -> pb::ServiceArea {
+    let cells = a.cells();
+    pb::ServiceArea {
+        resolution: a.resolution() as u32,
+        cell_count: cells.len() as u64,
+        cells: cells.into_iter().map(noriai_zones::cell_to_string).collect(),
+    }
+}
+
+#[tonic::async_trait]
+impl FleetService for Fleet {
+    async fn add_vehicle(
+        &self,
+        req: Request<pb::AddVehicleRequest>,
+    ) -> Result<Response<pb::Vehicle>, Status> {
+        let r = req.into_inner();
+        let name = convert::required_text("name", &r.name)?;
+        if r.seats == 0 {
+            return Err(invalid("seats", "must be at least 1"));
+        }
+        if r.seats > 60 || r.wheelchair_places > 10 {
+            return Err(invalid("seats", "more places than a bus has"));
+        }
+        let depot = convert::latlon("depot", r.depot.as_ref())?;
+        self.roads.snap(depot).map_err(|e| invalid("depot", e))?;
+        let v = FleetVehicle { id: 0, name, seats: r.seats, wheelchair_places: r.wheelchair_places, depot };
+        let saved = self.store.insert_vehicle(&v).await.map_err(store_status)?;
+        self.dispatcher.fleet_changed().await?;
+        Ok(Response::new(convert::vehicle_to_pb(&saved)))
+    }
+
+    async fn list_vehicles(
+        &self,
+        _: Request<pb::ListVehiclesRequest>,
+    ) -> Result<Response<pb::ListVehiclesResponse>, Status> {
+        let list = self.store.list_vehicles().await.map_err(store_status)?;
+        Ok(Response::new(pb::ListVehiclesResponse {
+            vehicles: list.iter().map(convert::vehicle_to_pb).collect(),
+        }))
+    }
+
+    async fn set_shift(&self, req: Request<pb::SetShiftRequest>) -> Result<Response<pb::Shift>, Status> {
+        let s = req.into_inner().shift.ok_or_else(|| invalid("shift", "is required"))?;
+        let day = convert::day("shift.day", &s.day)?;
+        let start_s = parse_time_of_day(&s.start).map_err(|e| invalid("shift.start", e))?;
+        let end_s = parse_time_of_day(&s.end).map_err(|e| invalid("shift.end", e))?;
+        if end_s <= start_s {
+            return Err(invalid("shift.end", "must be after shift.start"));
+        }
+        let shift = Shift { vehicle_id: s.vehicle_id, day, start_s, end_s };
+        let saved = self.dispatcher.set_shift(shift).await?;
+        Ok(Response::new(shift_to_pb(&saved)))
+    }
+
+    async fn list_shifts(
+        &self,
+        req: Request<pb::ListShiftsRequest>,
+    ) -> Result<Response<pb::ListShiftsResponse>, Status> {
+        let day = convert::day("day", &req.into_inner().day)?;
+        let list = self.store.shifts_on(day).await.map_err(store_status)?;
+        Ok(Response::new(pb::ListShiftsResponse { shifts: list.iter().map(shift_to_pb).collect() }))
+    }
+
+    async fn set_service_area(
+        &self,
+        req: Request<pb::SetServiceAreaRequest>,
+    ) -> Result<Response<pb::ServiceArea>, Status> {
+        let r = req.into_inner();
+        let res = match r.resolution {
+            0 => DEFAULT_RESOLUTION,
+            n => u8::try_from(n).map_err(|_| invalid("resolution", "use 5 to 10"))?,
+        };
+        let area = match r.shape {
+            Some(pb::set_service_area_request::Shape::Circle(c)) => {
+                let centre = convert::latlon("circle.centre", c.centre.as_ref())?;
+                ServiceArea::from_circle(centre, c.radius_m, res).map_err(|e| invalid("circle", e))?
+            }
+            Some(pb::set_service_area_request::Shape::Polygon(p)) => {
+                let mut ring = Vec::with_capacity(p.ring.len());
+                for (i, ll) in p.ring.iter().enumerate() {
+                    ring.push(convert::latlon(&format!("polygon.ring[{i}]"), Some(ll))?);
+                }
+                ServiceArea::from_polygon(&ring, res).map_err(|e| invalid("polygon", e))?
+            }
+            None => return Err(invalid("shape", "give a circle or a polygon")),
+        };
+        self.store.set_service_area(area.resolution(), &area.cells()).await.map_err(store_status)?;
+        let reply = area_to_pb(&area);
+        self.dispatcher.area_changed(area).await?;
+        Ok(Response::new(reply))
+    }
+
+    async fn get_service_area(
+        &self,
+        _: Request<pb::GetServiceAreaRequest>,
+    ) -> Result<Response<pb::ServiceArea>, Status> {
+        let (res, cells) = self
+            .store
+            .service_area()
+            .await
+            .map_err(store_status)?
+            .ok_or_else(|| Status::not_found("no service area is set; set one with SetServiceArea"))?;
+        let area = ServiceArea::from_cells(res, &cells).map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(area_to_pb(&area)))
+    }
+
+    async fn add_stop(&self, req: Request<pb::AddStopRequest>) -> Result<Response<pb::Stop>, Status> {
+        let r = req.into_inner();
+        let name = convert::required_text("name", &r.name)?;
+        let name_kana = convert::required_text("name_kana", &r.name_kana)?;
+        let location = convert::latlon("location", r.location.as_ref())?;
+        if let Some((res, cells)) = self.store.service_area().await.map_err(store_status)? {
+            let area = ServiceArea::from_cells(res, &cells).map_err(|e| Status::internal(e.to_string()))?;
+            if !area.contains(location) {
+                return Err(Status::failed_precondition(format!(
+                    "location {location} is outside the service area"
+                )));
+            }
+        }
+        self.roads.snap(location).map_err(|e| invalid("location", e))?;
+        let saved = self
+            .store
+            .insert_stop(&StopRecord { id: 0, name, name_kana, location })
+            .await
+            .map_err(store_status)?;
+        Ok(Response::new(convert::stop_to_pb(&saved)))
+    }
+
+    async fn day_plan(
+        &self,
+        req: Request<pb::DayPlanRequest>,
+    ) -> Result<Response<pb::DayPlanResponse>, Status> {
+        let day = convert::day("day", &req.into_inner().day)?;
+        Ok(Response::new(self.load_day_plan(day).await?))
+    }
+
+    async fn list_stops(
+        &self,
+        _: Request<pb::ListStopsRequest>,
+    ) -> Result<Response<pb::ListStopsResponse>, Status> {
+        let list = self.store.list_stops().await.map_err(store_status)?;
+        Ok(Response::new(pb::ListStopsResponse { stops: list.iter().map(convert::stop_to_pb).collect() }))
+    }
+}
+
+impl Fleet {
+    /// The stored routes of a day, joined with bookings and riders for drivers.
+    pub async fn load_day_plan(
+        &self,
+        day: noriai_model::service::ServiceDay,
+    ) -> Result<pb::DayPlanResponse, Status> {
+        use noriai_model::service::{PlaceKind, StopAction};
+        let vehicles = self.store.list_vehicles().await.map_err(store_status)?;
+        let plans = self.store.plans_from(day).await.map_err(store_status)?;
+        let mut routes = Vec::new();
+        for p in plans.into_iter().filter(|p| p.day == day && !p.stops.is_empty()) {
+            let mut stops = Vec::with_capacity(p.stops.len());
+            for s in &p.stops {
+                let b = self.store.get_booking(s.booking_id).await.map_err(store_status)?;
+                let rider = self.store.get_rider(b.trip.rider_id).await.map_err(store_status)?;
+                let place = if s.action == StopAction::Pickup { &b.trip.origin } else { &b.trip.destination };
+                let location = match place.kind {
+                    PlaceKind::Point(p) => p,
+                    PlaceKind::Stop(id) => self.store.get_stop(id).await.map_err(store_status)?.location,
+                };
+                stops.push(pb::RouteStop {
+                    booking_id: b.id,
+                    action: match s.action {
+                        StopAction::Pickup => pb::StopAction::Pickup,
+                        StopAction::Dropoff => pb::StopAction::Dropoff,
+                    } as i32,
+                    eta: convert::timestamp(s.eta),
+                    location: Some(convert::latlon_to_pb(location)),
+                    place_label: place.label.clone(),
+                    rider_name: rider.name.clone(),
+                    rider_name_kana: rider.name_kana.clone(),
+                    wheelchair: b.trip.wheelchair_places > 0,
+                    walking_aid: rider.needs.walking_aid,
+                    driver_notes: rider.needs.driver_notes.clone(),
+                    seats: b.trip.seats,
+                });
+            }
+            let name =
+                vehicles.iter().find(|v| v.id == p.vehicle_id).map(|v| v.name.clone()).unwrap_or_default();
+            routes.push(pb::VehicleRoute { vehicle_id: p.vehicle_id, vehicle_name: name, stops });
+        }
+        routes.sort_by_key(|r| r.vehicle_id);
+        Ok(pb::DayPlanResponse { routes })
+    }
+}

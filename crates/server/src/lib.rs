@@ -1,0 +1,116 @@
+//! The booking service behind `noriai serve`: tonic gRPC services for riders,
+//! fleet and bookings, the dispatcher task that owns the live plans, gRPC
+//! reflection and health. Protobuf types stay in [`pb`] and are converted at
+//! this edge ([`convert`]); everything behind it speaks domain types.
+
+pub mod booking;
+pub mod convert;
+pub mod demo;
+pub mod dispatcher;
+pub mod errors;
+pub mod fleet;
+pub mod riders;
+
+pub mod pb {
+    //! Generated protobuf types; they stay at this edge of the system.
+    #![allow(clippy::all, clippy::pedantic, missing_docs)]
+    tonic::include_proto!("noriai.v1");
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("noriai_descriptor");
+}
+
+use noriai_roads::RoadNetwork;
+use noriai_store::Store;
+use noriai_zones::ServiceArea;
+use pb::booking_service_server::BookingServiceServer;
+use pb::fleet_service_server::FleetServiceServer;
+use pb::rider_service_server::RiderServiceServer;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The service's rules: the dispatch policy shared with the simulator, and
+/// how long a quoted offer stays bookable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServicePolicy {
+    pub dispatch: noriai_dispatch::Policy,
+    pub offer_ttl_s: i64,
+}
+
+impl Default for ServicePolicy {
+    fn default() -> Self {
+        Self { dispatch: noriai_dispatch::Policy::default(), offer_ttl_s: 10 * 60 }
+    }
+}
+
+/// Everything `noriai serve` needs.
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub roads: Arc<RoadNetwork>,
+    pub store: Store,
+    pub policy: ServicePolicy,
+    /// Create a demo fleet and service area when the store has no vehicle.
+    pub demo: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("store: {0}")]
+    Store(#[from] noriai_store::StoreError),
+    #[error("stored service area: {0}")]
+    Area(#[from] noriai_zones::ZoneError),
+}
+
+/// Runs the service until `shutdown` resolves.
+pub async fn serve(
+    config: ServeConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let ServeConfig { listen, roads, store, policy, demo } = config;
+    if demo {
+        demo::seed_if_empty(&store, &roads).await?;
+    }
+    let area = match store.service_area().await? {
+        Some((res, cells)) => Some(ServiceArea::from_cells(res, &cells)?),
+        None => None,
+    };
+    let dispatcher = dispatcher::Dispatcher::spawn(roads.clone(), store.clone(), area, policy);
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<RiderServiceServer<riders::Riders>>().await;
+    health.set_serving::<FleetServiceServer<fleet::Fleet>>().await;
+    health.set_serving::<BookingServiceServer<booking::Bookings>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| ServeError::Listen { addr: listen, source })?;
+    let local = listener.local_addr().map_err(|source| ServeError::Listen { addr: listen, source })?;
+    tracing::info!("noriai listening on {local}");
+    eprintln!("noriai serving gRPC on {local} (reflection and health enabled)");
+    tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(reflection_alpha)
+        .add_service(RiderServiceServer::new(riders::Riders { store: store.clone() }))
+        .add_service(FleetServiceServer::new(fleet::Fleet {
+            store: store.clone(),
+            dispatcher: dispatcher.clone(),
+            roads: roads.clone(),
+        }))
+        .add_service(BookingServiceServer::new(booking::Bookings { store: store.clone(), dispatcher }))
+        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .await?;
+    Ok(())
+}

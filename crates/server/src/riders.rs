@@ -1,0 +1,107 @@
+//! RiderService: register, update, get and search riders.
+
+use crate::convert::{self, invalid};
+use crate::errors::store_status;
+use crate::pb;
+use crate::pb::rider_service_server::RiderService;
+use noriai_model::service::Rider;
+use noriai_store::Store;
+use tonic::{Request, Response, Status};
+
+pub struct Riders {
+    pub store: Store,
+}
+
+fn rider_from(
+    id: i64,
+    name: &str,
+    name_kana: &str,
+    phone: &str,
+    home_address: &str,
+    home: Option<&pb::LatLon>,
+    needs: Option<&pb::Needs>,
+) -> Result<Rider, Status> {
+    Ok(Rider {
+        id,
+        name: convert::required_text("name", name)?,
+        name_kana: convert::required_text("name_kana", name_kana)?,
+        phone: convert::phone("phone", phone)?,
+        home_address: convert::optional_text("home_address", home_address)?,
+        home: convert::latlon("home", home)?,
+        needs: convert::needs(needs)?,
+    })
+}
+
+#[tonic::async_trait]
+impl RiderService for Riders {
+    async fn register_rider(
+        &self,
+        req: Request<pb::RegisterRiderRequest>,
+    ) -> Result<Response<pb::Rider>, Status> {
+        let r = req.into_inner();
+        let rider = rider_from(
+            0,
+            &r.name,
+            &r.name_kana,
+            &r.phone,
+            &r.home_address,
+            r.home.as_ref(),
+            r.needs.as_ref(),
+        )?;
+        let saved = self.store.insert_rider(&rider).await.map_err(store_status)?;
+        tracing::info!(rider = saved.id, "rider registered");
+        Ok(Response::new(convert::rider_to_pb(&saved)))
+    }
+
+    async fn update_rider(
+        &self,
+        req: Request<pb::UpdateRiderRequest>,
+    ) -> Result<Response<pb::Rider>, Status> {
+        let r = req.into_inner();
+        if r.id <= 0 {
+            return Err(invalid("id", "is required"));
+        }
+        let rider = rider_from(
+            r.id,
+            &r.name,
+            &r.name_kana,
+            &r.phone,
+            &r.home_address,
+            r.home.as_ref(),
+            r.needs.as_ref(),
+        )?;
+        self.store.update_rider(&rider).await.map_err(store_status)?;
+        Ok(Response::new(convert::rider_to_pb(&rider)))
+    }
+
+    async fn get_rider(&self, req: Request<pb::GetRiderRequest>) -> Result<Response<pb::Rider>, Status> {
+        let id = req.into_inner().id;
+        let r = self.store.get_rider(id).await.map_err(store_status)?;
+        Ok(Response::new(convert::rider_to_pb(&r)))
+    }
+
+    async fn search_riders(
+        &self,
+        req: Request<pb::SearchRidersRequest>,
+    ) -> Result<Response<pb::SearchRidersResponse>, Status> {
+        let r = req.into_inner();
+        let phone = Some(r.phone.trim()).filter(|s| !s.is_empty());
+        let name = Some(r.name.trim()).filter(|s| !s.is_empty());
+        if phone.is_none() && name.is_none() {
+            return Err(invalid("phone", "give a phone number or a name to search for"));
+        }
+        if let Some(p) = phone
+            && !p.chars().any(|c| c.is_ascii_digit())
+        {
+            return Err(invalid("phone", format!("`{p}` has no digits")));
+        }
+        let limit = match r.limit {
+            0 => 20,
+            n => n.min(100),
+        };
+        let riders = self.store.search_riders(phone, name, limit).await.map_err(store_status)?;
+        Ok(Response::new(pb::SearchRidersResponse {
+            riders: riders.iter().map(convert::rider_to_pb).collect(),
+        }))
+    }
+}

@@ -1,0 +1,344 @@
+//! Bookings: committing a booking together with the plans that serve it,
+//! cancelling, and reading them back exactly as they were given.
+
+use noriai_model::LatLon;
+use noriai_model::service::{Booking, BookingStatus, Place, PlaceKind, ServiceDay, Trip, TripTime};
+use sqlx::any::AnyRow;
+use sqlx::error::ErrorKind;
+use sqlx::{AnyConnection, Row};
+
+use crate::error::{is_violation, to_day, to_u32};
+use crate::plans::{PlanSet, VehicleDayPlan, read_plans_from};
+use crate::{Backend, Store, StoreError};
+
+macro_rules! booking_columns {
+    () => {
+        "id, rider_id, origin_stop_id, origin_lat, origin_lon, origin_label, \
+         destination_stop_id, destination_lat, destination_lon, destination_label, \
+         time_kind, time_unix, seats, wheelchair_places, status, day, pickup_earliest, pickup_latest, \
+         expected_arrival, vehicle_id, recurrence_id, idempotency_key"
+    };
+}
+
+fn place_from_row(row: &AnyRow, end: &str) -> Result<Place, StoreError> {
+    let stop: Option<i64> = row.try_get(format!("{end}_stop_id").as_str())?;
+    let lat: Option<f64> = row.try_get(format!("{end}_lat").as_str())?;
+    let lon: Option<f64> = row.try_get(format!("{end}_lon").as_str())?;
+    let kind = match (stop, lat, lon) {
+        (Some(id), None, None) => PlaceKind::Stop(id),
+        (None, Some(lat), Some(lon)) => PlaceKind::Point(LatLon { lat, lon }),
+        _ => return Err(StoreError::Corrupt(format!("booking {end} is neither a stop nor a point"))),
+    };
+    Ok(Place { kind, label: row.try_get(format!("{end}_label").as_str())? })
+}
+
+fn booking_from_row(row: &AnyRow) -> Result<Booking, StoreError> {
+    let time_unix: i64 = row.try_get("time_unix")?;
+    let time = match row.try_get::<String, _>("time_kind")?.as_str() {
+        "depart_after" => TripTime::DepartAfter(time_unix),
+        "arrive_by" => TripTime::ArriveBy(time_unix),
+        other => return Err(StoreError::Corrupt(format!("trip time kind `{other}`"))),
+    };
+    let status = match row.try_get::<String, _>("status")?.as_str() {
+        "confirmed" => BookingStatus::Confirmed,
+        "cancelled" => BookingStatus::Cancelled,
+        other => return Err(StoreError::Corrupt(format!("booking status `{other}`"))),
+    };
+    let key: Option<String> = row.try_get("idempotency_key")?;
+    Ok(Booking {
+        id: row.try_get("id")?,
+        trip: Trip {
+            rider_id: row.try_get("rider_id")?,
+            origin: place_from_row(row, "origin")?,
+            destination: place_from_row(row, "destination")?,
+            time,
+            seats: to_u32(row.try_get("seats")?, "booked seats")?,
+            wheelchair_places: to_u32(row.try_get("wheelchair_places")?, "booked wheelchair places")?,
+        },
+        status,
+        day: to_day(row.try_get("day")?)?,
+        pickup_window: (row.try_get("pickup_earliest")?, row.try_get("pickup_latest")?),
+        expected_arrival: row.try_get("expected_arrival")?,
+        vehicle_id: row.try_get("vehicle_id")?,
+        recurrence_id: row.try_get("recurrence_id")?,
+        idempotency_key: key.unwrap_or_default(),
+    })
+}
+
+/// (stop id, lat, lon, label) bind values of a place. The coordinates of a
+/// stop are bound as 0.0 and stored as NULL by the INSERT: sqlx 0.9's Any
+/// driver sends a NULL `f64` to PostgreSQL typed as float4, which breaks the
+/// cached statement the next time a real `f64` is bound (upstream sqlx #4284),
+/// so this crate never binds a nullable float.
+fn place_columns(place: &Place) -> (Option<i64>, f64, f64, &str) {
+    match place.kind {
+        PlaceKind::Stop(id) => (Some(id), 0.0, 0.0, &place.label),
+        PlaceKind::Point(p) => (None, p.lat, p.lon, &place.label),
+    }
+}
+
+fn status_name(status: BookingStatus) -> &'static str {
+    match status {
+        BookingStatus::Confirmed => "confirmed",
+        BookingStatus::Cancelled => "cancelled",
+    }
+}
+
+/// The stored key: `None` for an empty key, so bookings made without one do
+/// not collide on the unique index.
+fn stored_key(key: &str) -> Option<&str> {
+    Some(key).filter(|k| !k.is_empty())
+}
+
+async fn insert_booking(
+    conn: &mut AnyConnection,
+    b: &Booking,
+    vehicle_id: i64,
+    expected_arrival: i64,
+) -> Result<i64, sqlx::Error> {
+    let (o_stop, o_lat, o_lon, o_label) = place_columns(&b.trip.origin);
+    let (d_stop, d_lat, d_lon, d_label) = place_columns(&b.trip.destination);
+    let time_kind = match b.trip.time {
+        TripTime::DepartAfter(_) => "depart_after",
+        TripTime::ArriveBy(_) => "arrive_by",
+    };
+    sqlx::query_scalar(concat!(
+        "INSERT INTO bookings (",
+        "rider_id, origin_stop_id, origin_lat, origin_lon, origin_label, \
+         destination_stop_id, destination_lat, destination_lon, destination_label, \
+         time_kind, time_unix, seats, wheelchair_places, status, day, pickup_earliest, pickup_latest, \
+         expected_arrival, vehicle_id, recurrence_id, idempotency_key",
+        ") VALUES ($1, $2, CASE WHEN $2 IS NULL THEN $3 END, CASE WHEN $2 IS NULL THEN $4 END, $5, \
+         $6, CASE WHEN $6 IS NULL THEN $7 END, CASE WHEN $6 IS NULL THEN $8 END, $9, \
+         $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) RETURNING id"
+    ))
+    .bind(b.trip.rider_id)
+    .bind(o_stop)
+    .bind(o_lat)
+    .bind(o_lon)
+    .bind(o_label)
+    .bind(d_stop)
+    .bind(d_lat)
+    .bind(d_lon)
+    .bind(d_label)
+    .bind(time_kind)
+    .bind(b.trip.time.unix())
+    .bind(i64::from(b.trip.seats))
+    .bind(i64::from(b.trip.wheelchair_places))
+    .bind(status_name(b.status))
+    .bind(i64::from(b.day.0))
+    .bind(b.pickup_window.0)
+    .bind(b.pickup_window.1)
+    .bind(expected_arrival)
+    .bind(vehicle_id)
+    .bind(b.recurrence_id)
+    .bind(stored_key(&b.idempotency_key))
+    .fetch_one(conn)
+    .await
+}
+
+async fn fetch_booking(conn: &mut AnyConnection, id: i64) -> Result<Booking, StoreError> {
+    let row = sqlx::query(concat!("SELECT ", booking_columns!(), " FROM bookings WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    match row {
+        Some(row) => booking_from_row(&row),
+        None => Err(StoreError::NotFound { what: "booking", id }),
+    }
+}
+
+async fn exists(conn: &mut AnyConnection, table: &str, id: i64) -> Result<bool, StoreError> {
+    let sql = match table {
+        "riders" => "SELECT 1 FROM riders WHERE id = $1",
+        "vehicles" => "SELECT 1 FROM vehicles WHERE id = $1",
+        "stops" => "SELECT 1 FROM stops WHERE id = $1",
+        _ => "SELECT 1 FROM recurrences WHERE id = $1",
+    };
+    Ok(sqlx::query(sql).bind(id).fetch_optional(conn).await?.is_some())
+}
+
+impl Store {
+    /// Commits a new booking and the plans that serve it, in one transaction.
+    ///
+    /// `new.id` is ignored; `new.vehicle_id` and `new.expected_arrival` are
+    /// taken from the plans, which must pick up and drop off the new booking,
+    /// written as `booking_id == 0`. Each given vehicle-day's stored stops are
+    /// replaced; every booking in the plans moves to its plan's vehicle and
+    /// takes its expected arrival from its dropoff's eta.
+    ///
+    /// [`StoreError::Conflict`] if `new.idempotency_key` was used before (a
+    /// retry: fetch the first with [`Store::booking_by_key`]) or the plans
+    /// leave out a confirmed booking (they were computed from an older state:
+    /// re-plan). An empty key is no key.
+    pub async fn commit_booking(
+        &self,
+        new: &Booking,
+        plans: &[VehicleDayPlan],
+    ) -> Result<Booking, StoreError> {
+        if new.status != BookingStatus::Confirmed {
+            return Err(StoreError::Invalid("a new booking must be confirmed".to_string()));
+        }
+        let set = PlanSet::new(plans, true)?;
+        let placement =
+            set.placement(0).filter(|p| p.pickup && p.dropoff_eta.is_some()).ok_or_else(|| {
+                StoreError::Invalid(
+                    "the plans must pick up and drop off the new booking (stops with booking_id 0)"
+                        .to_string(),
+                )
+            })?;
+        let expected_arrival = placement.dropoff_eta.unwrap_or(new.expected_arrival);
+        let mut w = self.begin_write().await?;
+        let id = match insert_booking(&mut w.tx, new, placement.vehicle_id, expected_arrival).await {
+            Ok(id) => id,
+            Err(e) if is_violation(&e, ErrorKind::UniqueViolation) => {
+                drop(w);
+                return Err(self.key_taken(&new.idempotency_key).await);
+            }
+            Err(e) if is_violation(&e, ErrorKind::ForeignKeyViolation) => {
+                drop(w);
+                return Err(self.missing_reference(new, placement.vehicle_id, e).await);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        set.write(&mut w.tx, Some(id), None).await?;
+        let booking = fetch_booking(&mut w.tx, id).await?;
+        w.tx.commit().await?;
+        Ok(booking)
+    }
+
+    async fn key_taken(&self, key: &str) -> StoreError {
+        match self.booking_by_key(key).await {
+            Ok(Some(first)) => StoreError::Conflict(format!(
+                "idempotency key `{key}` was already used by booking {}; this is a retry",
+                first.id
+            )),
+            _ => StoreError::Conflict(format!("idempotency key `{key}` was already used")),
+        }
+    }
+
+    /// Names the record a new booking refers to that does not exist.
+    async fn missing_reference(&self, b: &Booking, vehicle_id: i64, err: sqlx::Error) -> StoreError {
+        let mut refs = vec![("riders", "rider", b.trip.rider_id), ("vehicles", "vehicle", vehicle_id)];
+        for place in [&b.trip.origin, &b.trip.destination] {
+            if let PlaceKind::Stop(id) = place.kind {
+                refs.push(("stops", "stop", id));
+            }
+        }
+        if let Some(id) = b.recurrence_id {
+            refs.push(("recurrences", "recurrence", id));
+        }
+        let Ok(mut conn) = self.pool.acquire().await else { return err.into() };
+        for (table, what, id) in refs {
+            if let Ok(false) = exists(&mut conn, table, id).await {
+                return StoreError::NotFound { what, id };
+            }
+        }
+        err.into()
+    }
+
+    /// The booking made with this idempotency key, if any (an empty key finds
+    /// nothing).
+    pub async fn booking_by_key(&self, key: &str) -> Result<Option<Booking>, StoreError> {
+        if key.is_empty() {
+            return Ok(None);
+        }
+        let row =
+            sqlx::query(concat!("SELECT ", booking_columns!(), " FROM bookings WHERE idempotency_key = $1"))
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.as_ref().map(booking_from_row).transpose()
+    }
+
+    /// Cancels a booking and stores the re-planned vehicle-days, in one
+    /// transaction; the booking's stops are removed from every stored plan
+    /// even if its vehicle-day is not among `plans`. Returns the cancelled
+    /// booking.
+    ///
+    /// [`StoreError::NotFound`] if there is no such booking,
+    /// [`StoreError::AlreadyCancelled`] if it was cancelled before (nothing
+    /// changes), [`StoreError::Conflict`] if `plans` still visit it.
+    pub async fn cancel_booking(&self, id: i64, plans: &[VehicleDayPlan]) -> Result<Booking, StoreError> {
+        let set = PlanSet::new(plans, false)?;
+        let mut w = self.begin_write().await?;
+        let status: Option<String> = sqlx::query_scalar("SELECT status FROM bookings WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *w.tx)
+            .await?;
+        match status.as_deref() {
+            None => return Err(StoreError::NotFound { what: "booking", id }),
+            Some("cancelled") => return Err(StoreError::AlreadyCancelled { id }),
+            Some(_) => {}
+        }
+        set.write(&mut w.tx, None, Some(id)).await?;
+        let booking = fetch_booking(&mut w.tx, id).await?;
+        w.tx.commit().await?;
+        Ok(booking)
+    }
+
+    pub async fn get_booking(&self, id: i64) -> Result<Booking, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        fetch_booking(&mut conn, id).await
+    }
+
+    /// Bookings of a rider and/or a day (`None` = any), by start of the pickup
+    /// window.
+    pub async fn list_bookings(
+        &self,
+        rider: Option<i64>,
+        day: Option<ServiceDay>,
+        include_cancelled: bool,
+    ) -> Result<Vec<Booking>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            booking_columns!(),
+            " FROM bookings WHERE ($1 IS NULL OR rider_id = $1) AND ($2 IS NULL OR day = $2) \
+             AND ($3 OR status = 'confirmed') ORDER BY pickup_earliest, id"
+        ))
+        .bind(rider)
+        .bind(day.map(|d| i64::from(d.0)))
+        .bind(include_cancelled)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(booking_from_row).collect()
+    }
+
+    /// Confirmed bookings of `day` and later, by day and pickup window, for
+    /// rebuilding the live plan after a restart.
+    pub async fn confirmed_bookings_from(&self, day: ServiceDay) -> Result<Vec<Booking>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        read_confirmed_from(&mut conn, day).await
+    }
+
+    /// [`Store::confirmed_bookings_from`] and [`Store::plans_from`] read from
+    /// one snapshot, so the two agree even while bookings are being made.
+    pub async fn live_state_from(
+        &self,
+        day: ServiceDay,
+    ) -> Result<(Vec<Booking>, Vec<VehicleDayPlan>), StoreError> {
+        let mut tx = match self.backend {
+            // A deferred transaction in WAL mode reads one snapshot.
+            Backend::Sqlite => self.pool.begin().await?,
+            Backend::Postgres => {
+                self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?
+            }
+        };
+        let bookings = read_confirmed_from(&mut tx, day).await?;
+        let plans = read_plans_from(&mut tx, day).await?;
+        tx.commit().await?;
+        Ok((bookings, plans))
+    }
+}
+
+async fn read_confirmed_from(conn: &mut AnyConnection, day: ServiceDay) -> Result<Vec<Booking>, StoreError> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        booking_columns!(),
+        " FROM bookings WHERE status = 'confirmed' AND day >= $1 ORDER BY day, pickup_earliest, id"
+    ))
+    .bind(i64::from(day.0))
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(booking_from_row).collect()
+}

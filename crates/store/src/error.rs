@@ -1,0 +1,87 @@
+//! What can go wrong, in words an operator or a caller can act on.
+
+use sqlx::error::ErrorKind;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no {what} with id {id}")]
+    NotFound { what: &'static str, id: i64 },
+    /// The change contradicts what is stored: a duplicate phone number or
+    /// idempotency key, or plans computed from a stale state.
+    #[error("{0}")]
+    Conflict(String),
+    /// Cancelling a booking twice is refused so a caller can tell "I cancelled
+    /// it" from "someone already had".
+    #[error("booking {id} is already cancelled")]
+    AlreadyCancelled { id: i64 },
+    /// The input cannot be stored as given (e.g. a shift that ends before it
+    /// starts, or plans that visit the same stop twice).
+    #[error("{0}")]
+    Invalid(String),
+    /// A stored value does not fit the domain types: the database was changed
+    /// by something other than this crate, or by a newer version of it.
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("unusable database URL: {0}")]
+    BadUrl(String),
+    #[error("cannot open the database at {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot bring the database schema up to date: {0}{hint}", hint = migrate_hint(.0))]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+fn migrate_hint(err: &sqlx::migrate::MigrateError) -> &'static str {
+    use sqlx::migrate::MigrateError::{VersionMismatch, VersionMissing};
+    match err {
+        VersionMissing(_) => " (the database was written by a newer noriai; run that version)",
+        VersionMismatch(_) => " (an applied migration file was edited; add a new migration instead)",
+        _ => "",
+    }
+}
+
+/// Whether a database error is a broken constraint of this kind.
+pub(crate) fn is_violation(err: &sqlx::Error, kind: ErrorKind) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.kind() == kind)
+}
+
+/// The URL with its password replaced, for messages and logs.
+pub(crate) fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else { return url.to_string() };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else { return url.to_string() };
+    match rest[..at].find(':') {
+        Some(colon) => format!("{}{}:***{}", &url[..scheme_end + 3], &rest[..colon], &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
+/// Reads an integer column that the domain keeps as `u32`.
+pub(crate) fn to_u32(value: i64, what: &str) -> Result<u32, StoreError> {
+    u32::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} is {value}, not a count")))
+}
+
+pub(crate) fn to_day(value: i64) -> Result<noriai_model::service::ServiceDay, StoreError> {
+    i32::try_from(value)
+        .map(noriai_model::service::ServiceDay)
+        .map_err(|_| StoreError::Corrupt(format!("day {value} is out of range")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_do_not_reach_messages() {
+        assert_eq!(redact("postgres://noriai:secret@db:5432/noriai"), "postgres://noriai:***@db:5432/noriai");
+        assert_eq!(redact("postgres://noriai@db/noriai"), "postgres://noriai@db/noriai");
+        assert_eq!(redact("sqlite:///var/lib/noriai.db"), "sqlite:///var/lib/noriai.db");
+        assert_eq!(redact("postgres://u:p@ss@h/db"), "postgres://u:***@h/db");
+    }
+}

@@ -1,0 +1,243 @@
+//! Vehicles, their shifts, virtual stops and the service area.
+
+use noriai_model::LatLon;
+use noriai_model::service::{FleetVehicle, ServiceDay, Shift, StopRecord};
+use sqlx::any::AnyRow;
+use sqlx::error::ErrorKind;
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::error::{is_violation, to_day, to_u32};
+use crate::{Store, StoreError};
+
+/// Rows per multi-row INSERT: few round trips, far below either backend's
+/// limit on bound parameters.
+pub(crate) const ROWS_PER_INSERT: usize = 500;
+
+/// `prefix` followed by `rows` groups of `columns` placeholders:
+/// "… VALUES ($1, $2), ($3, $4)". Only placeholders are generated, never data.
+pub(crate) fn values_sql(prefix: &str, columns: usize, rows: usize) -> String {
+    let mut sql = String::from(prefix);
+    for row in 0..rows {
+        sql.push_str(if row == 0 { " (" } else { ", (" });
+        for col in 0..columns {
+            if col > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", row * columns + col + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+fn vehicle_from_row(row: &AnyRow) -> Result<FleetVehicle, StoreError> {
+    Ok(FleetVehicle {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        seats: to_u32(row.try_get("seats")?, "vehicle seats")?,
+        wheelchair_places: to_u32(row.try_get("wheelchair_places")?, "vehicle wheelchair places")?,
+        depot: LatLon { lat: row.try_get("depot_lat")?, lon: row.try_get("depot_lon")? },
+    })
+}
+
+fn shift_from_row(row: &AnyRow) -> Result<Shift, StoreError> {
+    Ok(Shift {
+        vehicle_id: row.try_get("vehicle_id")?,
+        day: to_day(row.try_get("day")?)?,
+        start_s: to_u32(row.try_get("start_s")?, "shift start")?,
+        end_s: to_u32(row.try_get("end_s")?, "shift end")?,
+    })
+}
+
+fn stop_from_row(row: &AnyRow) -> Result<StopRecord, StoreError> {
+    Ok(StopRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        name_kana: row.try_get("name_kana")?,
+        location: LatLon { lat: row.try_get("lat")?, lon: row.try_get("lon")? },
+    })
+}
+
+impl Store {
+    /// Registers a vehicle (its `id` is ignored) and returns it with its id.
+    pub async fn insert_vehicle(&self, vehicle: &FleetVehicle) -> Result<FleetVehicle, StoreError> {
+        let mut w = self.begin_write().await?;
+        let id = sqlx::query_scalar(
+            "INSERT INTO vehicles (name, seats, wheelchair_places, depot_lat, depot_lon) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(&vehicle.name)
+        .bind(i64::from(vehicle.seats))
+        .bind(i64::from(vehicle.wheelchair_places))
+        .bind(vehicle.depot.lat)
+        .bind(vehicle.depot.lon)
+        .fetch_one(&mut *w.tx)
+        .await?;
+        w.tx.commit().await?;
+        Ok(FleetVehicle { id, ..vehicle.clone() })
+    }
+
+    /// Every vehicle, by id.
+    pub async fn list_vehicles(&self) -> Result<Vec<FleetVehicle>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, seats, wheelchair_places, depot_lat, depot_lon FROM vehicles ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(vehicle_from_row).collect()
+    }
+
+    pub async fn get_vehicle(&self, id: i64) -> Result<FleetVehicle, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, seats, wheelchair_places, depot_lat, depot_lon FROM vehicles WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => vehicle_from_row(&row),
+            None => Err(StoreError::NotFound { what: "vehicle", id }),
+        }
+    }
+
+    /// Sets a vehicle's working hours on a day, replacing any earlier shift of
+    /// that vehicle on that day.
+    pub async fn set_shift(&self, shift: Shift) -> Result<(), StoreError> {
+        if shift.end_s < shift.start_s {
+            return Err(StoreError::Invalid(format!(
+                "the shift of vehicle {} on {} ends ({} s) before it starts ({} s)",
+                shift.vehicle_id, shift.day, shift.end_s, shift.start_s
+            )));
+        }
+        let mut w = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO shifts (vehicle_id, day, start_s, end_s) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (vehicle_id, day) DO UPDATE SET start_s = excluded.start_s, end_s = excluded.end_s",
+        )
+        .bind(shift.vehicle_id)
+        .bind(i64::from(shift.day.0))
+        .bind(i64::from(shift.start_s))
+        .bind(i64::from(shift.end_s))
+        .execute(&mut *w.tx)
+        .await
+        .map_err(|e| match is_violation(&e, ErrorKind::ForeignKeyViolation) {
+            true => StoreError::NotFound { what: "vehicle", id: shift.vehicle_id },
+            false => e.into(),
+        })?;
+        w.tx.commit().await?;
+        Ok(())
+    }
+
+    /// The shifts of a day, by vehicle.
+    pub async fn shifts_on(&self, day: ServiceDay) -> Result<Vec<Shift>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT vehicle_id, day, start_s, end_s FROM shifts WHERE day = $1 ORDER BY vehicle_id",
+        )
+        .bind(i64::from(day.0))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(shift_from_row).collect()
+    }
+
+    /// The shifts of `day` and every later day, by day then vehicle.
+    pub async fn shifts_from(&self, day: ServiceDay) -> Result<Vec<Shift>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT vehicle_id, day, start_s, end_s FROM shifts WHERE day >= $1 ORDER BY day, vehicle_id",
+        )
+        .bind(i64::from(day.0))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(shift_from_row).collect()
+    }
+
+    /// Replaces the service area: H3 cells of one resolution. Duplicate cells
+    /// are stored once.
+    pub async fn set_service_area(&self, resolution: u8, cells: &[u64]) -> Result<(), StoreError> {
+        if resolution > 15 {
+            return Err(StoreError::Invalid(format!("H3 resolution {resolution} does not exist (0..=15)")));
+        }
+        let mut cells = cells.to_vec();
+        cells.sort_unstable();
+        cells.dedup();
+        let mut w = self.begin_write().await?;
+        sqlx::query("DELETE FROM service_area_cells").execute(&mut *w.tx).await?;
+        sqlx::query(
+            "INSERT INTO service_area (id, resolution) VALUES (1, $1) \
+             ON CONFLICT (id) DO UPDATE SET resolution = excluded.resolution",
+        )
+        .bind(i64::from(resolution))
+        .execute(&mut *w.tx)
+        .await?;
+        for chunk in cells.chunks(ROWS_PER_INSERT) {
+            let sql = values_sql("INSERT INTO service_area_cells (cell) VALUES", 1, chunk.len());
+            let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+            for &cell in chunk {
+                // Bit cast: H3 indexes keep their top bit 0, so the order is kept too.
+                query = query.bind(cell as i64);
+            }
+            query.execute(&mut *w.tx).await?;
+        }
+        w.tx.commit().await?;
+        Ok(())
+    }
+
+    /// The service area's resolution and cells (ascending), if one was set.
+    pub async fn service_area(&self) -> Result<Option<(u8, Vec<u64>)>, StoreError> {
+        let resolution: Option<i64> = sqlx::query_scalar("SELECT resolution FROM service_area WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(resolution) = resolution else { return Ok(None) };
+        let resolution = u8::try_from(resolution)
+            .map_err(|_| StoreError::Corrupt(format!("H3 resolution {resolution}")))?;
+        let cells: Vec<i64> = sqlx::query_scalar("SELECT cell FROM service_area_cells ORDER BY cell")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Some((resolution, cells.into_iter().map(|c| c as u64).collect())))
+    }
+
+    /// Registers a virtual stop (its `id` is ignored) and returns it with its id.
+    pub async fn insert_stop(&self, stop: &StopRecord) -> Result<StopRecord, StoreError> {
+        let mut w = self.begin_write().await?;
+        let id = sqlx::query_scalar(
+            "INSERT INTO stops (name, name_kana, lat, lon) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(&stop.name)
+        .bind(&stop.name_kana)
+        .bind(stop.location.lat)
+        .bind(stop.location.lon)
+        .fetch_one(&mut *w.tx)
+        .await?;
+        w.tx.commit().await?;
+        Ok(StopRecord { id, ..stop.clone() })
+    }
+
+    /// Every stop, by id.
+    pub async fn list_stops(&self) -> Result<Vec<StopRecord>, StoreError> {
+        let rows = sqlx::query("SELECT id, name, name_kana, lat, lon FROM stops ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(stop_from_row).collect()
+    }
+
+    pub async fn get_stop(&self, id: i64) -> Result<StopRecord, StoreError> {
+        let row = sqlx::query("SELECT id, name, name_kana, lat, lon FROM stops WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => stop_from_row(&row),
+            None => Err(StoreError::NotFound { what: "stop", id }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn values_sql_numbers_placeholders_row_by_row() {
+        assert_eq!(
+            super::values_sql("INSERT INTO t (a, b) VALUES", 2, 2),
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
+        );
+    }
+}

@@ -1,0 +1,680 @@
+//! The store's behaviours, one function each, written once for both backends
+//! (see `backends.rs`, which runs every function on SQLite and PostgreSQL).
+
+use std::collections::HashSet;
+
+use noriai_model::LatLon;
+use noriai_model::service::{
+    Booking, BookingStatus, FleetVehicle, Needs, Place, PlaceKind, PlanStop, Rider, ServiceDay, Shift,
+    StopAction, StopRecord, Trip, TripTime,
+};
+use noriai_store::{Store, StoreError, VehicleDayPlan};
+
+use crate::TestDb;
+
+use StopAction::{Dropoff, Pickup};
+
+/// A Tuesday in winter.
+fn day() -> ServiceDay {
+    "2026-12-01".parse().unwrap()
+}
+
+fn rider(name: &str, kana: &str, phone: &str) -> Rider {
+    Rider {
+        id: 0,
+        name: name.to_string(),
+        name_kana: kana.to_string(),
+        phone: phone.to_string(),
+        home_address: "青森県五所川原市字布屋町41-1".to_string(),
+        home: LatLon { lat: 40.807_999_123, lon: 140.440_555_987 },
+        needs: Needs::default(),
+    }
+}
+
+fn vehicle(name: &str) -> FleetVehicle {
+    FleetVehicle {
+        id: 0,
+        name: name.to_string(),
+        seats: 9,
+        wheelchair_places: 1,
+        depot: LatLon { lat: 40.812_3, lon: 140.451_2 },
+    }
+}
+
+fn point(lat: f64, lon: f64, label: &str) -> Place {
+    Place { kind: PlaceKind::Point(LatLon { lat, lon }), label: label.to_string() }
+}
+
+/// A booking of `rider_id` departing at `minute` after midnight of `day`.
+fn booking(rider_id: i64, day: ServiceDay, minute: u32, key: &str) -> Booking {
+    let t = day.at(minute * 60);
+    Booking {
+        id: 0,
+        trip: Trip {
+            rider_id,
+            origin: point(40.80, 140.44, "自宅"),
+            destination: point(40.78, 140.42, "つがる総合病院"),
+            time: TripTime::DepartAfter(t),
+            seats: 1,
+            wheelchair_places: 0,
+        },
+        status: BookingStatus::Confirmed,
+        day,
+        pickup_window: (t, t + 900),
+        expected_arrival: 0,
+        vehicle_id: 0,
+        recurrence_id: None,
+        idempotency_key: key.to_string(),
+    }
+}
+
+fn stop(booking_id: i64, action: StopAction, eta: i64) -> PlanStop {
+    PlanStop { booking_id, action, eta }
+}
+
+/// One vehicle-day serving only `booking_id`, picked up at `eta`.
+fn solo_plan(vehicle_id: i64, day: ServiceDay, booking_id: i64, eta: i64) -> VehicleDayPlan {
+    VehicleDayPlan {
+        vehicle_id,
+        day,
+        stops: vec![stop(booking_id, Pickup, eta), stop(booking_id, Dropoff, eta + 1200)],
+    }
+}
+
+/// Commits `new` by appending its stops to the stored plan of its vehicle-day,
+/// as a dispatcher that found room at the end would.
+async fn commit_appended(store: &Store, new: &Booking, vehicle_id: i64) -> Booking {
+    let mut plan = store
+        .plans_from(new.day)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.vehicle_id == vehicle_id && p.day == new.day)
+        .unwrap_or(VehicleDayPlan { vehicle_id, day: new.day, stops: vec![] });
+    plan.stops.push(stop(0, Pickup, new.pickup_window.0));
+    plan.stops.push(stop(0, Dropoff, new.pickup_window.0 + 1200));
+    store.commit_booking(new, &[plan]).await.unwrap()
+}
+
+async fn seed(store: &Store) -> (Rider, FleetVehicle, FleetVehicle) {
+    let r = store.insert_rider(&rider("山田 太郎", "ヤマダ タロウ", "0172-33-1234")).await.unwrap();
+    let v1 = store.insert_vehicle(&vehicle("つがる1号")).await.unwrap();
+    let v2 = store.insert_vehicle(&vehicle("つがる2号")).await.unwrap();
+    (r, v1, v2)
+}
+
+fn is_conflict(err: &StoreError) -> bool {
+    matches!(err, StoreError::Conflict(_))
+}
+
+pub async fn riders_round_trip(db: TestDb) {
+    let store = &db.store;
+    let mut r = rider("佐々木 ミツ", "ササキ ミツ", "0173-35-2111");
+    r.needs =
+        Needs {
+            wheelchair: true, companion: true, walking_aid: true, driver_notes: "玄関前で待つ".into()
+        };
+    let stored = store.insert_rider(&r).await.unwrap();
+    assert!(stored.id > 0);
+    assert_eq!(stored, Rider { id: stored.id, ..r.clone() });
+    assert_eq!(store.get_rider(stored.id).await.unwrap(), stored);
+
+    let changed = Rider {
+        name: "佐々木 みつ".into(),
+        phone: "080-1234-5678".into(),
+        home: LatLon { lat: 40.1, lon: 141.2 },
+        needs: Needs { wheelchair: false, companion: true, walking_aid: false, driver_notes: String::new() },
+        ..stored.clone()
+    };
+    store.update_rider(&changed).await.unwrap();
+    assert_eq!(store.get_rider(stored.id).await.unwrap(), changed);
+
+    let missing = Rider { id: stored.id + 100, ..changed };
+    assert!(matches!(
+        store.update_rider(&missing).await,
+        Err(StoreError::NotFound { what: "rider", id }) if id == missing.id
+    ));
+    assert!(matches!(store.get_rider(missing.id).await, Err(StoreError::NotFound { what: "rider", .. })));
+    assert!(matches!(
+        store.insert_recurrence(missing.id, "毎週火曜 通院").await,
+        Err(StoreError::NotFound { what: "rider", .. })
+    ));
+}
+
+pub async fn phone_numbers_are_unique_by_digits(db: TestDb) {
+    let store = &db.store;
+    let first = store.insert_rider(&rider("山田 太郎", "ヤマダ タロウ", "0172-33-1234")).await.unwrap();
+    let err = store.insert_rider(&rider("山田 花子", "ヤマダ ハナコ", "(0172) 33 1234")).await.unwrap_err();
+    assert!(is_conflict(&err), "{err:?}");
+    assert!(err.to_string().contains(&format!("rider {}", first.id)), "names the rider who has it: {err}");
+
+    // Riders without a phone do not collide.
+    let a = store.insert_rider(&rider("工藤 一", "クドウ ハジメ", "")).await.unwrap();
+    store.insert_rider(&rider("工藤 二", "クドウ ジ", "")).await.unwrap();
+
+    let err = store.update_rider(&Rider { phone: "017233-1234".into(), ..a.clone() }).await.unwrap_err();
+    assert!(is_conflict(&err), "{err:?}");
+    assert_eq!(store.get_rider(a.id).await.unwrap().phone, "", "a refused update changes nothing");
+    // Keeping one's own number is not a conflict.
+    store.update_rider(&Rider { home_address: "青森市".into(), ..first.clone() }).await.unwrap();
+}
+
+pub async fn riders_are_found_by_phone_digits_and_kana(db: TestDb) {
+    let store = &db.store;
+    let yamada = store.insert_rider(&rider("山田 太郎", "ヤマダ タロウ", "0172-33-1234")).await.unwrap();
+    let sato = store.insert_rider(&rider("佐藤 花子", "サトウ ハナコ", "(0172) 44-5678")).await.unwrap();
+    let yamamoto = store.insert_rider(&rider("山本 健", "やまもと けん", "+81 90-1111-2222")).await.unwrap();
+    let smith = store.insert_rider(&rider("John Smith", "ジョン スミス", "")).await.unwrap();
+    let ids = |riders: Vec<Rider>| riders.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let search = |phone: Option<&'static str>, name: Option<&'static str>| async move {
+        ids(store.search_riders(phone, name, 50).await.unwrap())
+    };
+
+    assert_eq!(search(Some("33-12"), None).await, [yamada.id]);
+    assert_eq!(search(Some("331234"), None).await, [yamada.id]);
+    assert_eq!(search(Some("0172"), None).await, [sato.id, yamada.id], "ordered by kana");
+    assert_eq!(search(Some("(0172) 44"), None).await, [sato.id]);
+    assert_eq!(search(Some("９０－１１"), None).await, [yamamoto.id], "full-width digits");
+    assert_eq!(search(Some("abc"), None).await, Vec::<i64>::new(), "no digits matches nobody");
+
+    assert_eq!(search(None, Some("やまだ")).await, [yamada.id], "hiragana finds katakana");
+    assert_eq!(search(None, Some("ヤマモト")).await, [yamamoto.id], "katakana finds hiragana");
+    assert_eq!(search(None, Some("ヤマ")).await, [yamada.id, yamamoto.id]);
+    assert_eq!(search(None, Some("山")).await, [yamada.id, yamamoto.id], "kanji name");
+    assert_eq!(search(None, Some("山田太郎")).await, [yamada.id], "spaces ignored");
+    assert_eq!(search(None, Some("ハナ")).await, [sato.id]);
+    assert_eq!(search(None, Some("smith")).await, [smith.id], "case-insensitive");
+    assert_eq!(search(None, Some("ＪＯＨＮ")).await, [smith.id], "full-width Latin");
+    assert_eq!(search(None, Some("%")).await, Vec::<i64>::new(), "wildcards are literal");
+    assert_eq!(search(Some("0172"), Some("さとう")).await, [sato.id], "both criteria");
+    assert_eq!(search(None, None).await.len(), 4);
+    assert_eq!(search(Some(" "), Some("")).await.len(), 4, "blank criteria do not filter");
+    assert_eq!(ids(store.search_riders(None, Some("ヤマ"), 1).await.unwrap()), [yamada.id]);
+}
+
+pub async fn fleet_stops_and_service_area_round_trip(db: TestDb) {
+    let store = &db.store;
+    let v1 = store.insert_vehicle(&vehicle("つがる1号")).await.unwrap();
+    let v2 = store
+        .insert_vehicle(&FleetVehicle { seats: 4, wheelchair_places: 0, ..vehicle("ワゴン") })
+        .await
+        .unwrap();
+    assert_eq!(store.list_vehicles().await.unwrap(), [v1.clone(), v2.clone()]);
+    assert_eq!(store.get_vehicle(v2.id).await.unwrap(), v2);
+    assert!(matches!(store.get_vehicle(v2.id + 10).await, Err(StoreError::NotFound { what: "vehicle", .. })));
+
+    let d = day();
+    let shift = |vehicle_id, day, start_h: u32, end_h: u32| Shift {
+        vehicle_id,
+        day,
+        start_s: start_h * 3600,
+        end_s: end_h * 3600,
+    };
+    store.set_shift(shift(v1.id, d, 8, 17)).await.unwrap();
+    store.set_shift(shift(v2.id, d, 9, 26)).await.unwrap(); // past midnight
+    store.set_shift(shift(v1.id, d.next(), 8, 12)).await.unwrap();
+    store.set_shift(shift(v1.id, d, 7, 15)).await.unwrap(); // replaces 8–17
+    assert_eq!(store.shifts_on(d).await.unwrap(), [shift(v1.id, d, 7, 15), shift(v2.id, d, 9, 26)]);
+    assert_eq!(
+        store.shifts_from(d).await.unwrap(),
+        [shift(v1.id, d, 7, 15), shift(v2.id, d, 9, 26), shift(v1.id, d.next(), 8, 12)]
+    );
+    assert_eq!(store.shifts_from(d.next()).await.unwrap(), [shift(v1.id, d.next(), 8, 12)]);
+    assert!(matches!(store.set_shift(shift(v1.id, d, 15, 7)).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(
+        store.set_shift(shift(v2.id + 10, d, 8, 9)).await,
+        Err(StoreError::NotFound { what: "vehicle", .. })
+    ));
+
+    assert_eq!(store.service_area().await.unwrap(), None);
+    let cells =
+        [0x0892_9a4a_4a43_ffff_u64, 0x0892_9a4a_4a4b_ffff, 0x0892_9a4a_4a43_ffff, 0x0892_f5a3_6d2b_ffff];
+    store.set_service_area(9, &cells).await.unwrap();
+    let mut expected = cells.to_vec();
+    expected.sort();
+    expected.dedup();
+    assert_eq!(store.service_area().await.unwrap(), Some((9, expected)));
+    store.set_service_area(7, &[0x0872_9a4a_4aff_ffff]).await.unwrap();
+    assert_eq!(store.service_area().await.unwrap(), Some((7, vec![0x0872_9a4a_4aff_ffff])));
+    let many: Vec<u64> = (0..1200).map(|i| 0x0892_9a4a_4a40_0000 + (i << 3)).collect();
+    store.set_service_area(9, &many).await.unwrap();
+    assert_eq!(store.service_area().await.unwrap(), Some((9, many)));
+    assert!(matches!(store.set_service_area(16, &[]).await, Err(StoreError::Invalid(_))));
+
+    let s1 = StopRecord {
+        id: 0,
+        name: "五所川原駅前".into(),
+        name_kana: "ゴショガワラエキマエ".into(),
+        location: LatLon { lat: 40.808_1, lon: 140.446_2 },
+    };
+    let s1 = store.insert_stop(&s1).await.unwrap();
+    let s2 = store
+        .insert_stop(&StopRecord {
+            id: 0,
+            name: "市役所".into(),
+            name_kana: "シヤクショ".into(),
+            ..s1.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.list_stops().await.unwrap(), [s1.clone(), s2.clone()]);
+    assert_eq!(store.get_stop(s1.id).await.unwrap(), s1);
+    assert!(matches!(store.get_stop(s2.id + 10).await, Err(StoreError::NotFound { what: "stop", .. })));
+}
+
+pub async fn bookings_round_trip_every_field(db: TestDb) {
+    let store = &db.store;
+    let (r, v1, v2) = seed(store).await;
+    let s = store
+        .insert_stop(&StopRecord {
+            id: 0,
+            name: "役場前".into(),
+            name_kana: "ヤクバマエ".into(),
+            location: LatLon { lat: 40.9, lon: 140.5 },
+        })
+        .await
+        .unwrap();
+    let rec = store.insert_recurrence(r.id, "毎週火曜 通院").await.unwrap();
+    let d = day();
+    let arrive = d.at(10 * 3600);
+    let first = Booking {
+        trip: Trip {
+            rider_id: r.id,
+            origin: Place { kind: PlaceKind::Stop(s.id), label: "役場前".into() },
+            destination: point(40.781_234_567_8, 140.421_987_654_3, "県立中央病院"),
+            time: TripTime::ArriveBy(arrive),
+            seats: 2,
+            wheelchair_places: 1,
+        },
+        pickup_window: (arrive - 2400, arrive - 1800),
+        recurrence_id: Some(rec),
+        ..booking(r.id, d, 0, "call-42")
+    };
+    let plan = solo_plan(v2.id, d, 0, arrive - 2000);
+    let stored = store.commit_booking(&first, &[plan]).await.unwrap();
+    let expected =
+        Booking { id: stored.id, vehicle_id: v2.id, expected_arrival: arrive - 800, ..first.clone() };
+    assert_eq!(stored, expected, "vehicle and expected arrival come from the plan");
+    assert_eq!(store.get_booking(stored.id).await.unwrap(), expected);
+    assert_eq!(store.booking_by_key("call-42").await.unwrap(), Some(expected.clone()));
+
+    let second = Booking {
+        trip: Trip {
+            origin: point(-0.5, -179.999_999, ""),
+            destination: Place { kind: PlaceKind::Stop(s.id), label: String::new() },
+            time: TripTime::DepartAfter(d.at(13 * 3600)),
+            ..first.trip.clone()
+        },
+        recurrence_id: None,
+        idempotency_key: String::new(),
+        ..booking(r.id, d, 13 * 60, "")
+    };
+    let stored2 = store.commit_booking(&second, &[solo_plan(v1.id, d, 0, d.at(13 * 3600))]).await.unwrap();
+    let expected2 =
+        Booking { id: stored2.id, vehicle_id: v1.id, expected_arrival: d.at(13 * 3600) + 1200, ..second };
+    assert_eq!(store.get_booking(stored2.id).await.unwrap(), expected2);
+    assert_eq!(store.booking_by_key("").await.unwrap(), None, "an empty key is no key");
+
+    // Stops and points alternate on pooled connections whose prepared
+    // statements are reused; both must keep round-tripping.
+    for i in 0..8_u32 {
+        let origin = match i % 2 {
+            0 => Place { kind: PlaceKind::Stop(s.id), label: format!("{i}") },
+            _ => point(40.0 + f64::from(i) / 7.0, 140.0, &format!("{i}")),
+        };
+        let new = Booking {
+            trip: Trip { origin, ..booking(r.id, d, 0, "").trip },
+            ..booking(r.id, d.next(), 8 * 60 + i * 20, &format!("alt-{i}"))
+        };
+        let stored = commit_appended(store, &new, v1.id).await;
+        assert_eq!(store.get_booking(stored.id).await.unwrap().trip, new.trip);
+    }
+    assert!(matches!(
+        store.get_booking(stored2.id + 10).await,
+        Err(StoreError::NotFound { what: "booking", .. })
+    ));
+}
+
+pub async fn idempotency_key_is_used_once(db: TestDb) {
+    let store = &db.store;
+    let (r, v1, _) = seed(store).await;
+    let d = day();
+    let new = booking(r.id, d, 9 * 60, "op7-20261201-0001");
+    let first = store.commit_booking(&new, &[solo_plan(v1.id, d, 0, d.at(9 * 3600))]).await.unwrap();
+
+    // The retry arrives with plans that keep the first booking, as a
+    // dispatcher that already saw it would send.
+    let retry_plan = VehicleDayPlan {
+        vehicle_id: v1.id,
+        day: d,
+        stops: vec![
+            stop(first.id, Pickup, d.at(9 * 3600)),
+            stop(0, Pickup, d.at(9 * 3600) + 60),
+            stop(first.id, Dropoff, d.at(9 * 3600) + 1200),
+            stop(0, Dropoff, d.at(9 * 3600) + 1300),
+        ],
+    };
+    let err = store.commit_booking(&new, &[retry_plan]).await.unwrap_err();
+    assert!(is_conflict(&err), "{err:?}");
+    assert!(err.to_string().contains(&format!("booking {}", first.id)), "{err}");
+    assert_eq!(store.booking_by_key("op7-20261201-0001").await.unwrap(), Some(first.clone()));
+    assert_eq!(store.booking_by_key("never-used").await.unwrap(), None);
+    assert_eq!(store.list_bookings(None, None, true).await.unwrap(), std::slice::from_ref(&first));
+    assert_eq!(store.plans_from(d).await.unwrap(), [solo_plan(v1.id, d, first.id, d.at(9 * 3600))]);
+
+    // Keyless bookings never collide.
+    commit_appended(store, &booking(r.id, d, 10 * 60, ""), v1.id).await;
+    commit_appended(store, &booking(r.id, d, 11 * 60, ""), v1.id).await;
+    assert_eq!(store.list_bookings(None, None, true).await.unwrap().len(), 3);
+}
+
+pub async fn commit_stores_plans_and_expected_arrivals(db: TestDb) {
+    let store = &db.store;
+    let (r, v1, _) = seed(store).await;
+    let d = day();
+    let t = d.at(9 * 3600);
+    let a = store.commit_booking(&booking(r.id, d, 9 * 60, "a"), &[solo_plan(v1.id, d, 0, t)]).await.unwrap();
+    assert!(a.id > 0);
+    assert_eq!((a.vehicle_id, a.expected_arrival), (v1.id, t + 1200));
+
+    // b is inserted between a's stops, which delays a's arrival.
+    let plan = VehicleDayPlan {
+        vehicle_id: v1.id,
+        day: d,
+        stops: vec![
+            stop(a.id, Pickup, t),
+            stop(0, Pickup, t + 600),
+            stop(a.id, Dropoff, t + 1500),
+            stop(0, Dropoff, t + 1800),
+        ],
+    };
+    let b =
+        store.commit_booking(&booking(r.id, d, 9 * 60 + 10, "b"), std::slice::from_ref(&plan)).await.unwrap();
+    assert_ne!(a.id, b.id);
+    assert_eq!(b.expected_arrival, t + 1800);
+    assert_eq!(store.get_booking(a.id).await.unwrap().expected_arrival, t + 1500);
+
+    let stored = VehicleDayPlan {
+        stops: plan
+            .stops
+            .iter()
+            .map(|s| PlanStop { booking_id: if s.booking_id == 0 { b.id } else { s.booking_id }, ..*s })
+            .collect(),
+        ..plan
+    };
+    assert_eq!(store.plans_from(d).await.unwrap(), std::slice::from_ref(&stored));
+    assert_eq!(store.plans_from(d.next()).await.unwrap(), []);
+    let confirmed: Vec<i64> = store.confirmed_bookings_from(d).await.unwrap().iter().map(|b| b.id).collect();
+    assert_eq!(confirmed, [a.id, b.id]);
+    let (bookings, plans) = store.live_state_from(d).await.unwrap();
+    assert_eq!(bookings.iter().map(|b| b.id).collect::<Vec<_>>(), [a.id, b.id]);
+    assert_eq!(plans, std::slice::from_ref(&stored));
+
+    // Refused commits change nothing.
+    let c = booking(r.id, d, 14 * 60, "c");
+    let err =
+        store.commit_booking(&c, &[VehicleDayPlan { vehicle_id: v1.id, day: d.next(), stops: vec![] }]).await;
+    assert!(matches!(err, Err(StoreError::Invalid(_))), "the new booking must be planned: {err:?}");
+    let err = store.commit_booking(&c, &[solo_plan(v1.id + 100, d, 0, t)]).await;
+    assert!(matches!(err, Err(StoreError::NotFound { what: "vehicle", .. })), "{err:?}");
+    let ghost = Booking { trip: Trip { rider_id: r.id + 100, ..c.trip.clone() }, ..c.clone() };
+    let err = store.commit_booking(&ghost, &[solo_plan(v1.id, d.next(), 0, t)]).await;
+    assert!(matches!(err, Err(StoreError::NotFound { what: "rider", .. })), "{err:?}");
+    let cancelled = Booking { status: BookingStatus::Cancelled, ..c.clone() };
+    assert!(matches!(
+        store.commit_booking(&cancelled, &[solo_plan(v1.id, d.next(), 0, t)]).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(store.list_bookings(None, None, true).await.unwrap().len(), 2);
+    assert_eq!(store.plans_from(d).await.unwrap(), [stored]);
+}
+
+pub async fn replans_move_bookings_and_refuse_stale_plans(db: TestDb) {
+    let store = &db.store;
+    let (r, v1, v2) = seed(store).await;
+    let d = day();
+    let t = d.at(9 * 3600);
+    let a = commit_appended(store, &booking(r.id, d, 9 * 60, "a"), v1.id).await;
+    let b = commit_appended(store, &booking(r.id, d, 10 * 60, "b"), v1.id).await;
+    let before = store.plans_from(d).await.unwrap();
+    assert_eq!(before.len(), 1);
+    assert_eq!(before[0].stops.len(), 4);
+
+    // Move a to the second vehicle.
+    let moved = [solo_plan(v1.id, d, b.id, b.pickup_window.0), solo_plan(v2.id, d, a.id, t + 300)];
+    store.replace_plans(&moved).await.unwrap();
+    let a_now = store.get_booking(a.id).await.unwrap();
+    assert_eq!((a_now.vehicle_id, a_now.expected_arrival), (v2.id, t + 1500));
+    assert_eq!(store.get_booking(b.id).await.unwrap().vehicle_id, v1.id);
+    assert_eq!(store.plans_from(d).await.unwrap(), moved);
+
+    // Moving b without replacing the plan it is in.
+    let err = store
+        .replace_plans(&[VehicleDayPlan {
+            vehicle_id: v2.id,
+            day: d,
+            stops: vec![
+                stop(a.id, Pickup, t),
+                stop(b.id, Pickup, t + 60),
+                stop(a.id, Dropoff, t + 900),
+                stop(b.id, Dropoff, t + 999),
+            ],
+        }])
+        .await
+        .unwrap_err();
+    assert!(is_conflict(&err), "{err:?}");
+    // A stale plan that does not know b.
+    let err = store
+        .replace_plans(&[VehicleDayPlan { vehicle_id: v1.id, day: d, stops: vec![] }])
+        .await
+        .unwrap_err();
+    assert!(is_conflict(&err) && err.to_string().contains(&format!("booking {}", b.id)), "{err}");
+    // A stale commit: computed from the plans before a moved to v2.
+    let c = booking(r.id, d, 11 * 60, "c");
+    let err = store.commit_booking(&c, &[solo_plan(v2.id, d, 0, t)]).await.unwrap_err();
+    assert!(is_conflict(&err), "{err:?}");
+    assert_eq!(store.booking_by_key("c").await.unwrap(), None, "the refused booking is not stored");
+    // Unknown records.
+    let err = store.replace_plans(&[solo_plan(v1.id, d.next(), b.id + 100, t)]).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { what: "booking", .. }), "{err:?}");
+    let err = store
+        .replace_plans(&[VehicleDayPlan { vehicle_id: v2.id + 100, day: d, stops: vec![] }])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { what: "vehicle", .. }), "{err:?}");
+    assert_eq!(store.plans_from(d).await.unwrap(), moved, "refused re-plans change nothing");
+    assert_eq!(store.get_booking(a.id).await.unwrap(), a_now);
+}
+
+pub async fn cancel_removes_the_booking_from_the_plans(db: TestDb) {
+    let store = &db.store;
+    let (r, v1, _) = seed(store).await;
+    let d = day();
+    let a = commit_appended(store, &booking(r.id, d, 9 * 60, "a"), v1.id).await;
+    let b = commit_appended(store, &booking(r.id, d, 10 * 60, "b"), v1.id).await;
+    let only_b = solo_plan(v1.id, d, b.id, b.pickup_window.0 - 100);
+
+    let cancelled = store.cancel_booking(a.id, std::slice::from_ref(&only_b)).await.unwrap();
+    assert_eq!(cancelled, Booking { status: BookingStatus::Cancelled, ..a.clone() });
+    assert_eq!(store.get_booking(a.id).await.unwrap().status, BookingStatus::Cancelled);
+    assert_eq!(store.plans_from(d).await.unwrap(), std::slice::from_ref(&only_b));
+    assert_eq!(store.get_booking(b.id).await.unwrap().expected_arrival, b.pickup_window.0 + 1100);
+
+    assert!(
+        matches!(store.cancel_booking(a.id, &[]).await, Err(StoreError::AlreadyCancelled { id }) if id == a.id)
+    );
+    assert!(matches!(
+        store.cancel_booking(b.id + 100, &[]).await,
+        Err(StoreError::NotFound { what: "booking", .. })
+    ));
+    let err = store.cancel_booking(b.id, std::slice::from_ref(&only_b)).await.unwrap_err();
+    assert!(is_conflict(&err), "plans that still visit it: {err:?}");
+    assert_eq!(store.get_booking(b.id).await.unwrap().status, BookingStatus::Confirmed);
+    let err = store.replace_plans(&[solo_plan(v1.id, d, a.id, 0)]).await.unwrap_err();
+    assert!(is_conflict(&err), "plans may not visit a cancelled booking: {err:?}");
+
+    // Without plans, the booking's stops still leave its vehicle-day.
+    store.cancel_booking(b.id, &[]).await.unwrap();
+    assert_eq!(
+        store.plans_from(d).await.unwrap(),
+        [VehicleDayPlan { vehicle_id: v1.id, day: d, stops: vec![] }]
+    );
+    assert_eq!(store.list_bookings(None, Some(d), false).await.unwrap(), []);
+    assert_eq!(store.list_bookings(None, Some(d), true).await.unwrap().len(), 2);
+    assert_eq!(store.confirmed_bookings_from(d).await.unwrap(), []);
+}
+
+pub async fn bookings_are_listed_by_rider_and_day(db: TestDb) {
+    let store = &db.store;
+    let (r1, v1, v2) = seed(store).await;
+    let r2 = store.insert_rider(&rider("佐藤 花子", "サトウ ハナコ", "0172-44-5678")).await.unwrap();
+    let d = day();
+    let r1_10 = commit_appended(store, &booking(r1.id, d, 10 * 60, "1"), v1.id).await;
+    let r1_08 = commit_appended(store, &booking(r1.id, d, 8 * 60, "2"), v2.id).await;
+    let r2_09 = commit_appended(store, &booking(r2.id, d, 9 * 60, "3"), v1.id).await;
+    let r1_next = commit_appended(store, &booking(r1.id, d.next(), 7 * 60, "4"), v1.id).await;
+    let ids = |bookings: Vec<Booking>| bookings.into_iter().map(|b| b.id).collect::<Vec<_>>();
+
+    assert_eq!(
+        ids(store.list_bookings(Some(r1.id), None, false).await.unwrap()),
+        [r1_08.id, r1_10.id, r1_next.id]
+    );
+    assert_eq!(ids(store.list_bookings(Some(r1.id), Some(d), false).await.unwrap()), [r1_08.id, r1_10.id]);
+    assert_eq!(ids(store.list_bookings(None, Some(d), false).await.unwrap()), [r1_08.id, r2_09.id, r1_10.id]);
+    assert_eq!(
+        ids(store.list_bookings(Some(r2.id), Some(d.next()), false).await.unwrap()),
+        Vec::<i64>::new()
+    );
+    assert_eq!(ids(store.list_bookings(None, None, false).await.unwrap()).len(), 4);
+    assert_eq!(ids(store.confirmed_bookings_from(d.next()).await.unwrap()), [r1_next.id]);
+
+    let plan =
+        store.plans_from(d).await.unwrap().into_iter().find(|p| p.vehicle_id == v1.id && p.day == d).unwrap();
+    let without = VehicleDayPlan {
+        stops: plan.stops.into_iter().filter(|s| s.booking_id != r1_10.id).collect(),
+        ..plan
+    };
+    store.cancel_booking(r1_10.id, &[without]).await.unwrap();
+    assert_eq!(ids(store.list_bookings(Some(r1.id), Some(d), false).await.unwrap()), [r1_08.id]);
+    assert_eq!(ids(store.list_bookings(Some(r1.id), Some(d), true).await.unwrap()), [r1_08.id, r1_10.id]);
+}
+
+pub async fn reopening_finds_everything(mut db: TestDb) {
+    let (r, v1, v2) = seed(&db.store).await;
+    let store = &db.store;
+    let d = day();
+    store.set_shift(Shift { vehicle_id: v1.id, day: d, start_s: 8 * 3600, end_s: 18 * 3600 }).await.unwrap();
+    store.set_service_area(9, &[0x0892_9a4a_4a43_ffff]).await.unwrap();
+    let s = store
+        .insert_stop(&StopRecord {
+            id: 0, name: "駅".into(), name_kana: "エキ".into(), location: v1.depot
+        })
+        .await
+        .unwrap();
+    let rec = store.insert_recurrence(r.id, "平日 デイサービス").await.unwrap();
+    let with_stop = Booking {
+        trip: Trip {
+            origin: Place { kind: PlaceKind::Stop(s.id), label: "駅".into() },
+            ..booking(r.id, d, 0, "").trip
+        },
+        recurrence_id: Some(rec),
+        ..booking(r.id, d, 8 * 60, "x")
+    };
+    commit_appended(store, &with_stop, v1.id).await;
+    let cancelled = commit_appended(store, &booking(r.id, d, 9 * 60, "y"), v2.id).await;
+    store
+        .cancel_booking(cancelled.id, &[VehicleDayPlan { vehicle_id: v2.id, day: d, stops: vec![] }])
+        .await
+        .unwrap();
+    commit_appended(store, &booking(r.id, d.next(), 9 * 60, "z"), v2.id).await;
+
+    let before = (
+        store.get_rider(r.id).await.unwrap(),
+        store.list_vehicles().await.unwrap(),
+        store.shifts_from(d).await.unwrap(),
+        store.service_area().await.unwrap(),
+        store.list_stops().await.unwrap(),
+        store.list_bookings(None, None, true).await.unwrap(),
+        store.plans_from(d).await.unwrap(),
+    );
+    assert_eq!(before.5.len(), 3);
+    db.reopen().await;
+    let store = &db.store;
+    let after = (
+        store.get_rider(r.id).await.unwrap(),
+        store.list_vehicles().await.unwrap(),
+        store.shifts_from(d).await.unwrap(),
+        store.service_area().await.unwrap(),
+        store.list_stops().await.unwrap(),
+        store.list_bookings(None, None, true).await.unwrap(),
+        store.plans_from(d).await.unwrap(),
+    );
+    assert_eq!(before, after);
+    assert_eq!(store.search_riders(Some("331234"), None, 5).await.unwrap(), [before.0]);
+    // And it still takes writes, with fresh ids.
+    let next = commit_appended(store, &booking(r.id, d, 12 * 60, "after-restart"), v1.id).await;
+    assert!(before.5.iter().all(|b| b.id < next.id));
+}
+
+pub async fn concurrent_commits_all_land(db: TestDb) {
+    let store = &db.store;
+    let r = store.insert_rider(&rider("山田 太郎", "ヤマダ タロウ", "0172-33-1234")).await.unwrap();
+    let mut vehicles = Vec::new();
+    for n in 0..4 {
+        vehicles.push(store.insert_vehicle(&vehicle(&format!("{n}号車"))).await.unwrap().id);
+    }
+    let d = day();
+    let tasks: Vec<_> = (0..32_u32)
+        .map(|i| {
+            let store = store.clone();
+            // 32 different vehicle-days: no task's plan touches another's.
+            let (vehicle_id, day) = (vehicles[i as usize % 4], ServiceDay(d.0 + (i / 4) as i32));
+            tokio::spawn(async move {
+                let new = booking(r.id, day, 8 * 60 + i, &format!("concurrent-{i}"));
+                store.commit_booking(&new, &[solo_plan(vehicle_id, day, 0, new.pickup_window.0)]).await
+            })
+        })
+        .collect();
+    let mut ids = HashSet::new();
+    for task in tasks {
+        let committed = task.await.unwrap().expect("every concurrent commit lands");
+        assert!(ids.insert(committed.id), "ids are distinct");
+    }
+    assert_eq!(ids.len(), 32);
+    let stored = store.list_bookings(None, None, false).await.unwrap();
+    assert_eq!(stored.iter().map(|b| b.id).collect::<HashSet<_>>(), ids);
+    let plans = store.plans_from(d).await.unwrap();
+    assert_eq!(plans.len(), 32);
+    for plan in plans {
+        assert_eq!(plan.stops.len(), 2);
+        let b = stored.iter().find(|b| b.id == plan.stops[0].booking_id).unwrap();
+        assert_eq!((b.vehicle_id, b.day), (plan.vehicle_id, plan.day));
+    }
+}
+
+pub async fn concurrent_commits_on_one_vehicle_day_never_lose_a_booking(db: TestDb) {
+    let store = &db.store;
+    let (r, v1, _) = seed(store).await;
+    let d = day();
+    // Sixteen callers planned against the same empty vehicle-day: one wins, the
+    // others learn that their plans are stale instead of overwriting it.
+    let tasks: Vec<_> = (0..16_u32)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let new = booking(r.id, d, 8 * 60 + i, &format!("race-{i}"));
+                store.commit_booking(&new, &[solo_plan(v1.id, d, 0, new.pickup_window.0)]).await
+            })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(b) => won.push(b),
+            Err(e) => assert!(is_conflict(&e), "a losing commit is a conflict, not {e:?}"),
+        }
+    }
+    assert_eq!(won.len(), 1, "exactly one commit fits an unchanged plan");
+    assert_eq!(store.list_bookings(None, None, true).await.unwrap(), won);
+    assert_eq!(store.plans_from(d).await.unwrap(), [solo_plan(v1.id, d, won[0].id, won[0].pickup_window.0)]);
+}
