@@ -322,3 +322,93 @@ async fn reflection_and_health_answer_generic_clients() {
         assert!(names.iter().any(|n| n == want), "{want} missing from {names:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_replan_keeps_every_promise_and_never_lengthens_the_plan() {
+    let dir = temp_dir("replan");
+    let server = Server::start(&dir, &[]);
+    let mut c = server.clients().await;
+    let r = register(&mut c, "弘前 花", "ヒロサキ ハナ", "0172-11-1111", PLACES[0]).await;
+    let mut booked = Vec::new();
+    for k in 0..12usize {
+        let t = trip(
+            r.id,
+            PLACES[k % 6],
+            PLACES[(k * 5 + 1) % 6],
+            local_time(3, 8 + (k as u32 % 5), (k as u32 * 7) % 60),
+            1,
+        );
+        let b = c
+            .booking
+            .book(pb::BookRequest {
+                idempotency_key: format!("r-{k}"),
+                what: Some(pb::book_request::What::Trip(t)),
+            })
+            .await
+            .expect("book")
+            .into_inner();
+        booked.push(b);
+    }
+    let s = c
+        .booking
+        .replan_day(pb::ReplanDayRequest { day: day(3), seconds: 1.0 })
+        .await
+        .expect("replan")
+        .into_inner();
+    assert_eq!(s.bookings, 12);
+    assert!(s.km_after <= s.km_before + 1e-9, "{s:?}");
+    let plan = c.fleet.day_plan(pb::DayPlanRequest { day: day(3) }).await.expect("plan").into_inner();
+    for b in &booked {
+        let stops: Vec<&pb::RouteStop> =
+            plan.routes.iter().flat_map(|r| &r.stops).filter(|s| s.booking_id == b.id).collect();
+        assert_eq!(stops.len(), 2, "booking {} has its pickup and dropoff", b.id);
+        let eta = stops[0].eta.as_ref().map_or(0, |t| t.seconds);
+        let lo = b.pickup_window_start.as_ref().map_or(0, |t| t.seconds);
+        let hi = b.pickup_window_end.as_ref().map_or(0, |t| t.seconds);
+        assert!(lo <= eta + 1 && eta <= hi + 1, "booking {}: promised {lo}..{hi}, planned {eta}", b.id);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recurring_trips_book_each_day_on_its_own() {
+    let dir = temp_dir("recurring");
+    let server = Server::start(&dir, &[]);
+    let mut c = server.clients().await;
+    let r = register(&mut c, "八戸 次郎", "ハチノヘ ジロウ", "0178-22-3333", PLACES[1]).await;
+    let (first, last) = (day(1), day(21));
+    let req = pb::BookRecurringRequest {
+        idempotency_key: "hospital-tue-fri".into(),
+        rider_id: r.id,
+        origin: point(PLACES[1].0, PLACES[1].1),
+        destination: point(PLACES[0].0, PLACES[0].1),
+        depart_after: "09:00".into(),
+        weekdays: vec![pb::Weekday::Tuesday as i32, pb::Weekday::Friday as i32],
+        first_day: first,
+        last_day: last,
+        seats: 1,
+        wheelchair_places: 0,
+    };
+    let out = c.booking.book_recurring(req.clone()).await.expect("recurring").into_inner();
+    // 21 consecutive days hold exactly three Tuesdays and three Fridays.
+    assert_eq!(out.booked.len() + out.missed.len(), 6, "{out:?}");
+    assert_eq!(out.booked.len(), 6, "{:?}", out.missed);
+    let mut ids: Vec<i64> = out.booked.iter().map(|b| b.id).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 6, "each occurrence is a booking of its own");
+    assert!(out.booked.iter().all(|b| b.recurrence_id == out.recurrence_id));
+    // Retrying the same call books nothing twice.
+    let again = c.booking.book_recurring(req).await.expect("retry").into_inner();
+    assert_eq!(again.recurrence_id, out.recurrence_id);
+    let mine = c
+        .booking
+        .list_bookings(pb::ListBookingsRequest {
+            rider_id: r.id,
+            day: String::new(),
+            include_cancelled: true,
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .bookings;
+    assert_eq!(mine.len(), 6);
+}

@@ -157,4 +157,23 @@ impl BookingService for Bookings {
         }
         Ok(Response::new(out))
     }
+
+    async fn replan_day(
+        &self,
+        req: Request<pb::ReplanDayRequest>,
+    ) -> Result<Response<pb::ReplanDayResponse>, Status> {
+        let r = req.into_inner();
+        let day = convert::day("day", &r.day)?;
+        let seconds = if r.seconds > 0.0 { r.seconds.min(60.0) } else { 5.0 };
+        if !seconds.is_finite() {
+            return Err(invalid("seconds", "must be a number of seconds"));
+        }
+        let s = self.dispatcher.replan(day, seconds).await?;
+        Ok(Response::new(pb::ReplanDayResponse {
+            bookings: s.bookings as u32,
+            km_before: s.km_before,
+            km_after: s.km_after,
+            applied: s.applied,
+        }))
+    }
 }

@@ -42,13 +42,44 @@ pub enum BookWhat {
 type Reply<T> = oneshot::Sender<Result<T, Status>>;
 
 enum Command {
-    Quote { trip: Trip, reply: Reply<Vec<QuotedOffer>> },
-    Book { key: String, what: BookWhat, recurrence: Option<i64>, reply: Reply<Booking> },
-    Cancel { id: i64, reply: Reply<Booking> },
-    SetShift { shift: Shift, reply: Reply<Shift> },
-    FleetChanged { reply: Reply<()> },
-    AreaChanged { area: ServiceArea, reply: Reply<()> },
-    Replan { day: ServiceDay, seconds: f64, reply: Reply<ReplanSummary> },
+    Quote {
+        trip: Trip,
+        reply: Reply<Vec<QuotedOffer>>,
+    },
+    Book {
+        key: String,
+        what: BookWhat,
+        recurrence: Option<i64>,
+        reply: Reply<Booking>,
+    },
+    Cancel {
+        id: i64,
+        reply: Reply<Booking>,
+    },
+    SetShift {
+        shift: Shift,
+        reply: Reply<Shift>,
+    },
+    FleetChanged {
+        reply: Reply<()>,
+    },
+    AreaChanged {
+        area: ServiceArea,
+        reply: Reply<()>,
+    },
+    Replan {
+        day: ServiceDay,
+        seconds: f64,
+        reply: Reply<ReplanSummary>,
+    },
+    /// A batch plan computed off the dispatcher task, to apply if the day has not changed since.
+    ApplyReplan {
+        day: ServiceDay,
+        version: u64,
+        stops: Option<Vec<Vec<StopKind>>>,
+        summary: ReplanSummary,
+        reply: Reply<ReplanSummary>,
+    },
 }
 
 /// What a batch re-plan of a day achieved.
@@ -113,6 +144,9 @@ struct DayState {
     plan: LivePlan,
     booking_of: HashMap<RequestId, i64>,
     next_request: u32,
+    /// Bumped on every change of the plan, so a batch re-plan computed
+    /// meanwhile is not applied over a newer booking.
+    version: u64,
 }
 
 impl DayState {
@@ -165,6 +199,10 @@ pub struct Dispatcher {
     offers: HashMap<String, PendingOffer>,
     offer_seq: u64,
     offer_salt: u64,
+    /// To hand results of background work back to this task.
+    inbox: mpsc::WeakSender<Command>,
+    /// Versions handed to day states built from the store, never reused.
+    generation: u64,
 }
 
 fn now_unix() -> i64 {
@@ -207,6 +245,8 @@ impl Dispatcher {
             offers: HashMap::new(),
             offer_seq: 0,
             offer_salt: salt,
+            inbox: tx.downgrade(),
+            generation: 0,
         };
         tokio::spawn(async move {
             while let Some(cmd) = rx.recv().await {
@@ -239,7 +279,12 @@ impl Dispatcher {
                 let _ = reply.send(Ok(()));
             }
             Command::Replan { day, seconds, reply } => {
-                let _ = reply.send(self.replan(day, seconds).await);
+                if let Err(e) = self.start_replan(day, seconds, reply).await {
+                    tracing::warn!("re-plan of {day}: {e:?}");
+                }
+            }
+            Command::ApplyReplan { day, version, stops, summary, reply } => {
+                let _ = reply.send(self.apply_replan(day, version, stops, summary).await);
             }
         }
     }
@@ -248,7 +293,9 @@ impl Dispatcher {
     async fn day_state(&mut self, day: ServiceDay) -> Result<&mut DayState, Status> {
         if !self.days.contains_key(&day) {
             let shifts = self.store.shifts_on(day).await.map_err(store_status)?;
-            let state = self.build_day(day, &shifts).await?;
+            let mut state = self.build_day(day, &shifts).await?;
+            self.generation += 1 << 32;
+            state.version = self.generation;
             self.days.insert(day, state);
         }
         self.days.get_mut(&day).ok_or_else(|| Status::internal("day state vanished"))
@@ -276,8 +323,15 @@ impl Dispatcher {
             ids.push(fv.id);
         }
         let empty = LivePlan::new(vehicles.clone(), &table).map_err(internal)?;
-        let mut state =
-            DayState { day, fleet: ids, table, plan: empty, booking_of: HashMap::new(), next_request: 0 };
+        let mut state = DayState {
+            day,
+            fleet: ids,
+            table,
+            plan: empty,
+            booking_of: HashMap::new(),
+            next_request: 0,
+            version: 0,
+        };
         let bookings = self.store.list_bookings(None, Some(day), false).await.map_err(store_status)?;
         if bookings.is_empty() {
             return Ok(state);
@@ -575,6 +629,7 @@ impl Dispatcher {
         let saved = self.store.commit_booking(&booking, &[stored_plan]).await.map_err(store_status)?;
         let state = self.days.get_mut(&day).ok_or_else(|| Status::internal("day state vanished"))?;
         state.plan = plan;
+        state.version += 1;
         state.booking_of.insert(request.id, saved.id);
         tracing::info!(booking = saved.id, %day, vehicle = saved.vehicle_id, "booked");
         Ok(saved)
@@ -601,6 +656,7 @@ impl Dispatcher {
         let saved = self.store.cancel_booking(id, &plans).await.map_err(store_status)?;
         if let Some(state) = self.days.get_mut(&booking.day) {
             state.plan = plan;
+            state.version += 1;
         }
         tracing::info!(booking = id, "cancelled");
         Ok(saved)
@@ -613,42 +669,79 @@ impl Dispatcher {
         shifts.push(shift);
         shifts.sort_by_key(|s| s.vehicle_id);
         // Bookings already made must still fit the new hours.
-        let state = self.build_day(shift.day, &shifts).await?;
+        let mut state = self.build_day(shift.day, &shifts).await?;
         self.store.set_shift(shift).await.map_err(store_status)?;
+        self.generation += 1 << 32;
+        state.version = self.generation;
         self.days.insert(shift.day, state);
         Ok(shift)
     }
 
-    /// Re-plans a day as a batch; applies the result only when every booking
-    /// keeps its promise and the plan is shorter.
-    async fn replan(&mut self, day: ServiceDay, seconds: f64) -> Result<ReplanSummary, Status> {
-        let state = self.day_state(day).await?;
+    /// Re-plans a day as a batch on a blocking thread, so quotes and bookings
+    /// go on meanwhile; the result comes back as [`Command::ApplyReplan`].
+    async fn start_replan(
+        &mut self,
+        day: ServiceDay,
+        seconds: f64,
+        reply: Reply<ReplanSummary>,
+    ) -> Result<(), Status> {
+        let state = match self.day_state(day).await {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = reply.send(Err(e.clone()));
+                return Err(e);
+            }
+        };
         let before = state.plan.cost();
-        let requests = state.plan.requests().to_vec();
-        let vehicles = state.plan.vehicles().to_vec();
-        let n = requests.len();
-        let problem = noriai_dispatch::Problem::new(
-            &state.table,
-            requests.clone(),
-            vehicles.clone(),
-            noriai_dispatch::Objective::Distance,
-        )
-        .map_err(internal)?;
-        let params = noriai_dispatch::SolveParams {
-            time_limit: std::time::Duration::from_secs_f64(seconds.clamp(0.0, 60.0)),
-            ..Default::default()
-        };
-        let solution = noriai_dispatch::solve(&problem, &params);
-        let mut summary = ReplanSummary {
-            bookings: n,
-            km_before: before / 1000.0,
-            km_after: before / 1000.0,
-            applied: false,
-        };
-        if !solution.feasible || !solution.unassigned.is_empty() || solution.cost >= before - 1e-6 {
+        let (requests, vehicles) = (state.plan.requests().to_vec(), state.plan.vehicles().to_vec());
+        let (table, version) = (state.table.clone(), state.version);
+        let inbox = self.inbox.upgrade().ok_or_else(|| Status::unavailable("shutting down"))?;
+        tokio::task::spawn_blocking(move || {
+            let mut summary = ReplanSummary {
+                bookings: requests.len(),
+                km_before: before / 1000.0,
+                km_after: before / 1000.0,
+                applied: false,
+            };
+            let stops = noriai_dispatch::Problem::new(
+                &table,
+                requests,
+                vehicles,
+                noriai_dispatch::Objective::Distance,
+            )
+            .ok()
+            .map(|problem| {
+                let params = noriai_dispatch::SolveParams {
+                    time_limit: std::time::Duration::from_secs_f64(seconds.clamp(0.0, 60.0)),
+                    ..Default::default()
+                };
+                noriai_dispatch::solve(&problem, &params)
+            })
+            .filter(|s| s.feasible && s.unassigned.is_empty() && s.cost < before - 1e-6)
+            .map(|s| {
+                summary.km_after = s.cost / 1000.0;
+                s.stops
+            });
+            let _ = inbox.blocking_send(Command::ApplyReplan { day, version, stops, summary, reply });
+        });
+        Ok(())
+    }
+
+    /// Applies a batch plan when it is better and the day did not change meanwhile.
+    async fn apply_replan(
+        &mut self,
+        day: ServiceDay,
+        version: u64,
+        stops: Option<Vec<Vec<StopKind>>>,
+        mut summary: ReplanSummary,
+    ) -> Result<ReplanSummary, Status> {
+        let state = self.day_state(day).await?;
+        let Some(stops) = stops.filter(|_| state.version == version) else {
+            summary.km_after = summary.km_before;
             return Ok(summary);
-        }
-        let plan = LivePlan::restore(vehicles, requests, &solution.stops, &state.table).map_err(internal)?;
+        };
+        let (requests, vehicles) = (state.plan.requests().to_vec(), state.plan.vehicles().to_vec());
+        let plan = LivePlan::restore(vehicles, requests, &stops, &state.table).map_err(internal)?;
         let plans: Vec<VehicleDayPlan> =
             (0..state.fleet.len()).map(|v| state.vehicle_plan(&plan, v, None)).collect();
         self.store.replace_plans(&plans).await.map_err(store_status)?;
@@ -656,7 +749,9 @@ impl Dispatcher {
         summary.applied = true;
         if let Some(state) = self.days.get_mut(&day) {
             state.plan = plan;
+            state.version += 1;
         }
+        tracing::info!(%day, km_before = summary.km_before, km_after = summary.km_after, "re-planned");
         Ok(summary)
     }
 }

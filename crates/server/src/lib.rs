@@ -79,6 +79,7 @@ pub async fn serve(
         None => None,
     };
     let dispatcher = dispatcher::Dispatcher::spawn(roads.clone(), store.clone(), area, policy);
+    tokio::spawn(evening_replans(dispatcher.clone()));
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<RiderServiceServer<riders::Riders>>().await;
@@ -113,4 +114,29 @@ pub async fn serve(
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
         .await?;
     Ok(())
+}
+
+/// Every evening from 21:00 (Asia/Tokyo) re-plans the next day's pre-booked
+/// rides once, as a batch that keeps every promise.
+async fn evening_replans(dispatcher: dispatcher::DispatcherHandle) {
+    use noriai_model::service::ServiceDay;
+    let mut done: Option<ServiceDay> = None;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let today = ServiceDay::of_unix(now);
+        let tomorrow = today.next();
+        if now - today.midnight_unix() >= 21 * 3600 && done != Some(tomorrow) {
+            match dispatcher.replan(tomorrow, 30.0).await {
+                Ok(s) => {
+                    tracing::info!(day = %tomorrow, bookings = s.bookings, applied = s.applied, "evening re-plan")
+                }
+                Err(e) => tracing::warn!(day = %tomorrow, "evening re-plan failed: {}", e.message()),
+            }
+            done = Some(tomorrow);
+        }
+    }
 }
