@@ -11,7 +11,9 @@ pub fn repo_root() -> PathBuf {
 /// The shared data directory (`../shared/data` beside the repository), or
 /// `NORIAI_SHARED_DATA` when set.
 pub fn shared_data() -> PathBuf {
-    std::env::var_os("NORIAI_SHARED_DATA").map(PathBuf::from).unwrap_or_else(|| repo_root().join("../shared/data"))
+    std::env::var_os("NORIAI_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared/data"))
 }
 
 /// The `q`-quantile (0..=1) of some durations, by nearest rank.

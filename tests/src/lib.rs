@@ -37,8 +37,13 @@ pub struct Server {
 impl Server {
     /// Starts `noriai serve` on a free port with `data_dir`, waiting until it listens.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        Self::start_binary(&binary(), data_dir, extra)
+    }
+
+    /// Like [`Server::start`] with a given `noriai` binary (benches use the release build).
+    pub fn start_binary(bin: &Path, data_dir: &Path, extra: &[&str]) -> Server {
         std::fs::create_dir_all(data_dir).expect("data dir");
-        let mut child = Command::new(binary())
+        let mut child = Command::new(bin)
             .current_dir(repo_root())
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)

@@ -27,10 +27,7 @@ fn random_points(net: &RoadNetwork, n: usize, rng: &mut ChaCha8Rng) -> Vec<Snapp
     }
     let mut pts = Vec::with_capacity(n);
     while pts.len() < n {
-        let p = LatLon {
-            lat: rng.random_range(lo.lat..=hi.lat),
-            lon: rng.random_range(lo.lon..=hi.lon),
-        };
+        let p = LatLon { lat: rng.random_range(lo.lat..=hi.lat), lon: rng.random_range(lo.lon..=hi.lon) };
         if let Ok(s) = net.snap(p) {
             pts.push(s);
         }
@@ -94,8 +91,12 @@ fn main() {
             mismatches += 1;
         }
     }
-    let (f50, f99, s50, s99) =
-        (quantile(&mut fast, 0.5), quantile(&mut fast, 0.99), quantile(&mut slow, 0.5), quantile(&mut slow, 0.99));
+    let (f50, f99, s50, s99) = (
+        quantile(&mut fast, 0.5),
+        quantile(&mut fast, 0.99),
+        quantile(&mut slow, 0.5),
+        quantile(&mut slow, 0.99),
+    );
     println!(
         "{pairs} queries  CH median {:>9} p99 {:>9}   Dijkstra median {:>9} p99 {:>9}   speed-up {:.0}x (median)   mismatches {mismatches}",
         fmt(f50),
