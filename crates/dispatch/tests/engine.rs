@@ -146,18 +146,14 @@ fn advancing_a_vehicle_keeps_riders_deadlines() {
     assert!(live.advance(VehicleId(0), LocId(2), 20.0, 5, 0, &travel).is_err());
 }
 
-fn cordeau_file(name: &str) -> Option<PathBuf> {
-    let p =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/darp/cordeau2006").join(name);
-    p.exists().then_some(p)
+/// Real Cordeau instances copied into the repository (`tests/data/darp/`).
+fn cordeau_file(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/darp").join(name)
 }
 
 #[test]
 fn solves_a_real_cordeau_instance() {
-    let Some(path) = cordeau_file("a2-16.txt") else {
-        eprintln!("shared data not present; skipping");
-        return;
-    };
+    let path = cordeau_file("a2-16.txt");
     let inst = cordeau::parse(&path).unwrap();
     assert_eq!(inst.problem.requests().len(), 16);
     let params = SolveParams {

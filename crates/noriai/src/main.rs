@@ -67,6 +67,26 @@ fn main() -> ExitCode {
     }
 }
 
+/// `println!` that ends quietly when stdout is a closed pipe.
+#[macro_export]
+macro_rules! say {
+    ($($t:tt)*) => { $crate::out(format_args!($($t)*)) };
+}
+
+/// Prints a line to stdout; a closed pipe (`noriai … | head`) ends the
+/// program quietly instead of panicking.
+pub fn out(text: impl std::fmt::Display) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{text}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write output: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Resolves the default map whether run from the repository root or elsewhere.
 pub fn default_map() -> PathBuf {
     let here = PathBuf::from(DEFAULT_MAP);

@@ -54,17 +54,19 @@ pub fn build(a: BuildArgs) -> anyhow::Result<()> {
     let out =
         a.out.unwrap_or_else(|| PathBuf::from(format!("{}.{}.noriai", a.pbf.display(), a.profile.name)));
     net.save(&out)?;
-    println!("map:        {}", a.pbf.display());
-    println!("profile:    {}", a.profile.name);
-    println!("ways:       {} read, {} drivable", report.ways_read, report.drivable_ways);
-    println!("nodes:      {}", report.nodes);
-    println!("edges:      {} road arcs, {} in the hierarchy", report.arcs, net.hierarchy().edge_count());
-    println!(
+    crate::say!("map:        {}", a.pbf.display());
+    crate::say!("profile:    {}", a.profile.name);
+    crate::say!("ways:       {} read, {} drivable", report.ways_read, report.drivable_ways);
+    crate::say!("nodes:      {}", report.nodes);
+    crate::say!("edges:      {} road arcs, {} in the hierarchy", report.arcs, net.hierarchy().edge_count());
+    crate::say!(
         "dropped:    {} nodes and {} arcs outside the largest connected part ({} components)",
-        report.dropped_nodes, report.dropped_arcs, report.components
+        report.dropped_nodes,
+        report.dropped_arcs,
+        report.components
     );
-    println!("written:    {}", out.display());
-    println!("time:       {:.2} s", started.elapsed().as_secs_f64());
+    crate::say!("written:    {}", out.display());
+    crate::say!("time:       {:.2} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 
@@ -86,9 +88,9 @@ pub fn route(a: RouteArgs) -> anyhow::Result<()> {
             "distance_m": r.distance_m,
             "geometry": { "type": "LineString", "coordinates": coords },
         });
-        println!("{obj}");
+        crate::say!("{obj}");
     } else {
-        println!(
+        crate::say!(
             "{:.1} min, {:.2} km ({} points of geometry)",
             r.duration_s / 60.0,
             r.distance_m / 1000.0,

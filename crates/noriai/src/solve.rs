@@ -66,18 +66,18 @@ pub fn solve(a: SolveArgs) -> anyhow::Result<()> {
             "unassigned": s.unassigned.iter().map(|r| r.0).collect::<Vec<_>>(),
             "violations": s.violations,
         });
-        println!("{obj}");
+        crate::say!("{obj}");
     } else {
-        println!("instance:  {}", instance.name);
-        println!("cost:      {:.2}", s.cost);
-        println!("vehicles:  {} used", s.vehicles_used);
-        println!("feasible:  {}", s.feasible);
-        println!("time:      {elapsed:.2} s ({} improvement iterations)", s.iterations);
+        crate::say!("instance:  {}", instance.name);
+        crate::say!("cost:      {:.2}", s.cost);
+        crate::say!("vehicles:  {} used", s.vehicles_used);
+        crate::say!("feasible:  {}", s.feasible);
+        crate::say!("time:      {elapsed:.2} s ({} improvement iterations)", s.iterations);
         for (k, r) in s.routes.iter().enumerate().filter(|(_, r)| !r.is_empty()) {
-            println!("vehicle {k}: {r:?}");
+            crate::say!("vehicle {k}: {r:?}");
         }
         for v in &s.violations {
-            println!("violation: {v}");
+            crate::say!("violation: {v}");
         }
     }
     Ok(())

@@ -8,7 +8,8 @@ use crate::graph::{Piece, RoadGraph};
 use noriai_model::LatLon;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 16] = b"noriai-roads\0v01";
+/// Bump the version whenever the layout or the meaning of an array changes.
+const MAGIC: &[u8; 16] = b"noriai-roads\0v02";
 
 /// 64-bit FNV-1a: a small stable hash for fingerprints (not for security).
 #[derive(Debug, Clone, Copy)]
