@@ -35,6 +35,84 @@ fn random_points(net: &RoadNetwork, n: usize, rng: &mut ChaCha8Rng) -> Vec<Snapp
     pts
 }
 
+/// The graph a naive router builds: every OSM node of a drivable way is a
+/// node, every segment between two of them an arc (time shared by length).
+struct RawGraph {
+    first: Vec<usize>,
+    arcs: Vec<(u32, u32)>, // (head, time ms)
+    /// Raw node of each junction node of the compact graph.
+    junction: Vec<u32>,
+}
+
+impl RawGraph {
+    fn build(net: &RoadNetwork) -> Self {
+        let g = net.graph();
+        let mut junction = Vec::with_capacity(g.nodes.len());
+        let mut n = g.nodes.len() as u32;
+        junction.extend(0..n);
+        let mut edges: Vec<(u32, u32, u32)> = Vec::new();
+        for p in &g.pieces {
+            let pts = &g.shape[p.shape_start as usize..p.shape_end as usize];
+            let lens: Vec<f64> = pts.windows(2).map(|w| w[0].distance_m(w[1])).collect();
+            let total: f64 = lens.iter().sum::<f64>().max(1e-9);
+            let mut ids = vec![p.a];
+            for _ in 1..pts.len() - 1 {
+                ids.push(n);
+                n += 1;
+            }
+            ids.push(p.b);
+            for (k, len) in lens.iter().enumerate() {
+                let share = len / total;
+                if p.time_ab_ms != u32::MAX {
+                    edges.push((ids[k], ids[k + 1], (p.time_ab_ms as f64 * share).round() as u32));
+                }
+                if p.time_ba_ms != u32::MAX {
+                    edges.push((ids[k + 1], ids[k], (p.time_ba_ms as f64 * share).round() as u32));
+                }
+            }
+        }
+        edges.sort_unstable();
+        let mut first = vec![0usize; n as usize + 1];
+        for e in &edges {
+            first[e.0 as usize + 1] += 1;
+        }
+        for i in 0..n as usize {
+            first[i + 1] += first[i];
+        }
+        Self { first, arcs: edges.into_iter().map(|(_, h, t)| (h, t)).collect(), junction }
+    }
+
+    fn nodes(&self) -> usize {
+        self.first.len() - 1
+    }
+
+    /// Plain Dijkstra between two junctions with early exit.
+    fn dijkstra(&self, s: u32, t: u32) -> Option<u32> {
+        use std::cmp::Reverse;
+        let mut dist = vec![u32::MAX; self.nodes()];
+        let mut heap = std::collections::BinaryHeap::new();
+        let (s, t) = (self.junction[s as usize], self.junction[t as usize]);
+        dist[s as usize] = 0;
+        heap.push(Reverse((0u32, s)));
+        while let Some(Reverse((d, v))) = heap.pop() {
+            if v == t {
+                return Some(d);
+            }
+            if d > dist[v as usize] {
+                continue;
+            }
+            for &(h, w) in &self.arcs[self.first[v as usize]..self.first[v as usize + 1]] {
+                let nd = d + w;
+                if nd < dist[h as usize] {
+                    dist[h as usize] = nd;
+                    heap.push(Reverse((nd, h)));
+                }
+            }
+        }
+        None
+    }
+}
+
 fn main() {
     let map = std::env::args()
         .nth(1)
@@ -103,6 +181,31 @@ fn main() {
         fmt(f99),
         fmt(s50),
         fmt(s99),
+        s50.as_secs_f64() / f50.as_secs_f64()
+    );
+
+    // Junction to junction: the hierarchy against Dijkstra on the raw OSM-node graph.
+    let raw = RawGraph::build(&net);
+    let n = net.graph().nodes.len() as u32;
+    let (mut fast, mut slow) = (Vec::new(), Vec::new());
+    for _ in 0..pairs {
+        let (a, b) = (rng.random_range(0..n), rng.random_range(0..n));
+        let seed = |v| noriai_roads::Seed { node: v, time_ms: 0, length_dm: 0 };
+        let (x, d1) = time(|| q.shortest(&[seed(a)], &[seed(b)]).map(|m| m.time_ms));
+        let (y, d2) = time(|| raw.dijkstra(a, b));
+        fast.push(d1);
+        slow.push(d2);
+        // Raw segment times are rounded per segment, so allow a few ms per piece.
+        if let (Some(x), Some(y)) = (x, y) {
+            assert!((x as i64 - y as i64).abs() < 2_000, "hierarchy {x} ms, raw Dijkstra {y} ms");
+        }
+    }
+    let (f50, s50) = (quantile(&mut fast, 0.5), quantile(&mut slow, 0.5));
+    println!(
+        "{pairs} junction pairs  CH median {:>9}   Dijkstra on the raw OSM-node graph ({} nodes) median {:>9}   speed-up {:.0}x",
+        fmt(f50),
+        raw.nodes(),
+        fmt(s50),
         s50.as_secs_f64() / f50.as_secs_f64()
     );
 
