@@ -87,6 +87,9 @@ struct Contractor {
     out: Vec<Vec<DynEdge>>,
     inn: Vec<Vec<DynEdge>>,
     deleted_neighbours: Vec<u32>,
+    /// Depth of each node in the hierarchy built so far; contracting deep nodes
+    /// late keeps upward search spaces small.
+    level: Vec<u32>,
     scratch: Scratch,
 }
 
@@ -124,7 +127,7 @@ impl Contractor {
     fn priority(&mut self, v: u32) -> i64 {
         let shortcuts = self.shortcuts(v).len() as i64;
         let removed = (self.out[v as usize].len() + self.inn[v as usize].len()) as i64;
-        2 * shortcuts - removed + self.deleted_neighbours[v as usize] as i64
+        2 * shortcuts - removed + self.deleted_neighbours[v as usize] as i64 + self.level[v as usize] as i64
     }
 }
 
@@ -163,6 +166,7 @@ impl ContractionHierarchy {
             out: vec![Vec::new(); n],
             inn: vec![Vec::new(); n],
             deleted_neighbours: vec![0; n],
+            level: vec![0; n],
             scratch: Scratch::new(n),
         };
         for arc in graph.arcs() {
@@ -198,10 +202,12 @@ impl ContractionHierarchy {
             for e in &outs {
                 c.inn[e.node as usize].retain(|x| x.node != v);
                 c.deleted_neighbours[e.node as usize] += 1;
+                c.level[e.node as usize] = c.level[e.node as usize].max(c.level[v as usize] + 1);
             }
             for e in &ins {
                 c.out[e.node as usize].retain(|x| x.node != v);
                 c.deleted_neighbours[e.node as usize] += 1;
+                c.level[e.node as usize] = c.level[e.node as usize].max(c.level[v as usize] + 1);
             }
             up[v as usize] = outs.iter().map(to_ch).collect();
             down[v as usize] = ins.iter().map(to_ch).collect();
