@@ -265,6 +265,44 @@ async fn bad_requests_get_the_right_status_and_an_actionable_message() {
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().starts_with("phone"), "{}", e.message());
 
+    // An offer priced before the fleet changed is not booked blindly.
+    let q = c
+        .booking
+        .quote(pb::QuoteRequest { trip: Some(trip(r.id, PLACES[2], PLACES[3], tomorrow, 1)) })
+        .await
+        .expect("quote")
+        .into_inner();
+    c.fleet
+        .add_vehicle(pb::AddVehicleRequest {
+            name: "Extra".into(),
+            seats: 4,
+            wheelchair_places: 0,
+            depot: ll(PLACES[0].0, PLACES[0].1),
+        })
+        .await
+        .expect("add vehicle");
+    let e = c
+        .booking
+        .book(pb::BookRequest {
+            idempotency_key: "stale".into(),
+            what: Some(pb::book_request::What::OfferId(q.offers[0].offer_id.clone())),
+        })
+        .await
+        .expect_err("stale offer");
+    assert_eq!(e.code(), Code::Aborted, "{}", e.message());
+    let e = c
+        .fleet
+        .add_vehicle(pb::AddVehicleRequest {
+            name: "Zero".into(),
+            seats: 0,
+            wheelchair_places: 0,
+            depot: ll(PLACES[0].0, PLACES[0].1),
+        })
+        .await
+        .expect_err("zero seats");
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().starts_with("seats"), "{}", e.message());
+
     // The server is still up after all of that.
     let found = c
         .riders

@@ -147,6 +147,8 @@ struct DayState {
     /// Bumped on every change of the plan, so a batch re-plan computed
     /// meanwhile is not applied over a newer booking.
     version: u64,
+    /// Which build of the day this is (a fleet or shift change rebuilds it).
+    built: u64,
 }
 
 impl DayState {
@@ -182,6 +184,8 @@ impl DayState {
 
 struct PendingOffer {
     day: ServiceDay,
+    /// The day state the offer was priced on; its locations mean nothing in a rebuilt one.
+    built: u64,
     trip: Trip,
     request: Request,
     offer: Offer,
@@ -295,7 +299,7 @@ impl Dispatcher {
             let shifts = self.store.shifts_on(day).await.map_err(store_status)?;
             let mut state = self.build_day(day, &shifts).await?;
             self.generation += 1 << 32;
-            state.version = self.generation;
+            (state.version, state.built) = (self.generation, self.generation);
             self.days.insert(day, state);
         }
         self.days.get_mut(&day).ok_or_else(|| Status::internal("day state vanished"))
@@ -331,6 +335,7 @@ impl Dispatcher {
             booking_of: HashMap::new(),
             next_request: 0,
             version: 0,
+            built: 0,
         };
         let bookings = self.store.list_bookings(None, Some(day), false).await.map_err(store_status)?;
         if bookings.is_empty() {
@@ -485,6 +490,7 @@ impl Dispatcher {
     async fn quote(&mut self, trip: Trip) -> Result<Vec<QuotedOffer>, Status> {
         let (day, request) = self.prepare(&trip).await?;
         let state = self.days.get(&day).ok_or_else(|| Status::internal("day state vanished"))?;
+        let built = state.built;
         let offers =
             match noriai_dispatch::insert(&state.plan, &request, &state.table, &OfferOptions::default()) {
                 Ok(Ok(offers)) => offers,
@@ -513,6 +519,7 @@ impl Dispatcher {
             });
             let pending = PendingOffer {
                 day,
+                built,
                 trip: trip.clone(),
                 request: request.clone(),
                 offer,
@@ -575,11 +582,16 @@ impl Dispatcher {
                     Err(e) => return Err(online_status(e)),
                 };
                 let promise = self.promise_for(&request, &offer)?;
-                PendingOffer { day, trip, request, offer, promise, expires: i64::MAX }
+                PendingOffer { day, built: state.built, trip, request, offer, promise, expires: i64::MAX }
             }
         };
         let day = pending.day;
         let state = self.day_state(day).await?;
+        if state.built != pending.built {
+            return Err(Status::aborted(
+                "the fleet or its shifts changed since the quote; ask for a new quote",
+            ));
+        }
         let mut plan = state.plan.clone();
         let mut request = pending.request.clone();
         if plan.requests().iter().any(|r| r.id == request.id) {
@@ -672,7 +684,7 @@ impl Dispatcher {
         let mut state = self.build_day(shift.day, &shifts).await?;
         self.store.set_shift(shift).await.map_err(store_status)?;
         self.generation += 1 << 32;
-        state.version = self.generation;
+        (state.version, state.built) = (self.generation, self.generation);
         self.days.insert(shift.day, state);
         Ok(shift)
     }
