@@ -357,7 +357,8 @@ impl LivePlan {
             return Err(OnlineError::TooManyDone { vehicle: vehicle.0, stops, done: done + locked });
         }
         let served = &rd.seq[1..=done];
-        let mut onboard = [0i64; 2];
+        // Riders already aboard at the start stay aboard; add those picked up since.
+        let mut onboard = self.nodes[rd.seq[0] as usize].load;
         for &x in served {
             let n = &self.nodes[x as usize];
             onboard = [onboard[0] + n.load[0], onboard[1] + n.load[1]];

@@ -172,3 +172,27 @@ fn solves_a_real_cordeau_instance() {
     assert!(s.routes.iter().flatten().all(|&id| (1..=32).contains(&id)));
     assert_eq!(s.routes.iter().map(Vec::len).sum::<usize>(), 32);
 }
+
+#[test]
+fn advancing_twice_keeps_riders_already_aboard() {
+    // Pick up 1 at place 1, 2 at place 2, drop both further on: p1 p2 d1 d2.
+    let travel = line(6);
+    let mut live = LivePlan::new(vec![vehicle(0, 2, 500.0)], &travel).unwrap();
+    let opts = OfferOptions { max_offers: 1, alternative_step: 0.0, alternative_reach: 0.0 };
+    for r in [req(1, 1, 4, 0.0, 100.0), req(2, 2, 5, 0.0, 100.0)] {
+        let o = insert(&live, &r, &travel, &opts).unwrap().unwrap().remove(0);
+        live.commit(&r, &o, None, &travel).unwrap();
+    }
+    let order = live.stops()[0].clone();
+    assert_eq!(order[..2], [StopKind::Pickup(RequestId(1)), StopKind::Pickup(RequestId(2))], "{order:?}");
+    // Serve the first pickup, then the second, in two calls.
+    live.advance(VehicleId(0), LocId(1), 10.0, 1, 0, &travel).unwrap();
+    live.advance(VehicleId(0), LocId(2), 20.0, 1, 0, &travel).unwrap();
+    let stops = live.plan(&travel).routes[0].stops.clone();
+    assert_eq!(stops.len(), 2, "only the two dropoffs remain: {stops:?}");
+    assert_eq!(stops[0].load, Capacity::new(1, 0), "one rider still aboard after the first dropoff");
+    assert_eq!(stops[1].load, Capacity::new(0, 0));
+    // Both seats are taken until the first dropoff: a third rider cannot board before it.
+    let r3 = req(3, 2, 3, 20.0, 25.0);
+    assert!(insert(&live, &r3, &travel, &opts).unwrap().is_err());
+}
