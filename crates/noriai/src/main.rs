@@ -5,6 +5,7 @@
 mod progress;
 mod route;
 mod serve;
+mod simulate;
 mod solve;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +37,8 @@ enum Command {
     Solve(solve::SolveArgs),
     /// Run the gRPC booking service (riders, fleet, bookings; reflection and health).
     Serve(serve::ServeArgs),
+    /// Simulate service days through the real dispatcher: KPIs and an offline HTML report.
+    Simulate(simulate::SimulateArgs),
 }
 
 #[derive(Subcommand)]
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Route(a) => route::route(a),
         Command::Solve(a) => solve::solve(a),
         Command::Serve(a) => serve::serve(a),
+        Command::Simulate(a) => simulate::simulate(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,339 @@
+//! End-to-end checks of the simulator on the bundled map: bad input is named,
+//! demand is reproducible, and a simulated day keeps every promise and every
+//! capacity when its executed stops are replayed.
+
+// Helpers shared by the tests unwrap like the tests do.
+#![allow(clippy::unwrap_used)]
+
+use noriai_sim::run::{Outcome, StopEvent};
+use noriai_sim::{Kpis, MapCache, Scenario, SimError, load_demand, run_one, write_run};
+use std::path::{Path, PathBuf};
+
+fn map() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../maps/liechtenstein-2015.osm.pbf")
+}
+
+/// A scenario on the bundled map; `extra` replaces or adds sections.
+fn scenario_text(fleet: &str, stops: &str, demand: &str) -> String {
+    format!(
+        r#"
+name = "test"
+seed = 7
+[map]
+path = "{map}"
+[area]
+centre = [47.14, 9.52]
+radius_m = 9000
+{stops}
+[fleet]
+{fleet}
+depot = [47.141, 9.5215]
+shifts = [["07:00", "19:00"], ["09:00", "17:00"]]
+[riders]
+cancel_probability = 0.08
+no_show_probability = 0.05
+accept_alternative = 0.3
+[batch]
+iterations = 300
+{demand}
+"#,
+        map = map().display()
+    )
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn parse(text: &str) -> Result<Scenario, SimError> {
+    Scenario::parse(text, Path::new("/tmp/s.toml"))
+}
+
+#[test]
+fn scenario_errors_name_the_key() {
+    let base = scenario_text("vehicles = 3\nseats = 8", "", "[demand]\ntrips = 10");
+    assert!(parse(&base).is_ok(), "{:?}", parse(&base).err());
+
+    let e = parse(&base.replace("seats = 8", "seatz = 8")).unwrap_err().to_string();
+    assert!(e.contains("fleet") && e.contains("seatz"), "{e}");
+
+    let e = parse(&base.replace("seats = 8", "seats = -2")).unwrap_err().to_string();
+    assert!(e.contains("fleet.seats") && e.contains("-2"), "{e}");
+
+    let e = parse(&base.replace("vehicles = 3", "vehicles = 0")).unwrap_err().to_string();
+    assert!(e.contains("fleet.vehicles"), "{e}");
+
+    let e = parse(&base.replace("[map]", "[map]\nprofile = \"summer\"")).unwrap_err().to_string();
+    assert!(e.contains("map.profile") && e.contains("winter"), "{e}");
+
+    let e = parse(&base.replace("\"09:00\", \"17:00\"", "\"17:00\", \"09:00\"")).unwrap_err().to_string();
+    assert!(e.contains("fleet.shifts[1]"), "{e}");
+
+    let e = parse(&base.replace("cancel_probability = 0.08", "cancel_probability = 1.5"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("riders.cancel_probability"), "{e}");
+
+    let e = parse(&format!("{base}\n[rules]\nmax_wait_s = -60\n")).unwrap_err().to_string();
+    assert!(e.contains("rules.max_wait_s"), "{e}");
+
+    let e = parse(&base.replace("trips = 10", "trips = \"many\"")).unwrap_err().to_string();
+    assert!(e.contains("demand.trips"), "{e}");
+
+    let e = parse("name = [").unwrap_err().to_string();
+    assert!(e.contains("line 1"), "{e}");
+}
+
+#[test]
+fn csv_bad_row_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = "origin_lat,origin_lon,destination_lat,destination_lon,time,seats,wheelchair\n\
+                47.14,9.52,47.16,9.51,08:30,1,0\n";
+    let csv = write(dir.path(), "trips.csv", &format!("{good}47.15,9.53,47.17,abc,09:00,1,0\n"));
+    let e = noriai_sim::demand::read_csv(&csv).unwrap_err().to_string();
+    assert!(e.contains("row 2") && e.contains("line 3") && e.contains("destination_lon"), "{e}");
+    let csv = write(dir.path(), "t2.csv", &format!("{good}47.15,9.53,47.17,9.5,25:99,1,0\n"));
+    let e = noriai_sim::demand::read_csv(&csv).unwrap_err().to_string();
+    assert!(e.contains("row 2") && e.contains("time"), "{e}");
+    let csv = write(dir.path(), "t3.csv", &format!("{good}47.15,9.53,47.17,9.5,09:00,0,0\n"));
+    let e = noriai_sim::demand::read_csv(&csv).unwrap_err().to_string();
+    assert!(e.contains("row 2"), "{e}");
+    let csv4 = write(dir.path(), "t4.csv", "o_lat,o_lon,d_lat,d_lon\n1,2,3,4\n");
+    let e = noriai_sim::demand::read_csv(&csv4).unwrap_err().to_string();
+    assert!(e.contains("time column"), "{e}");
+    // The Manhattan trace's own header is understood.
+    let csv = write(
+        dir.path(),
+        "nyc.csv",
+        "request_id,o_lat,o_lon,d_lat,d_lon,departure_time,passengers\n0,40.72,-73.99,40.72,-74.0,2014-12-21 00:10:30,2\n",
+    );
+    let d = noriai_sim::demand::read_csv(&csv).unwrap();
+    assert_eq!(d.trips[0].time_s, 630.0);
+    assert_eq!(d.trips[0].seats, 2);
+}
+
+#[test]
+fn points_outside_the_map_are_counted_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "trips.csv",
+        "origin_lat,origin_lon,destination_lat,destination_lon,time\n\
+         47.141,9.5215,47.166,9.51,09:00\n\
+         40.8286,140.7342,47.166,9.51,09:10\n\
+         47.141,9.5215,40.5994,140.4853,09:20\n\
+         47.06,9.50,47.12,9.52,10:00\n",
+    );
+    // No area: only the map limits where trips can go.
+    let text = format!(
+        "seed = 1\n[map]\npath = \"{}\"\n[fleet]\nvehicles = 2\ndepot = [47.141, 9.5215]\n[riders]\ncancel_probability = 0\nno_show_probability = 0\n[demand]\nsource = \"csv\"\ncsv = \"trips.csv\"\n",
+        map().display()
+    );
+    let path = write(dir.path(), "s.toml", &text);
+    let sc = Scenario::from_file(&path).unwrap();
+    let run = run_one(&sc, &MapCache::new(), None, &noriai_roads::NoProgress).unwrap();
+    assert_eq!(run.kpis.requests, 4);
+    assert_eq!(run.kpis.outside_map, 2);
+    assert_eq!(run.kpis.refused_by_reason.get("outside_map"), Some(&2));
+    assert_eq!(run.kpis.outside_map_examples.len(), 2);
+    let examples = run.kpis.outside_map_examples.join("\n");
+    assert!(examples.contains("trip 1 origin") && examples.contains("trip 2 destination"), "{examples}");
+    assert_eq!(run.kpis.served, 2);
+}
+
+#[test]
+fn generated_demand_is_reproducible_for_a_seed() {
+    let maps = MapCache::new();
+    let text =
+        |seed: u64| scenario_text("vehicles = 2", "", &format!("[demand]\ntrips = 120\nseed = {seed}"));
+    let a = parse(&text(5)).unwrap();
+    let world = noriai_sim::world::load_quiet(&a, &maps).unwrap();
+    let d1 = load_demand(&a, &world).unwrap();
+    let d2 = load_demand(&a, &world).unwrap();
+    assert_eq!(d1, d2);
+    assert_eq!(d1.trips.len(), 120);
+    assert!(d1.trips.iter().all(|t| world.area.as_ref().unwrap().contains(t.origin)));
+    let hours: Vec<f64> = d1.trips.iter().map(|t| t.time_s / 3600.0).collect();
+    assert!(hours.iter().all(|h| (6.0..20.0).contains(h)), "elderly riders travel by day");
+    let b = parse(&text(6)).unwrap();
+    let d3 = load_demand(&b, &world).unwrap();
+    assert_ne!(d1.trips, d3.trips);
+}
+
+/// Replays every vehicle's executed stops against the promises and capacities.
+fn replay(run: &noriai_sim::RunOutput) {
+    let day = &run.day;
+    let k: &Kpis = &run.kpis;
+    assert_eq!(k.served + k.refused + k.cancelled + k.no_show, k.requests);
+    assert_eq!(day.riders.len(), k.requests);
+    assert_eq!(day.plan_drift, 0);
+    let mut pickups = vec![0usize; day.riders.len()];
+    let mut dropoffs = vec![0usize; day.riders.len()];
+    let mut no_shows = vec![0usize; day.riders.len()];
+    for v in &day.vehicles {
+        let mut prev_departure = f64::NEG_INFINITY;
+        let (mut seats, mut wheelchairs) = (0i64, 0i64);
+        for s in &v.stops {
+            assert!(s.leave_s >= prev_departure - 1e-6, "vehicle {} leaves before it is done", v.id);
+            assert!(s.arrival_s >= s.leave_s + s.leg_s - 1e-6, "vehicle {} arrives too early", v.id);
+            assert!(s.start_s >= s.arrival_s - 1e-6 && s.departure_s >= s.start_s - 1e-6);
+            prev_departure = s.departure_s;
+            let Some(t) = s.trip else { continue };
+            let r = &day.riders[t];
+            match s.event {
+                StopEvent::Pickup => {
+                    pickups[t] += 1;
+                    seats += i64::from(r.seats);
+                    wheelchairs += i64::from(r.wheelchairs);
+                    let (a, b) = r.promise.unwrap();
+                    assert!(
+                        s.start_s >= a - 1e-6 && s.start_s <= b + 1e-6,
+                        "trip {t} picked up outside its promise"
+                    );
+                    assert!(s.start_s >= v.shift.0 - 1e-6);
+                }
+                StopEvent::Dropoff => {
+                    dropoffs[t] += 1;
+                    seats -= i64::from(r.seats);
+                    wheelchairs -= i64::from(r.wheelchairs);
+                    let ride = s.start_s - r.pickup_departure_s.unwrap();
+                    assert!(ride <= r.max_ride_s.unwrap() + 1e-6, "trip {t} rode {ride} s");
+                    let (a, b) = r.dropoff_window.unwrap();
+                    assert!(
+                        s.start_s >= a - 1e-6 && s.start_s <= b + 1e-6,
+                        "trip {t} arrived outside its window"
+                    );
+                }
+                StopEvent::NoShow => no_shows[t] += 1,
+                StopEvent::EmptyDropoff | StopEvent::Depot => {}
+            }
+            assert!(seats >= 0 && wheelchairs >= 0);
+            assert!(seats <= i64::from(v.capacity.seats), "vehicle {} over its seats", v.id);
+            assert!(
+                wheelchairs <= i64::from(v.capacity.wheelchairs),
+                "vehicle {} over its wheelchair places",
+                v.id
+            );
+            assert_eq!((s.onboard.seats as i64, s.onboard.wheelchairs as i64), (seats, wheelchairs));
+        }
+        assert_eq!((seats, wheelchairs), (0, 0), "vehicle {} ends the day with riders", v.id);
+        if let Some(last) = v.stops.last() {
+            assert!(last.arrival_s <= v.shift.1 + 1e-6, "vehicle {} returns after its shift", v.id);
+        }
+    }
+    for (t, r) in day.riders.iter().enumerate() {
+        match r.outcome {
+            Outcome::Served => assert_eq!((pickups[t], dropoffs[t], no_shows[t]), (1, 1, 0), "trip {t}"),
+            Outcome::Refused => {
+                assert!(r.reason.is_some());
+                assert_eq!(pickups[t] + dropoffs[t] + no_shows[t], 0);
+            }
+            Outcome::NoShow => assert_eq!((pickups[t], dropoffs[t], no_shows[t]), (0, 0, 1), "trip {t}"),
+            Outcome::Cancelled => assert_eq!(pickups[t] + dropoffs[t], 0, "trip {t}"),
+        }
+        if r.outcome != Outcome::Refused {
+            assert!(r.booked_at_s <= r.requested_s, "trip {t} booked after its time");
+        }
+    }
+}
+
+#[test]
+fn a_day_keeps_every_promise_and_capacity() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = scenario_text("vehicles = 4\nseats = 3\nwheelchair_places = 1", "", "[demand]\ntrips = 160");
+    let sc = parse(&text).unwrap();
+    let run = run_one(&sc, &MapCache::new(), None, &noriai_roads::NoProgress).unwrap();
+    replay(&run);
+    let k = &run.kpis;
+    assert_eq!(k.requests, 160);
+    assert!(k.served > 60, "served {}", k.served);
+    assert!(k.cancelled > 0 && k.no_show > 0, "{} cancelled, {} no-show", k.cancelled, k.no_show);
+    assert_eq!(k.promises_kept_share, 1.0);
+    assert!(k.km_driven > 0.0 && k.empty_share > 0.0 && k.empty_share < 1.0);
+    assert!(k.cost.per_served_trip > 0.0);
+    assert_eq!(k.per_hour.iter().map(|h| h.requests).sum::<usize>(), k.requests);
+    assert_eq!(k.per_hour.iter().map(|h| h.served).sum::<usize>(), k.served);
+    assert!(k.per_hour.iter().any(|h| h.vehicles_in_use == 4));
+    assert_eq!(k.refused, k.refused_by_reason.values().sum::<usize>());
+    write_run(dir.path(), &run).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("kpis.json")).unwrap()).unwrap();
+    assert_eq!(json["requests"], 160);
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(
+        html.contains("<svg")
+            && !html.contains("<script")
+            && !html.contains("http://www.w3.org/2000/svg\" src")
+    );
+    assert!(!html.contains("https://"), "the report must open offline");
+    // Same scenario, same seed: the same day.
+    let again = run_one(&sc, &MapCache::new(), None, &noriai_roads::NoProgress).unwrap();
+    assert_eq!(again.day.riders, run.day.riders);
+}
+
+#[test]
+fn virtual_stops_in_winter_keep_promises_too() {
+    let stops = "[stops]\nmode = \"virtual\"\nspacing_m = 500\nmax_walk_m = 600";
+    let text = scenario_text("vehicles = 3", stops, "[demand]\ntrips = 90")
+        .replace("[map]\n", "[map]\nprofile = \"winter\"\n");
+    let sc = parse(&text).unwrap();
+    let run = run_one(&sc, &MapCache::new(), None, &noriai_roads::NoProgress).unwrap();
+    replay(&run);
+    assert!(run.day.stops.len() > 20, "{} stops", run.day.stops.len());
+    assert!(run.kpis.walk_m.n > 0 && run.kpis.walk_m.max <= 2.0 * 600.0);
+    assert!(run.kpis.served > 20);
+}
+
+#[test]
+fn compare_and_sweep_share_the_demand() {
+    let text = scenario_text("vehicles = 2", "", "[demand]\ntrips = 60");
+    let sc = parse(&text).unwrap();
+    let plans = noriai_sim::sweep_vehicles(&sc, 1..=3);
+    let cmp = noriai_sim::run_many(&plans, &MapCache::new(), 2, &noriai_roads::NoProgress, &|_| {}).unwrap();
+    assert_eq!(cmp.runs.len(), 3);
+    for r in &cmp.runs {
+        assert_eq!(r.kpis.requests, 60);
+        replay(r);
+    }
+    assert!(cmp.runs[2].kpis.served >= cmp.runs[0].kpis.served);
+    let dir = tempfile::tempdir().unwrap();
+    cmp.write(dir.path()).unwrap();
+    assert!(dir.path().join("compare.json").exists());
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("(3 vehicles)"));
+}
+
+/// Renders the report in a real headless browser when Debian's chromium is installed.
+#[test]
+fn report_renders_in_headless_chromium() {
+    let Some(chromium) = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|c| std::process::Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
+    else {
+        println!("note: chromium is not installed; skipping the browser check (apt-get install -y chromium)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sc = parse(&scenario_text("vehicles = 2", "", "[demand]\ntrips = 40")).unwrap();
+    let run = run_one(&sc, &MapCache::new(), None, &noriai_roads::NoProgress).unwrap();
+    write_run(dir.path(), &run).unwrap();
+    let png = dir.path().join("shot.png");
+    let status = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--window-size=1200,2400",
+        ])
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", dir.path().join("report.html").display()))
+        .output()
+        .unwrap();
+    assert!(png.exists(), "no screenshot: {}", String::from_utf8_lossy(&status.stderr));
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG"));
+    assert!(bytes.len() > 30_000, "the screenshot is nearly empty ({} bytes)", bytes.len());
+}
