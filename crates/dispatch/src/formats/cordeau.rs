@@ -10,7 +10,7 @@ use std::path::Path;
 
 use noriai_model::{Capacity, LocId, Request, RequestId, TimeWindow, Vehicle, VehicleId};
 
-use super::{Instance, ParseError, count, line_err, numbers};
+use super::{Instance, ParseError, count, line_err, node_line, numbers};
 use crate::euclid::Euclidean;
 use crate::problem::{Objective, Problem};
 
@@ -40,24 +40,8 @@ pub fn parse_str(text: &str, file: &str, name: &str) -> Result<Instance, ParseEr
 
     let mut nodes: Vec<(usize, [f64; 6])> = Vec::new();
     for (ln, l) in lines {
-        let v = numbers(file, ln, l)?;
-        if v.len() < 7 {
-            return Err(line_err(
-                file,
-                ln,
-                format!(
-                    "node line needs `id x y service load earliest latest` (7 numbers), found {}",
-                    v.len()
-                ),
-            ));
-        }
-        let id = count(file, ln, "node id", v[0])?;
-        if id as usize != nodes.len() {
-            return Err(line_err(file, ln, format!("expected node {}, found node {id}", nodes.len())));
-        }
-        if v[5] > v[6] {
-            return Err(line_err(file, ln, format!("time window [{}, {}] is empty", v[5], v[6])));
-        }
+        let layout = (7, "id x y service load earliest latest");
+        let v = node_line(file, (ln, l), layout, nodes.len(), 5)?;
         if v[3] < 0.0 {
             return Err(line_err(file, ln, format!("service time {} is negative", v[3])));
         }

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use noriai_model::{Capacity, LocId, Request, RequestId, TimeWindow, Vehicle, VehicleId};
 
-use super::{Instance, ParseError, count, line_err, numbers};
+use super::{Instance, ParseError, count, line_err, node_line, numbers};
 use crate::euclid::Euclidean;
 use crate::problem::{Objective, Problem};
 
@@ -40,24 +40,8 @@ pub fn parse_str(text: &str, file: &str, name: &str) -> Result<Instance, ParseEr
     let speed = if speed == 0.0 { 1.0 } else { speed };
     let mut nodes: Vec<(usize, [f64; 8])> = Vec::new();
     for (ln, l) in lines {
-        let v = numbers(file, ln, l)?;
-        if v.len() < 9 {
-            return Err(line_err(
-                file,
-                ln,
-                format!(
-                    "node line needs 9 numbers (id x y demand earliest latest service pickup delivery), found {}",
-                    v.len()
-                ),
-            ));
-        }
-        let id = count(file, ln, "node id", v[0])?;
-        if id as usize != nodes.len() {
-            return Err(line_err(file, ln, format!("expected node {}, found node {id}", nodes.len())));
-        }
-        if v[4] > v[5] {
-            return Err(line_err(file, ln, format!("time window [{}, {}] is empty", v[4], v[5])));
-        }
+        let layout = (9, "id x y demand earliest latest service pickup delivery");
+        let v = node_line(file, (ln, l), layout, nodes.len(), 4)?;
         count(file, ln, "pickup index", v[7])?;
         count(file, ln, "delivery index", v[8])?;
         nodes.push((ln, [v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]]));

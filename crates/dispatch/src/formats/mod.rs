@@ -52,6 +52,38 @@ pub(crate) fn numbers(file: &str, line: usize, text: &str) -> Result<Vec<f64>, P
         .collect()
 }
 
+/// A node line: at least `want` numbers laid out as `layout`, the first being
+/// the node id, which must equal its position in the file, and a time window
+/// `[v[earliest], v[earliest + 1]]` that is not empty.
+pub(crate) fn node_line(
+    file: &str,
+    (line, text): (usize, &str),
+    (want, layout): (usize, &str),
+    expected_id: usize,
+    earliest: usize,
+) -> Result<Vec<f64>, ParseError> {
+    let v = numbers(file, line, text)?;
+    if v.len() < want {
+        return Err(line_err(
+            file,
+            line,
+            format!("node line needs `{layout}` ({want} numbers), found {}", v.len()),
+        ));
+    }
+    let id = count(file, line, "node id", v[0])?;
+    if id as usize != expected_id {
+        return Err(line_err(file, line, format!("expected node {expected_id}, found node {id}")));
+    }
+    if v[earliest] > v[earliest + 1] {
+        return Err(line_err(
+            file,
+            line,
+            format!("time window [{}, {}] is empty", v[earliest], v[earliest + 1]),
+        ));
+    }
+    Ok(v)
+}
+
 pub(crate) fn line_err(file: &str, line: usize, message: impl Into<String>) -> ParseError {
     ParseError::Line { file: file.to_string(), line, message: message.into() }
 }
