@@ -41,6 +41,9 @@ pub enum BookWhat {
 
 type Reply<T> = oneshot::Sender<Result<T, Status>>;
 
+/// Quoted offers kept for booking at most; the oldest are forgotten first.
+const MAX_PENDING_OFFERS: usize = 100_000;
+
 enum Command {
     Quote {
         trip: Trip,
@@ -483,6 +486,20 @@ impl Dispatcher {
         Ok((day, req?))
     }
 
+    /// Drops expired offers, and the oldest ones when many callers quote
+    /// without booking, so memory stays bounded.
+    fn forget_old_offers(&mut self, now: i64) {
+        self.offers.retain(|_, o| o.expires > now);
+        if self.offers.len() > MAX_PENDING_OFFERS {
+            let mut by_age: Vec<(i64, String)> =
+                self.offers.iter().map(|(id, o)| (o.expires, id.clone())).collect();
+            by_age.sort_unstable();
+            for (_, id) in by_age.iter().take(self.offers.len() - MAX_PENDING_OFFERS / 2) {
+                self.offers.remove(id);
+            }
+        }
+    }
+
     fn promise_for(&self, request: &Request, offer: &Offer) -> Result<TimeWindow, Status> {
         self.policy.promise(request, offer).map_err(internal)
     }
@@ -498,7 +515,7 @@ impl Dispatcher {
                 Err(e) => return Err(online_status(e)),
             };
         let now = now_unix();
-        self.offers.retain(|_, o| o.expires > now);
+        self.forget_old_offers(now);
         let midnight = day.midnight_unix();
         let mut quoted: Vec<QuotedOffer> = Vec::new();
         for offer in offers {
