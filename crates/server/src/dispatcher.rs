@@ -204,6 +204,8 @@ pub struct Dispatcher {
     offer_ttl_s: i64,
     days: HashMap<ServiceDay, DayState>,
     offers: HashMap<String, PendingOffer>,
+    /// Offer ids in the order they were quoted (and so expire).
+    offer_queue: std::collections::VecDeque<(i64, String)>,
     offer_seq: u64,
     offer_salt: u64,
     /// To hand results of background work back to this task.
@@ -250,6 +252,7 @@ impl Dispatcher {
             offer_ttl_s: policy.offer_ttl_s,
             days: HashMap::new(),
             offers: HashMap::new(),
+            offer_queue: std::collections::VecDeque::new(),
             offer_seq: 0,
             offer_salt: salt,
             inbox: tx.downgrade(),
@@ -487,15 +490,14 @@ impl Dispatcher {
     }
 
     /// Drops expired offers, and the oldest ones when many callers quote
-    /// without booking, so memory stays bounded.
+    /// without booking, so memory stays bounded. Amortised O(1) per quote.
     fn forget_old_offers(&mut self, now: i64) {
-        self.offers.retain(|_, o| o.expires > now);
-        if self.offers.len() > MAX_PENDING_OFFERS {
-            let mut by_age: Vec<(i64, String)> =
-                self.offers.iter().map(|(id, o)| (o.expires, id.clone())).collect();
-            by_age.sort_unstable();
-            for (_, id) in by_age.iter().take(self.offers.len() - MAX_PENDING_OFFERS / 2) {
-                self.offers.remove(id);
+        while let Some((expires, _)) = self.offer_queue.front() {
+            if *expires > now && self.offers.len() <= MAX_PENDING_OFFERS {
+                break;
+            }
+            if let Some((_, id)) = self.offer_queue.pop_front() {
+                self.offers.remove(&id);
             }
         }
     }
@@ -543,6 +545,7 @@ impl Dispatcher {
                 promise,
                 expires: now + self.offer_ttl_s,
             };
+            self.offer_queue.push_back((pending.expires, id.clone()));
             self.offers.insert(id, pending);
         }
         Ok(quoted)
