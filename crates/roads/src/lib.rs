@@ -258,11 +258,6 @@ impl RoadNetwork {
         best_of(via_net, self.direct(s, t)).map(to_units)
     }
 
-    /// Travel time and distance between snapped points by Dijkstra, with its road arcs.
-    pub fn path_dijkstra(&self, s: &Snapped, t: &Snapped) -> Option<(u32, u32, Vec<ArcId>)> {
-        dijkstra::shortest(&self.graph, &self.out, &self.source_seeds(s), &self.target_seeds(t))
-    }
-
     /// The fastest route between two coordinates, with its geometry.
     pub fn route(&self, from: LatLon, to: LatLon) -> Result<Route, SnapError> {
         let (s, t) = (self.snap(from)?, self.snap(to)?);
