@@ -176,3 +176,56 @@ pub fn trip(rider: i64, from: (f64, f64), to: (f64, f64), depart: i64, seats: u3
         wheelchair_places: 0,
     }
 }
+
+/// A fresh PostgreSQL database for one test, dropped afterwards. The server
+/// comes from `NORIAI_TEST_POSTGRES_URL` (set by `scripts/test`), or the
+/// default local one `scripts/postgres` starts.
+pub struct PostgresDb {
+    admin: String,
+    name: String,
+    pub url: String,
+}
+
+impl PostgresDb {
+    pub fn create(tag: &str) -> PostgresDb {
+        let admin = std::env::var("NORIAI_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "postgres://noriai:noriai@127.0.0.1:5432/noriai".into());
+        Self::create_at(&admin, tag)
+    }
+
+    /// A fresh database on the server of `admin` (a URL whose role may create databases).
+    pub fn create_at(admin: &str, tag: &str) -> PostgresDb {
+        let admin = admin.to_string();
+        let name = format!("noriai_e2e_{tag}_{}", std::process::id());
+        let (base, _) = admin.rsplit_once('/').expect("a postgres URL ends with /DATABASE");
+        let url = format!("{base}/{name}");
+        let db = PostgresDb { admin, name, url };
+        db.psql(&format!("DROP DATABASE IF EXISTS {}", db.name));
+        db.psql(&format!("CREATE DATABASE {}", db.name));
+        db
+    }
+
+    fn psql(&self, sql: &str) {
+        let out = Command::new("psql").arg(&self.admin).arg("-qc").arg(sql).output();
+        match out {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => panic!(
+                "psql `{sql}` failed: {}; start PostgreSQL with scripts/postgres or set NORIAI_TEST_POSTGRES_URL",
+                String::from_utf8_lossy(&o.stderr)
+            ),
+            Err(e) => panic!("cannot run psql ({e}); PostgreSQL's client is needed for this test"),
+        }
+    }
+}
+
+impl Drop for PostgresDb {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .arg(&self.admin)
+            .arg("-qc")
+            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+            .output();
+    }
+}

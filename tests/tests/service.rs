@@ -5,9 +5,21 @@ use noriai_server::pb;
 use tonic::Code;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bookings_and_plans_survive_sigkill() {
-    let dir = temp_dir("restart");
-    let server = Server::start(&dir, &[]);
+async fn bookings_and_plans_survive_sigkill_on_sqlite() {
+    restart_scenario("restart-sqlite", &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bookings_and_plans_survive_sigkill_on_postgres() {
+    let db = PostgresDb::create("restart");
+    restart_scenario("restart-postgres", &["--db", &db.url]).await;
+}
+
+/// Books through the real server, SIGKILLs it, restarts it on the same store
+/// and checks every booking and plan, then books again.
+async fn restart_scenario(name: &str, db_args: &[&str]) {
+    let dir = temp_dir(name);
+    let server = Server::start(&dir, db_args);
     let mut c = server.clients().await;
     let hanako = register(&mut c, "山田 花子", "ヤマダ ハナコ", "017-734-1111", PLACES[0]).await;
     let taro = register(&mut c, "佐藤 太郎", "サトウ タロウ", "0172-33-2222", PLACES[1]).await;
@@ -57,7 +69,7 @@ async fn bookings_and_plans_survive_sigkill() {
     assert_eq!(stops, 16, "every booking has a pickup and a dropoff in the plan");
 
     server.kill();
-    let server = Server::start(&dir, &[]);
+    let server = Server::start(&dir, db_args);
     let mut c = server.clients().await;
     let (after, plan_after) = list(c.clone()).await;
     assert_eq!(after, before, "every confirmed booking is back after SIGKILL");

@@ -4,11 +4,11 @@
 //!
 //! `cargo build --release -p noriai && cargo run --release -p noriai-benches --bin service_bench -- [--db postgres://…] [--clients 16] [--seconds 10] [--bookings 50]`
 //!
-//! With `--db postgres://USER:PASS@HOST:PORT/DB` a fresh database
-//! `noriai_bench_<pid>` is created next to DB (with `psql`) and dropped after.
+//! With `--db postgres://USER:PASS@HOST:PORT/DB` a fresh database is created
+//! next to DB (with `psql`) and dropped after.
 
 use noriai_benches::{fmt, quantile, repo_root};
-use noriai_e2e::{PLACES, Server, day, local_time, register, temp_dir, trip};
+use noriai_e2e::{PLACES, PostgresDb, Server, day, local_time, register, temp_dir, trip};
 use noriai_server::pb;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -39,11 +39,6 @@ fn args() -> Args {
     a
 }
 
-fn psql(url: &str, sql: &str) {
-    let ok = std::process::Command::new("psql").arg(url).arg("-qc").arg(sql).status().map(|s| s.success());
-    assert!(matches!(ok, Ok(true)), "psql {sql} failed");
-}
-
 fn random_trip(rng: &mut ChaCha8Rng, rider: i64) -> pb::Trip {
     let a = rng.random_range(0..PLACES.len());
     let b = (a + rng.random_range(1..PLACES.len())) % PLACES.len();
@@ -70,17 +65,16 @@ async fn main() {
     let bin = repo_root().join("target/release/noriai");
     assert!(bin.exists(), "build the server first: cargo build --release -p noriai");
     let dir = temp_dir("bench");
-    let (db_args, cleanup) = match &a.db {
-        Some(url) if url.starts_with("postgres") => {
-            let name = format!("noriai_bench_{}", std::process::id());
-            psql(url, &format!("CREATE DATABASE {name}"));
-            let (base, _) = url.rsplit_once('/').expect("postgres URL with a database");
-            (vec!["--db".to_string(), format!("{base}/{name}")], Some((url.clone(), name)))
-        }
-        Some(url) => (vec!["--db".to_string(), url.clone()], None),
-        None => (Vec::new(), None),
+    let postgres = match &a.db {
+        Some(url) if url.starts_with("postgres") => Some(PostgresDb::create_at(url, "bench")),
+        _ => None,
     };
-    let backend = if cleanup.is_some() { "PostgreSQL" } else { "SQLite" };
+    let db_args: Vec<String> = match (&postgres, &a.db) {
+        (Some(pg), _) => vec!["--db".into(), pg.url.clone()],
+        (None, Some(url)) => vec!["--db".into(), url.clone()],
+        (None, None) => Vec::new(),
+    };
+    let backend = if postgres.is_some() { "PostgreSQL" } else { "SQLite" };
     let extra: Vec<&str> = db_args.iter().map(String::as_str).collect();
     let server = Server::start_binary(&bin, &dir, &extra);
     println!("noriai serve ({backend}) at {}; {} concurrent clients", server.addr, a.clients);
@@ -181,8 +175,6 @@ async fn main() {
         ids.iter().filter(|i| stored.binary_search(i).is_err()).count()
     );
     drop(server);
-    if let Some((url, name)) = cleanup {
-        psql(&url, &format!("DROP DATABASE {name} WITH (FORCE)"));
-    }
+    drop(postgres);
     let _ = std::fs::remove_dir_all(&dir);
 }
