@@ -10,7 +10,7 @@ use std::path::Path;
 
 use noriai_model::{Capacity, LocId, Request, RequestId, TimeWindow, Vehicle, VehicleId};
 
-use super::{Instance, ParseError, count, line_err, node_line, numbers};
+use super::{Instance, ParseError, count, line_err, node_line};
 use crate::euclid::Euclidean;
 use crate::problem::{Objective, Problem};
 
@@ -22,11 +22,7 @@ pub fn parse(path: &Path) -> Result<Instance, ParseError> {
 
 /// Parses instance text; `file` names it in errors, `name` becomes the instance name.
 pub fn parse_str(text: &str, file: &str, name: &str) -> Result<Instance, ParseError> {
-    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l)).filter(|(_, l)| !l.trim().is_empty());
-    let (hl, header) = lines
-        .next()
-        .ok_or_else(|| ParseError::File { file: file.into(), message: "file is empty".into() })?;
-    let h = numbers(file, hl, header)?;
+    let (lines, hl, h) = super::header(text, file)?;
     if h.len() < 5 {
         return Err(line_err(file, hl, format!("header needs `K 2n T Q L` (5 numbers), found {}", h.len())));
     }

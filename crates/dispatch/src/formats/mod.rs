@@ -52,6 +52,22 @@ pub(crate) fn numbers(file: &str, line: usize, text: &str) -> Result<Vec<f64>, P
         .collect()
 }
 
+/// The non-empty lines of an instance with their 1-based numbers, the header
+/// line's number and its numbers.
+pub(crate) fn header<'t>(text: &'t str, file: &str) -> Result<(Lines<'t>, usize, Vec<f64>), ParseError> {
+    let mut lines: Lines<'t> =
+        text.lines().enumerate().map(|(i, l)| (i + 1, l)).filter(|(_, l)| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        return Err(ParseError::File { file: file.into(), message: "file is empty".into() });
+    }
+    let (hl, header) = lines.remove(0);
+    let h = numbers(file, hl, header)?;
+    Ok((lines, hl, h))
+}
+
+/// Numbered non-empty lines of an instance.
+pub(crate) type Lines<'t> = Vec<(usize, &'t str)>;
+
 /// A node line: at least `want` numbers laid out as `layout`, the first being
 /// the node id, which must equal its position in the file, and a time window
 /// `[v[earliest], v[earliest + 1]]` that is not empty.
