@@ -25,7 +25,7 @@ pub use import::ImportReport;
 pub use profile::SpeedProfile;
 pub use snap::Snapped;
 pub use store::Fingerprint;
-pub use table::PointTable;
+pub use table::{PointTable, TableView};
 
 use graph::{Adjacency, ArcId, NO_ARC};
 use noriai_model::{LatLon, MatrixTravelTimes};
@@ -165,8 +165,11 @@ impl RoadNetwork {
         if let Ok(fp) = store::read_fingerprint(&cache) {
             let fresh = fp.profile_hash == profile.fingerprint()
                 && Some(fp.source_hash) == store::hash_file(path).ok();
-            if fresh && let Ok(net) = Self::load(&cache, Some(profile)) {
-                return Ok((net, Opened::Prepared(cache)));
+            if fresh {
+                match Self::load(&cache, Some(profile)) {
+                    Ok(net) => return Ok((net, Opened::Prepared(cache))),
+                    Err(e) => tracing::warn!("{e}; rebuilding it from {}", path.display()),
+                }
             }
         }
         let (net, report) = Self::import(path, profile, progress)?;

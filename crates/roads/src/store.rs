@@ -1,6 +1,7 @@
 //! The prepared-graph file: the road graph and its hierarchy as flat
 //! little-endian arrays, with the fingerprint of the source map and the speed
-//! profile so a changed input is never served from a stale file.
+//! profile so a changed input is never served from a stale file, and a CRC-32
+//! of every byte before it at the end so a damaged file is never served at all.
 
 use crate::ch::{ChEdge, ContractionHierarchy};
 use crate::error::RoadsError;
@@ -9,7 +10,10 @@ use noriai_model::LatLon;
 use std::path::{Path, PathBuf};
 
 /// Bump the version whenever the layout or the meaning of an array changes.
-const MAGIC: &[u8; 16] = b"noriai-roads\0v02";
+const MAGIC: &[u8; 16] = b"noriai-roads\0v03";
+
+/// Bytes of the trailing checksum.
+const CHECKSUM_LEN: usize = 4;
 
 /// 64-bit FNV-1a: a small stable hash for fingerprints (not for security).
 #[derive(Debug, Clone, Copy)]
@@ -169,6 +173,8 @@ pub fn write(
     w.edges(&ch.up);
     w.u32s(&ch.down_first);
     w.edges(&ch.down);
+    let checksum = crc32fast::hash(&w.0);
+    w.u32(checksum);
     // Write beside and rename, so a crash never leaves half a file under the real name.
     let tmp = PathBuf::from(format!("{}.{}.tmp", path.display(), std::process::id()));
     let err = |source| RoadsError::Write { path: path.into(), source };
@@ -198,7 +204,8 @@ fn header(r: &mut Reader<'_>) -> ReadResult<Fingerprint> {
 pub fn read(path: &Path) -> Result<(Fingerprint, RoadGraph, ContractionHierarchy), RoadsError> {
     let bytes = std::fs::read(path).map_err(|source| RoadsError::Open { path: path.into(), source })?;
     let parse = || -> ReadResult<_> {
-        let mut r = Reader { bytes: &bytes, at: 0 };
+        let bytes = verified(&bytes)?;
+        let mut r = Reader { bytes, at: 0 };
         let fp = header(&mut r)?;
         let nodes = r.points()?;
         let np = r.len(28)?;
@@ -228,6 +235,19 @@ pub fn read(path: &Path) -> Result<(Fingerprint, RoadGraph, ContractionHierarchy
         Ok((fp, g, ch))
     };
     parse().map_err(|detail| RoadsError::Prepared { path: path.into(), detail })
+}
+
+/// The contents before the trailing checksum, if it matches them.
+fn verified(bytes: &[u8]) -> ReadResult<&[u8]> {
+    if bytes.len() < MAGIC.len() + CHECKSUM_LEN || &bytes[..MAGIC.len()] != MAGIC {
+        return Err("it is not a noriai prepared graph of this version".into());
+    }
+    let (body, tail) = bytes.split_at(bytes.len() - CHECKSUM_LEN);
+    let stored = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
+    if crc32fast::hash(body) != stored {
+        return Err("its checksum does not match its contents (the file is damaged or truncated)".into());
+    }
+    Ok(body)
 }
 
 /// Index bounds a corrupt file could break; checked once so queries can index freely.

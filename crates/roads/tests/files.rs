@@ -123,3 +123,35 @@ fn a_map_cut_anywhere_is_an_error_not_a_panic() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_damaged_prepared_file_is_refused_and_rebuilt_from_the_map() {
+    let dir = std::env::temp_dir().join(format!("noriai-damaged-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let map = dir.join("area.osm.pbf");
+    std::fs::copy(&common::real_maps()[0], &map).expect("copy");
+    let profile = SpeedProfile::default();
+    let (first, how) = RoadNetwork::open(&map, &profile, &NoProgress).expect("import");
+    let Opened::Imported(_, Some(cache)) = how else {
+        panic!("first open must import and cache, got {how:?}")
+    };
+    let good = std::fs::read(&cache).expect("read");
+    for at in [100, 5_000, 50_000] {
+        let mut bytes = good.clone();
+        assert!(at + 8 < bytes.len(), "the prepared file is shorter than {at} bytes");
+        // Eight bytes that differ from what is there, as a bad disk block would.
+        bytes[at..at + 8].iter_mut().for_each(|b| *b = !*b);
+        std::fs::write(&cache, &bytes).expect("write");
+        let e = RoadNetwork::load(&cache, None).expect_err("a damaged file must not load");
+        let msg = e.to_string();
+        assert!(matches!(e, RoadsError::Prepared { .. }), "{msg}");
+        assert!(msg.contains("checksum") && msg.contains(&*cache.to_string_lossy()), "{msg}");
+        assert!(msg.contains("rebuild"), "{msg}");
+        // Opening the map rebuilds the cache from the source instead of serving it.
+        let (net, how) = RoadNetwork::open(&map, &profile, &NoProgress).expect("rebuild");
+        assert!(matches!(how, Opened::Imported(_, Some(_))), "byte {at}: {how:?}");
+        assert_eq!(net.hierarchy(), first.hierarchy());
+        assert_eq!(std::fs::read(&cache).expect("read"), good, "the rebuilt cache is the original");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

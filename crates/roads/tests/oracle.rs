@@ -137,3 +137,73 @@ fn growing_point_table_matches_the_batch_table() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    /// A quote's view (the table plus a few points, unchanged) must give
+    /// exactly the times the table gives once those points are added, and
+    /// Dijkstra's times; truncating and compacting must keep every other time.
+    #[test]
+    fn table_view_matches_adding_the_points(
+        base in prop::collection::vec((0.0..1.0f64, 0.0..1.0f64), 0..12),
+        extra in prop::collection::vec((0.0..1.0f64, 0.0..1.0f64), 1..4),
+        repeat_base in any::<bool>(),
+    ) {
+        use noriai_model::{LocId, TravelTimes};
+        for (path, net) in common::networks() {
+            let mut table = noriai_roads::PointTable::new();
+            let base_ids: Vec<LocId> = base.iter().map(|&(u, v)| table.add(net, point(net, u, v))).collect();
+            let mut extra_pts: Vec<Snapped> = extra.iter().map(|&(u, v)| point(net, u, v)).collect();
+            if repeat_base && !base.is_empty() {
+                extra_pts.push(point(net, base[0].0, base[0].1)); // a point the table knows
+            }
+            extra_pts.push(extra_pts[0]); // the same new point twice
+            let before = table.len();
+            let (view, view_ids) = table.with_points(net, &extra_pts);
+            let mut grown = table.clone();
+            let grown_ids: Vec<LocId> = extra_pts.iter().map(|p| grown.add(net, *p)).collect();
+            prop_assert_eq!(&view_ids, &grown_ids, "{}: ids", path.display());
+            prop_assert_eq!(view.len(), grown.len());
+            for a in 0..grown.len() {
+                for b in 0..grown.len() {
+                    let (a, b) = (LocId(a as u32), LocId(b as u32));
+                    prop_assert_eq!(view.time(a, b), grown.time(a, b), "{}: {:?}->{:?}", path.display(), a, b);
+                    prop_assert_eq!(view.distance(a, b), grown.distance(a, b));
+                }
+            }
+            for (p, &id) in extra_pts.iter().zip(&view_ids) {
+                for (q, &jd) in extra_pts.iter().zip(&view_ids).filter(|&(_, &jd)| jd != id) {
+                    let slow = net.travel_dijkstra(p, q).expect("reachable");
+                    prop_assert!((view.time(id, jd) - slow.0).abs() < 1e-6, "{}: view {} dijkstra {}", path.display(), view.time(id, jd), slow.0);
+                }
+            }
+            drop(view);
+            prop_assert_eq!(table.len(), before, "a view never changes the table");
+
+            // Truncating gives the added points back; adding them again gives the same table.
+            let mut shrunk = grown.clone();
+            shrunk.truncate(before);
+            prop_assert_eq!(shrunk.len(), before);
+            let again: Vec<LocId> = extra_pts.iter().map(|p| shrunk.add(net, *p)).collect();
+            prop_assert_eq!(&again, &grown_ids);
+            for a in 0..grown.len() {
+                for b in 0..grown.len() {
+                    let (a, b) = (LocId(a as u32), LocId(b as u32));
+                    prop_assert_eq!(shrunk.time(a, b), grown.time(a, b));
+                }
+            }
+
+            // Compacting to the base points keeps their times under the new ids.
+            let (compact, new_id) = grown.compacted(net, &base_ids);
+            prop_assert!(compact.len() <= base_ids.len());
+            for &a in &base_ids {
+                for &b in &base_ids {
+                    let (na, nb) = (new_id[a.index()].expect("kept"), new_id[b.index()].expect("kept"));
+                    prop_assert_eq!(compact.time(na, nb), grown.time(a, b));
+                    prop_assert_eq!(compact.distance(na, nb), grown.distance(a, b));
+                }
+            }
+        }
+    }
+}
