@@ -14,17 +14,37 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The `noriai` binary built by `scripts/test` (`cargo build --bins` first).
+/// The `noriai` binary, built from the current sources on first use: the
+/// harness runs `cargo build --workspace --bins` itself (the same build as
+/// `scripts/test`, so a no-op there) and takes the executable cargo reports,
+/// so a stale binary can never stand in for the code under test.
 pub fn binary() -> PathBuf {
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"));
-    let bin = target.join("debug/noriai");
-    assert!(
-        bin.exists(),
-        "{} is missing: run the tests with ./scripts/test, or `cargo build -p noriai` first",
-        bin.display()
-    );
-    bin
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let out = Command::new(cargo)
+                .current_dir(repo_root())
+                .args([
+                    "build",
+                    "-p",
+                    "noriai",
+                    "--bin",
+                    "noriai",
+                    "--message-format=json-render-diagnostics",
+                ])
+                .stderr(Stdio::inherit())
+                .output()
+                .expect("run cargo build");
+            assert!(out.status.success(), "cargo build --workspace --bins failed");
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+                .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == "noriai")
+                .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
+                .expect("cargo build reported the noriai executable")
+        })
+        .clone()
 }
 
 /// A running `noriai serve`.
@@ -70,6 +90,11 @@ impl Server {
             Err(e) => panic!("noriai serve did not start: {e}"),
         };
         Server { child, addr, data_dir: data_dir.to_path_buf() }
+    }
+
+    /// The server's process id (to read its memory, for example).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGKILL: no shutdown handler runs, nothing is flushed.
@@ -227,5 +252,74 @@ impl Drop for PostgresDb {
             .arg("-qc")
             .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
             .output();
+    }
+}
+
+/// A TCP proxy on loopback in front of a database, which a test can cut
+/// (every open connection dropped, new ones closed at once) and restore: a
+/// database outage that touches no other test.
+pub struct DbProxy {
+    /// The database URL with the proxy's address in place of the server's.
+    pub url: String,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl DbProxy {
+    /// Proxies `url` (`scheme://user:pass@host:port/db`).
+    pub async fn start(url: &str) -> DbProxy {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let (scheme_user, rest) = url.rsplit_once('@').expect("a URL with user@host:port");
+        let (upstream, db) = rest.split_once('/').expect("host:port/db");
+        let upstream = upstream.to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let local = listener.local_addr().expect("proxy address");
+        let up = std::sync::Arc::new(AtomicBool::new(true));
+        let generation = std::sync::Arc::new(AtomicU64::new(0));
+        let (up2, gen2) = (up.clone(), generation.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let (upstream, up, generation) = (upstream.clone(), up2.clone(), gen2.clone());
+                let mine = generation.load(Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else { return };
+                    let copy = tokio::io::copy_bidirectional(&mut client, &mut server);
+                    tokio::pin!(copy);
+                    loop {
+                        tokio::select! {
+                            _ = &mut copy => return,
+                            _ = tokio::time::sleep(Duration::from_millis(50)) => {
+                                if !up.load(Ordering::SeqCst) || generation.load(Ordering::SeqCst) != mine {
+                                    return; // cut: both sockets close
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        DbProxy { url: format!("{scheme_user}@{local}/{db}"), up, generation, task }
+    }
+
+    /// The outage begins: open connections drop, new ones are closed at once.
+    pub fn cut(&self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The database is back.
+    pub fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for DbProxy {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }

@@ -1,5 +1,6 @@
 //! WGS84 coordinates and great-circle distance.
 
+use crate::Shown;
 use serde::{Deserialize, Serialize};
 
 /// Mean Earth radius in metres (IUGG), used for haversine distances.
@@ -15,11 +16,11 @@ pub struct LatLon {
 /// Why a coordinate was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LatLonError {
-    #[error("latitude {0} is outside -90..=90 degrees")]
+    #[error("latitude {} is outside -90..=90 degrees", Shown(*.0))]
     Latitude(f64),
-    #[error("longitude {0} is outside -180..=180 degrees")]
+    #[error("longitude {} is outside -180..=180 degrees", Shown(*.0))]
     Longitude(f64),
-    #[error("`{0}` is not a coordinate; write it as LAT,LON in decimal degrees, e.g. 40.8222,140.7474")]
+    #[error("`{}` is not a coordinate; write it as LAT,LON in decimal degrees, e.g. 40.8222,140.7474", crate::excerpt(.0))]
     Syntax(String),
 }
 

@@ -6,11 +6,13 @@ pub mod geo;
 pub mod plan;
 pub mod request;
 pub mod service;
+pub mod shown;
 pub mod travel;
 pub mod vehicle;
 
 pub use geo::{LatLon, LatLonError};
 pub use plan::{Plan, PlannedStop, RoutePlan, StopKind};
 pub use request::{Capacity, ModelError, Request, RequestId, TimeWindow};
+pub use shown::{Shown, excerpt};
 pub use travel::{LocId, MatrixTravelTimes, TravelTimes};
 pub use vehicle::{Break, Vehicle, VehicleId};

@@ -15,9 +15,9 @@ pub struct ServiceDay(pub i32);
 /// Why a day or a time of day was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DayError {
-    #[error("`{0}` is not a day; write YYYY-MM-DD, e.g. 2026-12-01")]
+    #[error("`{}` is not a day; write YYYY-MM-DD, e.g. 2026-12-01", crate::excerpt(.0))]
     Day(String),
-    #[error("`{0}` is not a time of day; write HH:MM, e.g. 09:30")]
+    #[error("`{}` is not a time of day; write HH:MM, e.g. 09:30", crate::excerpt(.0))]
     Time(String),
 }
 

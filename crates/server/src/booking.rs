@@ -36,12 +36,16 @@ impl BookingService for Bookings {
 
     async fn book(&self, req: Request<pb::BookRequest>) -> Result<Response<pb::Booking>, Status> {
         let r = req.into_inner();
+        let key = convert::idempotency_key("idempotency_key", &r.idempotency_key)?;
         let what = match r.what {
+            Some(pb::book_request::What::OfferId(id)) if id.len() > 100 => {
+                return Err(invalid("offer_id", "is not an offer id from Quote (those are short)"));
+            }
             Some(pb::book_request::What::OfferId(id)) if !id.trim().is_empty() => BookWhat::Offer(id),
             Some(pb::book_request::What::Trip(t)) => BookWhat::Trip(convert::trip("trip", Some(&t))?),
             _ => return Err(invalid("offer_id", "give an offer_id from Quote, or a trip to book directly")),
         };
-        let b = self.dispatcher.book(r.idempotency_key, what, None).await?;
+        let b = self.dispatcher.book(key, what, None).await?;
         Ok(Response::new(convert::booking_to_pb(&b)))
     }
 
@@ -84,9 +88,7 @@ impl BookingService for Bookings {
         req: Request<pb::BookRecurringRequest>,
     ) -> Result<Response<pb::BookRecurringResponse>, Status> {
         let r = req.into_inner();
-        if r.idempotency_key.trim().is_empty() {
-            return Err(invalid("idempotency_key", "is required"));
-        }
+        convert::idempotency_key("idempotency_key", &r.idempotency_key)?;
         let first = convert::day("first_day", &r.first_day)?;
         let last = convert::day("last_day", &r.last_day)?;
         if last < first {
@@ -150,9 +152,7 @@ impl BookingService for Bookings {
             let key = format!("{}/{d}", r.idempotency_key);
             match self.dispatcher.book(key, BookWhat::Trip(trip), Some(recurrence)).await {
                 Ok(b) => out.booked.push(convert::booking_to_pb(&b)),
-                Err(s) => {
-                    out.missed.push(pb::RecurringMiss { day: d.to_string(), reason: s.message().to_string() })
-                }
+                Err(s) => out.missed.push(pb::RecurringMiss { day: d.to_string(), reason: s.to_string() }),
             }
         }
         Ok(Response::new(out))

@@ -23,6 +23,21 @@ pub fn latlon_to_pb(p: LatLon) -> pb::LatLon {
     pb::LatLon { lat: p.lat, lon: p.lon }
 }
 
+/// Refuses control characters (NUL, escape, …): no backend stores them
+/// alike (PostgreSQL refuses NUL), and no name or label needs them. Line
+/// breaks are allowed where a text may span lines.
+fn no_control_chars(field: &str, s: &str, lines: bool) -> Result<(), Status> {
+    match s.chars().enumerate().find(|&(_, c)| c.is_control() && !(lines && matches!(c, '\n' | '\r' | '\t')))
+    {
+        Some((at, c)) => Err(invalid(
+            field,
+            format!("contains the control character U+{:04X} at character {}; remove it", c as u32, at + 1),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A one-line text that must be given (a name, a key), trimmed.
 pub fn required_text(field: &str, s: &str) -> Result<String, Status> {
     let t = s.trim();
     if t.is_empty() {
@@ -31,27 +46,58 @@ pub fn required_text(field: &str, s: &str) -> Result<String, Status> {
     if t.chars().count() > 200 {
         return Err(invalid(field, "is longer than 200 characters"));
     }
+    no_control_chars(field, t, false)?;
     Ok(t.to_string())
 }
 
+/// A text that may be empty and span lines (an address, a note), trimmed.
 pub fn optional_text(field: &str, s: &str) -> Result<String, Status> {
     if s.chars().count() > 1000 {
         return Err(invalid(field, "is longer than 1000 characters"));
     }
+    no_control_chars(field, s, true)?;
     Ok(s.trim().to_string())
 }
 
+/// An idempotency key as given (a UUID or any text up to 200 characters).
+pub fn idempotency_key(field: &str, s: &str) -> Result<String, Status> {
+    if s.trim().is_empty() || s.chars().count() > 200 {
+        return Err(invalid(field, "is required (up to 200 characters, e.g. a UUID)"));
+    }
+    no_control_chars(field, s, false)?;
+    Ok(s.to_string())
+}
+
+/// A phone number in its plain form (full-width digits, Japanese dashes and
+/// `+81` as an operator may type them are accepted and made plain).
 pub fn phone(field: &str, s: &str) -> Result<String, Status> {
-    let t = required_text(field, s)?;
+    let t = noriai_store::plain_phone(&required_text(field, s)?);
     let digits = t.chars().filter(char::is_ascii_digit).count();
-    let allowed = t.chars().all(|c| c.is_ascii_digit() || " -()+".contains(c));
+    let allowed = t.chars().all(|c| c.is_ascii_digit() || " -()".contains(c));
     if !allowed || digits < 6 {
         return Err(invalid(
             field,
-            format!("`{t}` is not a phone number (digits, spaces, hyphens; at least 6 digits)"),
+            format!(
+                "`{}` is not a phone number (digits, spaces, hyphens; at least 6 digits)",
+                noriai_model::excerpt(&t)
+            ),
         ));
     }
     Ok(t)
+}
+
+/// A kana reading (hiragana, katakana of either width), stored as katakana.
+pub fn reading(field: &str, s: &str) -> Result<String, Status> {
+    let t = required_text(field, s)?;
+    noriai_store::reading(&t).ok_or_else(|| {
+        invalid(
+            field,
+            format!(
+                "`{}` is not a kana reading; write how the name is read in katakana or hiragana, e.g. ヤマダ ハナコ",
+                noriai_model::excerpt(&t)
+            ),
+        )
+    })
 }
 
 pub fn day(field: &str, s: &str) -> Result<ServiceDay, Status> {

@@ -1,27 +1,32 @@
-//! The dispatcher task: the one owner of the live plans. gRPC handlers send it
-//! commands and await replies, so bookings are decided one at a time and a
-//! vehicle can never be overbooked by two callers at once. A booking is
-//! confirmed only after the store has committed it together with the new plan;
-//! if the commit fails, the live plan stays as it was.
+//! The dispatcher: one task owns the live plans and decides bookings one at a
+//! time, so a vehicle can never be overbooked by two callers at once. A
+//! booking is confirmed only after the store has committed it together with
+//! the new plan; memory changes after, never before.
+//!
+//! Quotes do not go through the task. After every change the task publishes
+//! each day's plan and travel-time table as a read-only [`DayView`]; a quote
+//! prices its trip on the latest view with its two points added on the side
+//! ([`PointTable::with_points`]), so quoting neither waits for a booking's
+//! durable commit nor grows the day's table. Points join the table only when
+//! a booking is stored, and leave it when cancellations have left many unused.
 
 use crate::ServicePolicy;
-use crate::convert::invalid;
-use crate::errors::store_status;
+use crate::errors::DispatchError;
+use crate::offers::{MAX_PENDING_OFFERS, OfferBook, PendingOffer};
 use noriai_dispatch::{LivePlan, NoOffer, Offer, OfferOptions, OnlineError, Reason, Wish};
 use noriai_model::service::{
     Booking, BookingStatus, FleetVehicle, PlaceKind, PlanStop, ServiceDay, Shift, StopAction, Trip, TripTime,
     format_time_of_day,
 };
 use noriai_model::{
-    Capacity, LatLon, Request, RequestId, StopKind, TimeWindow, TravelTimes, Vehicle, VehicleId,
+    Capacity, LatLon, LocId, Request, RequestId, StopKind, TimeWindow, TravelTimes, Vehicle, VehicleId,
 };
-use noriai_roads::{PointTable, RoadNetwork};
-use noriai_store::{Store, VehicleDayPlan};
+use noriai_roads::{PointTable, RoadNetwork, Snapped};
+use noriai_store::{Store, StoreError, VehicleDayPlan};
 use noriai_zones::ServiceArea;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::{mpsc, oneshot};
-use tonic::Status;
 
 /// An offer as the rider hears it (Unix seconds).
 #[derive(Debug, Clone, PartialEq)]
@@ -39,15 +44,13 @@ pub enum BookWhat {
     Trip(Trip),
 }
 
-type Reply<T> = oneshot::Sender<Result<T, Status>>;
-
-/// Quoted offers kept for booking at most; the oldest are forgotten first.
-const MAX_PENDING_OFFERS: usize = 100_000;
+type Result<T, E = DispatchError> = std::result::Result<T, E>;
+type Reply<T> = oneshot::Sender<Result<T>>;
 
 enum Command {
-    Quote {
-        trip: Trip,
-        reply: Reply<Vec<QuotedOffer>>,
+    LoadDay {
+        day: ServiceDay,
+        reply: Reply<DayView>,
     },
     Book {
         key: String,
@@ -64,10 +67,6 @@ enum Command {
         reply: Reply<Shift>,
     },
     FleetChanged {
-        reply: Reply<()>,
-    },
-    AreaChanged {
-        area: ServiceArea,
         reply: Reply<()>,
     },
     Replan {
@@ -94,46 +93,316 @@ pub struct ReplanSummary {
     pub applied: bool,
 }
 
-/// A cheap, cloneable way to talk to the dispatcher task.
+/// A day's plan and travel times as last published by the dispatcher task:
+/// what quotes price on. Cheap to clone.
+#[derive(Clone)]
+pub struct DayView {
+    day: ServiceDay,
+    built: u64,
+    /// An id no request of the day has, for the request a quote prices.
+    unused_request: RequestId,
+    plan: Arc<LivePlan>,
+    /// Only the task adds points (after a booking is stored), and only at the
+    /// end, so the ids a plan uses stay valid while the table grows.
+    table: Arc<RwLock<PointTable>>,
+}
+
+impl DayView {
+    /// Points in the day's travel-time table.
+    pub fn table_points(&self) -> usize {
+        read(&self.table).len()
+    }
+}
+
+/// What quote handlers and the task share.
+struct Core {
+    roads: Arc<RoadNetwork>,
+    store: Store,
+    policy: noriai_dispatch::Policy,
+    offer_ttl_s: i64,
+    area: RwLock<Option<ServiceArea>>,
+    views: RwLock<HashMap<ServiceDay, DayView>>,
+    offers: Mutex<OfferBook>,
+    /// Cleared while the database does not answer (see [`DispatcherHandle::set_store_reachable`]).
+    store_reachable: std::sync::atomic::AtomicBool,
+}
+
+/// A trip that passed the checks that need no plan: its day and places.
+struct CheckedTrip {
+    day: ServiceDay,
+    /// The request field holding the time, for messages.
+    time_field: &'static str,
+    points: [Snapped; 2],
+}
+
+/// A trip priced on a day view: the request (with the view's location ids)
+/// and its best offers.
+struct Priced {
+    request: Request,
+    offers: Vec<Offer>,
+}
+
+/// A cheap, cloneable way to talk to the dispatcher.
 #[derive(Clone)]
 pub struct DispatcherHandle {
     tx: mpsc::Sender<Command>,
+    core: Arc<Core>,
 }
 
 impl DispatcherHandle {
-    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, Status> {
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(make(reply))
-            .await
-            .map_err(|_| Status::unavailable("the dispatcher is shutting down"))?;
-        rx.await.map_err(|_| Status::internal("the dispatcher stopped while handling the request"))?
+        self.tx.send(make(reply)).await.map_err(|_| DispatchError::ShuttingDown)?;
+        rx.await.map_err(|_| DispatchError::internal("the dispatcher stopped while handling the request"))?
     }
-    pub async fn quote(&self, trip: Trip) -> Result<Vec<QuotedOffer>, Status> {
-        self.ask(|reply| Command::Quote { trip, reply }).await
+
+    /// Up to three offers for a trip, priced on the day's latest plan without
+    /// waiting for the dispatcher task or changing anything but the offer book.
+    pub async fn quote(&self, trip: Trip) -> Result<Vec<QuotedOffer>> {
+        let checked = self.core.check(&trip).await?;
+        let view = self.day_view(checked.day).await?;
+        let priced = self.core.price(&view, &trip, &checked, &OfferOptions::default())?;
+        self.core.keep_offers(&view, &trip, checked.points, priced)
     }
-    pub async fn book(
-        &self,
-        key: String,
-        what: BookWhat,
-        recurrence: Option<i64>,
-    ) -> Result<Booking, Status> {
+
+    pub async fn book(&self, key: String, what: BookWhat, recurrence: Option<i64>) -> Result<Booking> {
         self.ask(|reply| Command::Book { key, what, recurrence, reply }).await
     }
-    pub async fn cancel(&self, id: i64) -> Result<Booking, Status> {
+    pub async fn cancel(&self, id: i64) -> Result<Booking> {
         self.ask(|reply| Command::Cancel { id, reply }).await
     }
-    pub async fn set_shift(&self, shift: Shift) -> Result<Shift, Status> {
+    pub async fn set_shift(&self, shift: Shift) -> Result<Shift> {
         self.ask(|reply| Command::SetShift { shift, reply }).await
     }
-    pub async fn fleet_changed(&self) -> Result<(), Status> {
+    pub async fn fleet_changed(&self) -> Result<()> {
         self.ask(|reply| Command::FleetChanged { reply }).await
     }
-    pub async fn area_changed(&self, area: ServiceArea) -> Result<(), Status> {
-        self.ask(|reply| Command::AreaChanged { area, reply }).await
+    pub fn area_changed(&self, area: ServiceArea) {
+        *write(&self.core.area) = Some(area);
     }
-    pub async fn replan(&self, day: ServiceDay, seconds: f64) -> Result<ReplanSummary, Status> {
+    pub async fn replan(&self, day: ServiceDay, seconds: f64) -> Result<ReplanSummary> {
         self.ask(|reply| Command::Replan { day, seconds, reply }).await
+    }
+
+    /// The latest published view of a day, loading the day first if needed.
+    pub async fn day_view(&self, day: ServiceDay) -> Result<DayView> {
+        if let Some(view) = read(&self.core.views).get(&day) {
+            return Ok(view.clone());
+        }
+        self.ask(|reply| Command::LoadDay { day, reply }).await
+    }
+
+    /// Told by the store watch: while the database does not answer, quotes
+    /// skip the rider check (the booking checks again when it is stored)
+    /// instead of waiting for the database's timeout.
+    pub fn set_store_reachable(&self, reachable: bool) {
+        self.core.store_reachable.store(reachable, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Offers kept for booking now.
+    pub fn pending_offers(&self) -> usize {
+        lock(&self.core.offers).len()
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn lock<T>(lock: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+fn hhmm(day: ServiceDay, t: f64) -> String {
+    let s = t.round().max(0.0) as u32;
+    if s >= 86_400 {
+        format!("{} +1 day", format_time_of_day(s - 86_400))
+    } else {
+        format!("{} {}", day, format_time_of_day(s))
+    }
+}
+
+impl Core {
+    /// Checks a new trip as far as no plan is needed: its time, rider, places
+    /// and the service area; snaps its places to the road.
+    async fn check(&self, trip: &Trip) -> Result<CheckedTrip> {
+        let now = now_unix();
+        let time_field = match trip.time {
+            TripTime::DepartAfter(_) => "trip.depart_after",
+            TripTime::ArriveBy(_) => "trip.arrive_by",
+        };
+        if trip.time.unix() < now - 60 {
+            return Err(DispatchError::invalid(time_field, "is in the past"));
+        }
+        if trip.time.unix() > now + 400 * 86_400 {
+            return Err(DispatchError::invalid(time_field, "is more than 400 days ahead"));
+        }
+        // Quoting goes on from memory while the database is away; the
+        // booking checks the rider again when it is stored.
+        let rider = match self.store_reachable.load(std::sync::atomic::Ordering::Relaxed) {
+            true => Some(self.store.get_rider(trip.rider_id).await),
+            false => None,
+        };
+        match rider {
+            Some(Ok(_)) => {}
+            Some(Err(StoreError::NotFound { .. })) => {
+                return Err(DispatchError::NotFound(format!(
+                    "trip.rider_id: there is no rider {}; register them first",
+                    trip.rider_id
+                )));
+            }
+            Some(Err(StoreError::Database(e))) if noriai_store::is_unreachable(&e) => {
+                tracing::warn!("quoting without checking the rider: the database is unreachable");
+            }
+            Some(Err(e)) => return Err(e.into()),
+            None => {}
+        }
+        let (origin, destination) = self.resolve_places(trip).await?;
+        if let Some(area) = read(&self.area).as_ref() {
+            for (name, p) in [("origin", origin), ("destination", destination)] {
+                if !area.contains(p) {
+                    return Err(DispatchError::Precondition(format!(
+                        "trip.{name} {p} is outside the service area; the service runs only inside the area shown by FleetService.GetServiceArea"
+                    )));
+                }
+            }
+        }
+        let snap = |field: &str, p: LatLon| self.roads.snap(p).map_err(|e| DispatchError::invalid(field, e));
+        let points = [snap("trip.origin", origin)?, snap("trip.destination", destination)?];
+        Ok(CheckedTrip { day: ServiceDay::of_unix(trip.time.unix()), time_field, points })
+    }
+
+    async fn resolve_places(&self, trip: &Trip) -> Result<(LatLon, LatLon)> {
+        let mut out = Vec::with_capacity(2);
+        for (field, place) in [("trip.origin", &trip.origin), ("trip.destination", &trip.destination)] {
+            out.push(match place.kind {
+                PlaceKind::Point(p) => p,
+                PlaceKind::Stop(id) => match self.store.get_stop(id).await {
+                    Ok(stop) => stop.location,
+                    Err(StoreError::NotFound { .. }) => {
+                        return Err(DispatchError::NotFound(format!(
+                            "{field}.stop_id: there is no stop {id}; list stops with FleetService.ListStops"
+                        )));
+                    }
+                    Err(e) => return Err(e.into()),
+                },
+            });
+        }
+        Ok((out[0], out[1]))
+    }
+
+    /// Prices a checked trip on a day view without changing the view.
+    fn price(
+        &self,
+        view: &DayView,
+        trip: &Trip,
+        checked: &CheckedTrip,
+        opts: &OfferOptions,
+    ) -> Result<Priced> {
+        let (day, field) = (view.day, checked.time_field);
+        let vehicles = view.plan.vehicles();
+        if vehicles.is_empty() {
+            return Err(DispatchError::Precondition(format!(
+                "no vehicle is on shift on {day}; the service does not run that day"
+            )));
+        }
+        let open = vehicles.iter().map(|v| v.shift.earliest()).fold(f64::INFINITY, f64::min);
+        let close = vehicles.iter().map(|v| v.shift.latest()).fold(f64::NEG_INFINITY, f64::max);
+        let t = (trip.time.unix() - day.midnight_unix()) as f64;
+        if t < open || t > close {
+            return Err(DispatchError::Precondition(format!(
+                "{field} is outside service hours on {day} ({}–{})",
+                format_time_of_day(open as u32),
+                format_time_of_day(close as u32)
+            )));
+        }
+        let table = read(&view.table);
+        let (travel, ids) = table.with_points(&self.roads, &checked.points);
+        let request = self.request_for(view.unused_request, ids[0], ids[1], &travel, trip, day)?;
+        match noriai_dispatch::insert(&view.plan, &request, &travel, opts) {
+            Ok(Ok(offers)) => Ok(Priced { request, offers }),
+            Ok(Err(no)) => Err(no_offer_error(day, &no)),
+            Err(e) => Err(online_error(e)),
+        }
+    }
+
+    /// The dial-a-ride request for a trip between two located points of its day.
+    fn request_for(
+        &self,
+        id: RequestId,
+        origin: LocId,
+        destination: LocId,
+        travel: &impl TravelTimes,
+        trip: &Trip,
+        day: ServiceDay,
+    ) -> Result<Request> {
+        if origin == destination {
+            return Err(DispatchError::invalid("trip.destination", "is the same place as the origin"));
+        }
+        let direct = travel.time(origin, destination);
+        let t = (trip.time.unix() - day.midnight_unix()) as f64;
+        let wish = match trip.time {
+            TripTime::DepartAfter(_) => Wish::DepartAfter(t),
+            TripTime::ArriveBy(_) => Wish::ArriveBy(t),
+        };
+        let load = Capacity::new(trip.seats, trip.wheelchair_places);
+        self.policy
+            .request(id, origin, destination, direct, wish, load)
+            .map_err(|e| DispatchError::invalid("trip", e))
+    }
+
+    fn promise_for(&self, request: &Request, offer: &Offer) -> Result<TimeWindow> {
+        self.policy.promise(request, offer).map_err(DispatchError::internal)
+    }
+
+    /// Keeps priced offers for booking and says them as the rider hears them.
+    fn keep_offers(
+        &self,
+        view: &DayView,
+        trip: &Trip,
+        points: [Snapped; 2],
+        priced: Priced,
+    ) -> Result<Vec<QuotedOffer>> {
+        let now = now_unix();
+        let midnight = view.day.midnight_unix();
+        let mut quoted: Vec<QuotedOffer> = Vec::new();
+        for offer in priced.offers {
+            let promise = self.promise_for(&priced.request, &offer)?;
+            // Identical vehicles give identical offers; a rider needs distinct times.
+            let window =
+                (midnight + promise.earliest().round() as i64, midnight + promise.latest().round() as i64);
+            if quoted.iter().any(|q| q.pickup_window == window) {
+                continue;
+            }
+            let expected_arrival = midnight + offer.expected_arrival.round() as i64;
+            let ride_minutes =
+                (offer.expected_arrival - offer.pickup_time - priced.request.pickup_service) / 60.0;
+            let pending = PendingOffer {
+                day: view.day,
+                built: view.built,
+                trip: trip.clone(),
+                points,
+                request: priced.request.clone(),
+                offer,
+                promise,
+                expires: now + self.offer_ttl_s,
+            };
+            let id = lock(&self.offers).add(pending, now);
+            quoted.push(QuotedOffer { id, pickup_window: window, expected_arrival, ride_minutes });
+        }
+        Ok(quoted)
+    }
+
+    fn publish(&self, state: &DayState) {
+        write(&self.views).insert(state.day, state.view());
     }
 }
 
@@ -143,8 +412,8 @@ struct DayState {
     day: ServiceDay,
     /// Fleet vehicle id of each dispatch vehicle (index = `VehicleId.0`).
     fleet: Vec<i64>,
-    table: PointTable,
-    plan: LivePlan,
+    table: Arc<RwLock<PointTable>>,
+    plan: Arc<LivePlan>,
     booking_of: HashMap<RequestId, i64>,
     next_request: u32,
     /// Bumped on every change of the plan, so a batch re-plan computed
@@ -160,9 +429,25 @@ impl DayState {
         RequestId(self.next_request)
     }
 
-    /// The stored form of vehicle `v`'s route (`new` marks the booking being added).
-    fn vehicle_plan(&self, plan: &LivePlan, v: usize, new: Option<RequestId>) -> VehicleDayPlan {
-        let full = plan.plan(&self.table);
+    fn view(&self) -> DayView {
+        DayView {
+            day: self.day,
+            built: self.built,
+            unused_request: RequestId(self.next_request + 1),
+            plan: self.plan.clone(),
+            table: self.table.clone(),
+        }
+    }
+
+    /// The stored form of vehicle `v`'s route (`new` is the booking being added).
+    fn vehicle_plan(
+        &self,
+        plan: &LivePlan,
+        travel: &impl TravelTimes,
+        v: usize,
+        new: Option<RequestId>,
+    ) -> VehicleDayPlan {
+        let full = plan.plan(travel);
         let midnight = self.day.midnight_unix();
         let stops = full.routes[v]
             .stops
@@ -180,56 +465,60 @@ impl DayState {
         VehicleDayPlan { vehicle_id: self.fleet[v], day: self.day, stops }
     }
 
-    fn vehicle_index(&self, id: VehicleId) -> usize {
-        id.0 as usize
+    /// Rebuilds the travel-time table from the points the plan still uses
+    /// once cancellations have left it mostly unused, so memory follows the
+    /// live bookings. Keeps the state as it was if the rebuilt plan does not
+    /// restore (which would be a bug, logged).
+    fn shed_unused_points(&mut self, roads: &RoadNetwork) {
+        let table = read(&self.table);
+        let (vehicles, requests) = (self.plan.vehicles(), self.plan.requests());
+        let mut keep: Vec<LocId> = Vec::new();
+        for v in vehicles {
+            keep.extend([v.start_depot, v.end_depot]);
+            keep.extend(v.breaks.iter().map(|b| b.location));
+        }
+        for r in requests {
+            keep.extend([r.pickup, r.dropoff]);
+        }
+        if table.len() <= 2 * keep.len() + 64 {
+            return;
+        }
+        let (compact, new_id) = table.compacted(roads, &keep);
+        let map = |loc: LocId| new_id.get(loc.index()).copied().flatten().unwrap_or(loc);
+        let vehicles: Vec<Vehicle> = vehicles
+            .iter()
+            .map(|v| {
+                let mut v = v.clone();
+                (v.start_depot, v.end_depot) = (map(v.start_depot), map(v.end_depot));
+                v.breaks.iter_mut().for_each(|b| b.location = map(b.location));
+                v
+            })
+            .collect();
+        let requests: Vec<Request> = requests
+            .iter()
+            .map(|r| Request { pickup: map(r.pickup), dropoff: map(r.dropoff), ..r.clone() })
+            .collect();
+        match LivePlan::restore(vehicles, requests, &self.plan.stops(), &compact) {
+            Ok(plan) => {
+                tracing::debug!(day = %self.day, before = table.len(), after = compact.len(), "shed unused points");
+                drop(table);
+                self.plan = Arc::new(plan);
+                self.table = Arc::new(RwLock::new(compact));
+            }
+            Err(e) => {
+                tracing::error!(day = %self.day, "kept the travel-time table: the compacted plan failed ({e})")
+            }
+        }
     }
 }
 
-struct PendingOffer {
-    day: ServiceDay,
-    /// The day state the offer was priced on; its locations mean nothing in a rebuilt one.
-    built: u64,
-    trip: Trip,
-    request: Request,
-    offer: Offer,
-    promise: TimeWindow,
-    expires: i64,
-}
-
 pub struct Dispatcher {
-    roads: Arc<RoadNetwork>,
-    store: Store,
-    area: Option<ServiceArea>,
-    policy: noriai_dispatch::Policy,
-    offer_ttl_s: i64,
+    core: Arc<Core>,
     days: HashMap<ServiceDay, DayState>,
-    offers: HashMap<String, PendingOffer>,
-    /// Offer ids in the order they were quoted (and so expire).
-    offer_queue: std::collections::VecDeque<(i64, String)>,
-    offer_seq: u64,
-    offer_salt: u64,
     /// To hand results of background work back to this task.
     inbox: mpsc::WeakSender<Command>,
     /// Versions handed to day states built from the store, never reused.
     generation: u64,
-}
-
-fn now_unix() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
-}
-
-fn internal(e: impl std::fmt::Display) -> Status {
-    tracing::error!("dispatcher: {e}");
-    Status::internal(format!("dispatch failed: {e}"))
-}
-
-fn hhmm(day: ServiceDay, t: f64) -> String {
-    let s = t.round().max(0.0) as u32;
-    if s >= 86_400 {
-        format!("{} +1 day", format_time_of_day(s - 86_400))
-    } else {
-        format!("{} {}", day, format_time_of_day(s))
-    }
 }
 
 impl Dispatcher {
@@ -244,32 +533,30 @@ impl Dispatcher {
         let salt = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64);
-        let mut d = Dispatcher {
+        let core = Arc::new(Core {
             roads,
             store,
-            area,
             policy: policy.dispatch,
             offer_ttl_s: policy.offer_ttl_s,
-            days: HashMap::new(),
-            offers: HashMap::new(),
-            offer_queue: std::collections::VecDeque::new(),
-            offer_seq: 0,
-            offer_salt: salt,
-            inbox: tx.downgrade(),
-            generation: 0,
-        };
+            area: RwLock::new(area),
+            views: RwLock::new(HashMap::new()),
+            offers: Mutex::new(OfferBook::new(salt, MAX_PENDING_OFFERS)),
+            store_reachable: std::sync::atomic::AtomicBool::new(true),
+        });
+        let mut d =
+            Dispatcher { core: core.clone(), days: HashMap::new(), inbox: tx.downgrade(), generation: 0 };
         tokio::spawn(async move {
             while let Some(cmd) = rx.recv().await {
                 d.handle(cmd).await;
             }
         });
-        DispatcherHandle { tx }
+        DispatcherHandle { tx, core }
     }
 
     async fn handle(&mut self, cmd: Command) {
         match cmd {
-            Command::Quote { trip, reply } => {
-                let _ = reply.send(self.quote(trip).await);
+            Command::LoadDay { day, reply } => {
+                let _ = reply.send(self.day_state(day).await.map(|s| s.view()));
             }
             Command::Book { key, what, recurrence, reply } => {
                 let _ = reply.send(self.book(key, what, recurrence).await);
@@ -282,15 +569,12 @@ impl Dispatcher {
             }
             Command::FleetChanged { reply } => {
                 self.days.clear();
-                let _ = reply.send(Ok(()));
-            }
-            Command::AreaChanged { area, reply } => {
-                self.area = Some(area);
+                write(&self.core.views).clear();
                 let _ = reply.send(Ok(()));
             }
             Command::Replan { day, seconds, reply } => {
                 if let Err(e) = self.start_replan(day, seconds, reply).await {
-                    tracing::warn!("re-plan of {day}: {e:?}");
+                    tracing::warn!("re-plan of {day}: {e}");
                 }
             }
             Command::ApplyReplan { day, version, stops, summary, reply } => {
@@ -300,73 +584,73 @@ impl Dispatcher {
     }
 
     /// Loads (once) the live state of a day from the store.
-    async fn day_state(&mut self, day: ServiceDay) -> Result<&mut DayState, Status> {
+    async fn day_state(&mut self, day: ServiceDay) -> Result<&mut DayState> {
         if !self.days.contains_key(&day) {
-            let shifts = self.store.shifts_on(day).await.map_err(store_status)?;
+            let shifts = self.core.store.shifts_on(day).await?;
             let mut state = self.build_day(day, &shifts).await?;
             self.generation += 1 << 32;
             (state.version, state.built) = (self.generation, self.generation);
+            self.core.publish(&state);
             self.days.insert(day, state);
         }
-        self.days.get_mut(&day).ok_or_else(|| Status::internal("day state vanished"))
+        self.days.get_mut(&day).ok_or_else(|| DispatchError::internal("day state vanished"))
+    }
+
+    /// Forgets a day's state; it is rebuilt from the store when next needed.
+    fn forget_day(&mut self, day: ServiceDay) {
+        self.days.remove(&day);
+        write(&self.core.views).remove(&day);
     }
 
     /// Builds a day's state from shifts and the stored bookings and plans.
-    async fn build_day(&self, day: ServiceDay, shifts: &[Shift]) -> Result<DayState, Status> {
+    async fn build_day(&self, day: ServiceDay, shifts: &[Shift]) -> Result<DayState> {
+        let core = &self.core;
         let fleet: HashMap<i64, FleetVehicle> =
-            self.store.list_vehicles().await.map_err(store_status)?.into_iter().map(|v| (v.id, v)).collect();
+            core.store.list_vehicles().await?.into_iter().map(|v| (v.id, v)).collect();
         let mut table = PointTable::new();
         let mut vehicles = Vec::new();
         let mut ids = Vec::new();
         for s in shifts {
             let Some(fv) = fleet.get(&s.vehicle_id) else { continue };
-            let depot = self
+            let depot = core
                 .roads
                 .snap(fv.depot)
-                .map_err(|e| internal(format!("depot of vehicle {}: {e}", fv.id)))?;
-            let depot = table.add(&self.roads, depot);
-            let window = TimeWindow::new(s.start_s as f64, s.end_s as f64).map_err(internal)?;
+                .map_err(|e| DispatchError::internal(format!("depot of vehicle {}: {e}", fv.id)))?;
+            let depot = table.add(&core.roads, depot);
+            let window =
+                TimeWindow::new(s.start_s as f64, s.end_s as f64).map_err(DispatchError::internal)?;
             let capacity = Capacity::new(fv.seats, fv.wheelchair_places);
-            let v =
-                Vehicle::new(VehicleId(vehicles.len() as u32), capacity, depot, window).map_err(internal)?;
+            let v = Vehicle::new(VehicleId(vehicles.len() as u32), capacity, depot, window)
+                .map_err(DispatchError::internal)?;
             vehicles.push(v);
             ids.push(fv.id);
         }
-        let empty = LivePlan::new(vehicles.clone(), &table).map_err(internal)?;
-        let mut state = DayState {
-            day,
-            fleet: ids,
-            table,
-            plan: empty,
-            booking_of: HashMap::new(),
-            next_request: 0,
-            version: 0,
-            built: 0,
-        };
-        let bookings = self.store.list_bookings(None, Some(day), false).await.map_err(store_status)?;
-        if bookings.is_empty() {
-            return Ok(state);
-        }
+        let bookings = core.store.list_bookings(None, Some(day), false).await?;
         let mut requests = Vec::new();
+        let mut booking_of = HashMap::new();
         let mut request_of: HashMap<i64, RequestId> = HashMap::new();
         for b in &bookings {
-            let (origin, destination) = self.resolve_places(&b.trip).await?;
-            let rid = state.new_request_id();
-            let mut req = self.request_for(&mut state, rid, &b.trip, origin, destination)?;
+            let (origin, destination) = core.resolve_places(&b.trip).await?;
+            let rid = RequestId(requests.len() as u32 + 1);
+            let snap = |p: LatLon| {
+                core.roads.snap(p).map_err(|e| DispatchError::internal(format!("booking {}: {e}", b.id)))
+            };
+            let (o, d) = (table.add(&core.roads, snap(origin)?), table.add(&core.roads, snap(destination)?));
+            let mut req = core.request_for(rid, o, d, &table, &b.trip, day)?;
             let promise = TimeWindow::new(
                 (b.pickup_window.0 - day.midnight_unix()) as f64,
                 (b.pickup_window.1 - day.midnight_unix()) as f64,
             )
-            .map_err(internal)?;
-            req.promise(promise).map_err(internal)?;
-            state.booking_of.insert(rid, b.id);
+            .map_err(DispatchError::internal)?;
+            req.promise(promise).map_err(DispatchError::internal)?;
+            booking_of.insert(rid, b.id);
             request_of.insert(b.id, rid);
             requests.push(req);
         }
-        let stored = self.store.plans_from(day).await.map_err(store_status)?;
-        let mut routes = vec![Vec::new(); state.fleet.len()];
+        let stored = if bookings.is_empty() { Vec::new() } else { core.store.plans_from(day).await? };
+        let mut routes = vec![Vec::new(); ids.len()];
         for p in stored.iter().filter(|p| p.day == day) {
-            let Some(v) = state.fleet.iter().position(|&f| f == p.vehicle_id) else { continue };
+            let Some(v) = ids.iter().position(|&f| f == p.vehicle_id) else { continue };
             routes[v] = p
                 .stops
                 .iter()
@@ -379,332 +663,219 @@ impl Dispatcher {
                 })
                 .collect();
         }
-        state.plan = LivePlan::restore(vehicles, requests, &routes, &state.table).map_err(|e| {
-            Status::failed_precondition(format!(
+        let next_request = requests.len() as u32;
+        let plan = LivePlan::restore(vehicles, requests, &routes, &table).map_err(|e| {
+            DispatchError::Precondition(format!(
                 "the stored plan of {day} no longer fits the fleet and shifts ({e}); restore the shifts or re-plan"
             ))
         })?;
-        Ok(state)
+        Ok(DayState {
+            day,
+            fleet: ids,
+            table: Arc::new(RwLock::new(table)),
+            plan: Arc::new(plan),
+            booking_of,
+            next_request,
+            version: 0,
+            built: 0,
+        })
     }
 
-    async fn resolve_places(&self, trip: &Trip) -> Result<(LatLon, LatLon), Status> {
-        let mut out = Vec::with_capacity(2);
-        for (field, place) in [("trip.origin", &trip.origin), ("trip.destination", &trip.destination)] {
-            out.push(match place.kind {
-                PlaceKind::Point(p) => p,
-                PlaceKind::Stop(id) => self
-                    .store
-                    .get_stop(id)
-                    .await
-                    .map_err(|_| {
-                        Status::not_found(format!(
-                            "{field}.stop_id: there is no stop {id}; list stops with FleetService.ListStops"
-                        ))
-                    })?
-                    .location,
-            });
-        }
-        Ok((out[0], out[1]))
-    }
-
-    /// The dial-a-ride request for a trip on its day (times after local midnight).
-    fn request_for(
-        &self,
-        state: &mut DayState,
-        id: RequestId,
-        trip: &Trip,
-        origin: LatLon,
-        destination: LatLon,
-    ) -> Result<Request, Status> {
-        let snap = |field: &str, p: LatLon| self.roads.snap(p).map_err(|e| invalid(field, e));
-        let o = snap("trip.origin", origin)?;
-        let d = snap("trip.destination", destination)?;
-        let (o, d) = (state.table.add(&self.roads, o), state.table.add(&self.roads, d));
-        if o == d {
-            return Err(invalid("trip.destination", "is the same place as the origin"));
-        }
-        let direct = state.table.time(o, d);
-        let t = (trip.time.unix() - state.day.midnight_unix()) as f64;
-        let wish = match trip.time {
-            TripTime::DepartAfter(_) => Wish::DepartAfter(t),
-            TripTime::ArriveBy(_) => Wish::ArriveBy(t),
-        };
-        let load = Capacity::new(trip.seats, trip.wheelchair_places);
-        self.policy.request(id, o, d, direct, wish, load).map_err(|e| invalid("trip", e))
-    }
-
-    /// Checks a new trip and turns it into a request on its day.
-    async fn prepare(&mut self, trip: &Trip) -> Result<(ServiceDay, Request), Status> {
-        let now = now_unix();
-        let field = match trip.time {
-            TripTime::DepartAfter(_) => "trip.depart_after",
-            TripTime::ArriveBy(_) => "trip.arrive_by",
-        };
-        if trip.time.unix() < now - 60 {
-            return Err(invalid(field, "is in the past"));
-        }
-        if trip.time.unix() > now + 400 * 86_400 {
-            return Err(invalid(field, "is more than 400 days ahead"));
-        }
-        self.store.get_rider(trip.rider_id).await.map_err(|_| {
-            Status::not_found(format!(
-                "trip.rider_id: there is no rider {}; register them first",
-                trip.rider_id
-            ))
-        })?;
-        let (origin, destination) = self.resolve_places(trip).await?;
-        if let Some(area) = &self.area {
-            for (name, p) in [("origin", origin), ("destination", destination)] {
-                if !area.contains(p) {
-                    return Err(Status::failed_precondition(format!(
-                        "trip.{name} {p} is outside the service area; the service runs only inside the area shown by FleetService.GetServiceArea"
-                    )));
-                }
-            }
-        }
-        let day = ServiceDay::of_unix(trip.time.unix());
-        let shifts = self.store.shifts_on(day).await.map_err(store_status)?;
-        if shifts.is_empty() {
-            return Err(Status::failed_precondition(format!(
-                "no vehicle is on shift on {day}; the service does not run that day"
-            )));
-        }
-        let (open, close) = (
-            shifts.iter().map(|s| s.start_s).min().unwrap_or(0),
-            shifts.iter().map(|s| s.end_s).max().unwrap_or(0),
-        );
-        let t = (trip.time.unix() - day.midnight_unix()) as u32;
-        if t < open || t > close {
-            return Err(Status::failed_precondition(format!(
-                "{field} is outside service hours on {day} ({}–{})",
-                format_time_of_day(open),
-                format_time_of_day(close)
-            )));
-        }
-        let state = self.day_state(day).await?;
-        let rid = state.new_request_id();
-        let mut state = self.days.remove(&day).ok_or_else(|| Status::internal("day state vanished"))?;
-        let req = self.request_for(&mut state, rid, trip, origin, destination);
-        self.days.insert(day, state);
-        Ok((day, req?))
-    }
-
-    /// Drops expired offers, and the oldest ones when many callers quote
-    /// without booking, so memory stays bounded. Amortised O(1) per quote.
-    fn forget_old_offers(&mut self, now: i64) {
-        while let Some((expires, _)) = self.offer_queue.front() {
-            if *expires > now && self.offers.len() <= MAX_PENDING_OFFERS {
-                break;
-            }
-            if let Some((_, id)) = self.offer_queue.pop_front() {
-                self.offers.remove(&id);
-            }
-        }
-    }
-
-    fn promise_for(&self, request: &Request, offer: &Offer) -> Result<TimeWindow, Status> {
-        self.policy.promise(request, offer).map_err(internal)
-    }
-
-    async fn quote(&mut self, trip: Trip) -> Result<Vec<QuotedOffer>, Status> {
-        let (day, request) = self.prepare(&trip).await?;
-        let state = self.days.get(&day).ok_or_else(|| Status::internal("day state vanished"))?;
-        let built = state.built;
-        let offers =
-            match noriai_dispatch::insert(&state.plan, &request, &state.table, &OfferOptions::default()) {
-                Ok(Ok(offers)) => offers,
-                Ok(Err(no)) => return Err(no_offer_status(day, &no)),
-                Err(e) => return Err(online_status(e)),
-            };
-        let now = now_unix();
-        self.forget_old_offers(now);
-        let midnight = day.midnight_unix();
-        let mut quoted: Vec<QuotedOffer> = Vec::new();
-        for offer in offers {
-            let promise = self.promise_for(&request, &offer)?;
-            // Identical vehicles give identical offers; a rider needs distinct times.
-            let window =
-                (midnight + promise.earliest().round() as i64, midnight + promise.latest().round() as i64);
-            if quoted.iter().any(|q| q.pickup_window == window) {
-                continue;
-            }
-            self.offer_seq += 1;
-            let id = format!("{:x}-{:x}", self.offer_salt & 0xffff_ffff, self.offer_seq);
-            quoted.push(QuotedOffer {
-                id: id.clone(),
-                pickup_window: window,
-                expected_arrival: midnight + offer.expected_arrival.round() as i64,
-                ride_minutes: (offer.expected_arrival - offer.pickup_time - request.pickup_service) / 60.0,
-            });
-            let pending = PendingOffer {
-                day,
-                built,
-                trip: trip.clone(),
-                request: request.clone(),
-                offer,
-                promise,
-                expires: now + self.offer_ttl_s,
-            };
-            self.offer_queue.push_back((pending.expires, id.clone()));
-            self.offers.insert(id, pending);
-        }
-        Ok(quoted)
-    }
-
-    async fn book(
-        &mut self,
-        key: String,
-        what: BookWhat,
-        recurrence: Option<i64>,
-    ) -> Result<Booking, Status> {
-        if key.trim().is_empty() || key.len() > 200 {
-            return Err(invalid("idempotency_key", "is required (up to 200 characters, e.g. a UUID)"));
-        }
-        if let Some(existing) = self.store.booking_by_key(&key).await.map_err(store_status)? {
+    async fn book(&mut self, key: String, what: BookWhat, recurrence: Option<i64>) -> Result<Booking> {
+        if let Some(existing) = self.core.store.booking_by_key(&key).await? {
             let same = match &what {
                 BookWhat::Trip(t) => *t == existing.trip,
-                BookWhat::Offer(id) => self.offers.get(id).is_none_or(|o| o.trip == existing.trip),
+                BookWhat::Offer(id) => {
+                    lock(&self.core.offers).get(id).is_none_or(|o| o.trip == existing.trip)
+                }
             };
             return if same {
                 Ok(existing)
             } else {
-                Err(Status::already_exists(format!(
-                    "idempotency_key `{key}` was already used for booking {} with a different trip; use a new key for a new booking",
+                Err(DispatchError::KeyReused(format!(
+                    "idempotency_key was already used for booking {} with a different trip; use a new key for a new booking",
                     existing.id
                 )))
             };
         }
-        let pending = match what {
+        match what {
             BookWhat::Offer(id) => {
-                let p = self.offers.remove(&id).ok_or_else(|| {
-                    Status::not_found(format!("offer_id `{id}` is unknown or expired; ask for a new quote"))
-                })?;
-                if p.expires < now_unix() {
-                    return Err(Status::failed_precondition(format!(
-                        "offer `{id}` has expired; ask for a new quote"
+                let pending = lock(&self.core.offers).get(&id).cloned();
+                let Some(pending) = pending else {
+                    return Err(DispatchError::NotFound(format!(
+                        "offer_id `{}` is unknown or expired; ask for a new quote",
+                        noriai_model::excerpt(&id)
+                    )));
+                };
+                if pending.expires < now_unix() {
+                    lock(&self.core.offers).remove(&id);
+                    return Err(DispatchError::Precondition(format!(
+                        "offer `{}` has expired; ask for a new quote",
+                        noriai_model::excerpt(&id)
                     )));
                 }
-                p
+                let saved = self.commit(key, pending, recurrence).await?;
+                // Only now: a retry after a failed commit may still book it.
+                lock(&self.core.offers).remove(&id);
+                Ok(saved)
             }
             BookWhat::Trip(trip) => {
-                let (day, request) = self.prepare(&trip).await?;
-                let state = self.days.get(&day).ok_or_else(|| Status::internal("day state vanished"))?;
-                let offer = match noriai_dispatch::insert(
-                    &state.plan,
-                    &request,
-                    &state.table,
-                    &OfferOptions::default(),
-                ) {
-                    Ok(Ok(offers)) => {
-                        offers.into_iter().next().ok_or_else(|| Status::internal("empty offer list"))?
-                    }
-                    Ok(Err(no)) => return Err(no_offer_status(day, &no)),
-                    Err(e) => return Err(online_status(e)),
+                let checked = self.core.check(&trip).await?;
+                let view = self.day_state(checked.day).await?.view();
+                let opts = OfferOptions { max_offers: 1, ..OfferOptions::default() };
+                let priced = self.core.price(&view, &trip, &checked, &opts)?;
+                let offer = priced
+                    .offers
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| DispatchError::internal("empty offer list"))?;
+                let promise = self.core.promise_for(&priced.request, &offer)?;
+                let pending = PendingOffer {
+                    day: view.day,
+                    built: view.built,
+                    trip,
+                    points: checked.points,
+                    request: priced.request,
+                    offer,
+                    promise,
+                    expires: i64::MAX,
                 };
-                let promise = self.promise_for(&request, &offer)?;
-                PendingOffer { day, built: state.built, trip, request, offer, promise, expires: i64::MAX }
+                self.commit(key, pending, recurrence).await
             }
-        };
+        }
+    }
+
+    /// Adds a priced offer to the day's plan: stored first, then in memory.
+    async fn commit(
+        &mut self,
+        key: String,
+        pending: PendingOffer,
+        recurrence: Option<i64>,
+    ) -> Result<Booking> {
         let day = pending.day;
+        let roads = self.core.roads.clone();
         let state = self.day_state(day).await?;
         if state.built != pending.built {
-            return Err(Status::aborted(
-                "the fleet or its shifts changed since the quote; ask for a new quote",
+            return Err(DispatchError::Stale(
+                "the fleet or its shifts changed since the quote; ask for a new quote".into(),
             ));
         }
-        let mut plan = state.plan.clone();
-        let mut request = pending.request.clone();
-        if plan.requests().iter().any(|r| r.id == request.id) {
-            request.id = state.new_request_id();
-        }
-        let mut offer = pending.offer.clone();
-        if plan.commit(&request, &offer, Some(pending.promise), &state.table).is_err() {
-            // The plan changed since the quote: look for another way to keep the same promise.
-            let mut narrowed = request.clone();
-            narrowed.pickup_window = pending.promise;
-            let again = noriai_dispatch::insert(
-                &state.plan,
-                &narrowed,
-                &state.table,
-                &OfferOptions { max_offers: 1, alternative_step: 0.0, ..OfferOptions::default() },
-            );
-            let Ok(Ok(mut offers)) = again else {
-                return Err(Status::aborted(
-                    "the offered pickup time is no longer available; ask for a new quote",
-                ));
+        let rid = state.new_request_id();
+        let table = state.table.clone();
+        let (stored_plan, plan, booking, ids) = {
+            let table = read(&table);
+            let (travel, ids) = table.with_points(&roads, &pending.points);
+            let request = Request { id: rid, pickup: ids[0], dropoff: ids[1], ..pending.request.clone() };
+            let mut plan = (*state.plan).clone();
+            let mut offer = pending.offer.clone();
+            if plan.commit(&request, &offer, Some(pending.promise), &travel).is_err() {
+                // The plan changed since the quote: look for another way to keep the same promise.
+                let mut narrowed = request.clone();
+                narrowed.pickup_window = pending.promise;
+                let opts = OfferOptions { max_offers: 1, alternative_step: 0.0, ..OfferOptions::default() };
+                let Ok(Ok(mut offers)) = noriai_dispatch::insert(&state.plan, &narrowed, &travel, &opts)
+                else {
+                    return Err(DispatchError::Stale(
+                        "the offered pickup time is no longer available; ask for a new quote".into(),
+                    ));
+                };
+                offer = offers.remove(0);
+                plan.commit(&request, &offer, Some(pending.promise), &travel).map_err(online_error)?;
+            }
+            let v = offer.vehicle.0 as usize;
+            let stored_plan = state.vehicle_plan(&plan, &travel, v, Some(rid));
+            let midnight = day.midnight_unix();
+            let arrival = stored_plan
+                .stops
+                .iter()
+                .find(|s| s.booking_id == 0 && s.action == StopAction::Dropoff)
+                .map_or(midnight + offer.expected_arrival.round() as i64, |s| s.eta);
+            let booking = Booking {
+                id: 0,
+                trip: pending.trip.clone(),
+                status: BookingStatus::Confirmed,
+                day,
+                pickup_window: (
+                    midnight + pending.promise.earliest().round() as i64,
+                    midnight + pending.promise.latest().round() as i64,
+                ),
+                expected_arrival: arrival,
+                vehicle_id: state.fleet[v],
+                recurrence_id: recurrence,
+                idempotency_key: key,
             };
-            offer = offers.remove(0);
-            plan.commit(&request, &offer, Some(pending.promise), &state.table).map_err(online_status)?;
-        }
-        let v = state.vehicle_index(offer.vehicle);
-        let stored_plan = state.vehicle_plan(&plan, v, Some(request.id));
-        let midnight = day.midnight_unix();
-        let arrival = stored_plan
-            .stops
-            .iter()
-            .find(|s| s.booking_id == 0 && s.action == StopAction::Dropoff)
-            .map_or(midnight + offer.expected_arrival.round() as i64, |s| s.eta);
-        let booking = Booking {
-            id: 0,
-            trip: pending.trip.clone(),
-            status: BookingStatus::Confirmed,
-            day,
-            pickup_window: (
-                midnight + pending.promise.earliest().round() as i64,
-                midnight + pending.promise.latest().round() as i64,
-            ),
-            expected_arrival: arrival,
-            vehicle_id: state.fleet[v],
-            recurrence_id: recurrence,
-            idempotency_key: key,
+            (stored_plan, plan, booking, ids)
         };
-        let saved = self.store.commit_booking(&booking, &[stored_plan]).await.map_err(store_status)?;
-        let state = self.days.get_mut(&day).ok_or_else(|| Status::internal("day state vanished"))?;
-        state.plan = plan;
-        state.version += 1;
-        state.booking_of.insert(request.id, saved.id);
+        let saved = self.core.store.commit_booking(&booking, &[stored_plan]).await?;
+        // Durable: now memory. Only this task adds points, so they get the
+        // ids the view gave them; if not, rebuild the day from the store.
+        let state = self.days.get_mut(&day).ok_or_else(|| DispatchError::internal("day state vanished"))?;
+        let added = {
+            let mut t = write(&state.table);
+            [t.add(&roads, pending.points[0]), t.add(&roads, pending.points[1])]
+        };
+        if added != [ids[0], ids[1]] {
+            tracing::error!(%day, "travel-time ids moved while booking; rebuilding the day from the store");
+            self.forget_day(day);
+        } else {
+            state.plan = Arc::new(plan);
+            state.version += 1;
+            state.booking_of.insert(rid, saved.id);
+            self.core.publish(state);
+        }
         tracing::info!(booking = saved.id, %day, vehicle = saved.vehicle_id, "booked");
         Ok(saved)
     }
 
-    async fn cancel(&mut self, id: i64) -> Result<Booking, Status> {
-        let booking = self.store.get_booking(id).await.map_err(store_status)?;
+    async fn cancel(&mut self, id: i64) -> Result<Booking> {
+        let booking = self.core.store.get_booking(id).await?;
         if booking.status == BookingStatus::Cancelled {
-            return Err(Status::failed_precondition(format!("booking {id} is already cancelled")));
+            return Err(DispatchError::Precondition(format!("booking {id} is already cancelled")));
         }
         if booking.pickup_window.1 < now_unix() {
-            return Err(Status::failed_precondition(format!("booking {id} was for a time that has passed")));
+            return Err(DispatchError::Precondition(format!("booking {id} was for a time that has passed")));
         }
         let state = self.day_state(booking.day).await?;
         let rid = state.booking_of.iter().find(|(_, b)| **b == id).map(|(r, _)| *r);
         let mut plans = Vec::new();
-        let mut plan = state.plan.clone();
+        let mut plan = (*state.plan).clone();
         if let Some(rid) = rid {
-            let v = plan.vehicle_of(rid).ok_or_else(|| Status::internal("booking not in any route"))?;
-            plan.remove(rid, &state.table).map_err(online_status)?;
-            state.booking_of.remove(&rid);
-            plans.push(state.vehicle_plan(&plan, v, None));
+            let table = read(&state.table);
+            let v =
+                plan.vehicle_of(rid).ok_or_else(|| DispatchError::internal("booking not in any route"))?;
+            plan.remove(rid, &*table).map_err(online_error)?;
+            // The new plan no longer visits the booking, so its mapping can stay until the commit.
+            plans.push(state.vehicle_plan(&plan, &*table, v, None));
         }
-        let saved = self.store.cancel_booking(id, &plans).await.map_err(store_status)?;
+        let saved = self.core.store.cancel_booking(id, &plans).await?;
+        // Durable: now memory.
+        let roads = self.core.roads.clone();
         if let Some(state) = self.days.get_mut(&booking.day) {
-            state.plan = plan;
+            if let Some(rid) = rid {
+                state.booking_of.remove(&rid);
+            }
+            state.plan = Arc::new(plan);
             state.version += 1;
+            state.shed_unused_points(&roads);
+            self.core.publish(state);
         }
         tracing::info!(booking = id, "cancelled");
         Ok(saved)
     }
 
-    async fn set_shift(&mut self, shift: Shift) -> Result<Shift, Status> {
-        self.store.get_vehicle(shift.vehicle_id).await.map_err(store_status)?;
-        let mut shifts = self.store.shifts_on(shift.day).await.map_err(store_status)?;
+    async fn set_shift(&mut self, shift: Shift) -> Result<Shift> {
+        let store = &self.core.store;
+        store.get_vehicle(shift.vehicle_id).await?;
+        let mut shifts = store.shifts_on(shift.day).await?;
         shifts.retain(|s| s.vehicle_id != shift.vehicle_id);
         shifts.push(shift);
         shifts.sort_by_key(|s| s.vehicle_id);
         // Bookings already made must still fit the new hours.
         let mut state = self.build_day(shift.day, &shifts).await?;
-        self.store.set_shift(shift).await.map_err(store_status)?;
+        self.core.store.set_shift(shift).await?;
         self.generation += 1 << 32;
         (state.version, state.built) = (self.generation, self.generation);
+        self.core.publish(&state);
         self.days.insert(shift.day, state);
         Ok(shift)
     }
@@ -716,7 +887,7 @@ impl Dispatcher {
         day: ServiceDay,
         seconds: f64,
         reply: Reply<ReplanSummary>,
-    ) -> Result<(), Status> {
+    ) -> Result<()> {
         let state = match self.day_state(day).await {
             Ok(s) => s,
             Err(e) => {
@@ -726,8 +897,9 @@ impl Dispatcher {
         };
         let before = state.plan.cost();
         let (requests, vehicles) = (state.plan.requests().to_vec(), state.plan.vehicles().to_vec());
-        let (table, version) = (state.table.clone(), state.version);
-        let inbox = self.inbox.upgrade().ok_or_else(|| Status::unavailable("shutting down"))?;
+        // A copy: the search runs for seconds and must not hold the table.
+        let (table, version) = (read(&state.table).clone(), state.version);
+        let inbox = self.inbox.upgrade().ok_or(DispatchError::ShuttingDown)?;
         tokio::task::spawn_blocking(move || {
             let mut summary = ReplanSummary {
                 bookings: requests.len(),
@@ -766,45 +938,63 @@ impl Dispatcher {
         version: u64,
         stops: Option<Vec<Vec<StopKind>>>,
         mut summary: ReplanSummary,
-    ) -> Result<ReplanSummary, Status> {
+    ) -> Result<ReplanSummary> {
         let state = self.day_state(day).await?;
         let Some(stops) = stops.filter(|_| state.version == version) else {
             summary.km_after = summary.km_before;
             return Ok(summary);
         };
         let (requests, vehicles) = (state.plan.requests().to_vec(), state.plan.vehicles().to_vec());
-        let plan = LivePlan::restore(vehicles, requests, &stops, &state.table).map_err(internal)?;
-        let plans: Vec<VehicleDayPlan> =
-            (0..state.fleet.len()).map(|v| state.vehicle_plan(&plan, v, None)).collect();
-        self.store.replace_plans(&plans).await.map_err(store_status)?;
+        let (plan, plans) = {
+            let table = read(&state.table);
+            let plan =
+                LivePlan::restore(vehicles, requests, &stops, &*table).map_err(DispatchError::internal)?;
+            let plans: Vec<VehicleDayPlan> =
+                (0..state.fleet.len()).map(|v| state.vehicle_plan(&plan, &*table, v, None)).collect();
+            (plan, plans)
+        };
+        self.core.store.replace_plans(&plans).await?;
         summary.km_after = plan.cost() / 1000.0;
         summary.applied = true;
         if let Some(state) = self.days.get_mut(&day) {
-            state.plan = plan;
+            state.plan = Arc::new(plan);
             state.version += 1;
+            self.core.publish(state);
         }
         tracing::info!(%day, km_before = summary.km_before, km_after = summary.km_after, "re-planned");
         Ok(summary)
     }
 }
 
-fn online_status(e: OnlineError) -> Status {
-    match e {
-        OnlineError::Request(_, m) => invalid("trip", m),
-        OnlineError::StaleOffer(_) => Status::aborted("the plan changed; ask for a new quote"),
-        other => internal(other),
+fn online_error(e: OnlineError) -> DispatchError {
+    match &e {
+        OnlineError::Request(_, m) => DispatchError::invalid("trip", m),
+        OnlineError::StaleOffer(_) => DispatchError::Stale("the plan changed; ask for a new quote".into()),
+        OnlineError::OnBoard(_) => {
+            DispatchError::Precondition("the rider is already on board; the trip can no longer change".into())
+        }
+        // The dispatcher builds every request, location and plan itself: any
+        // of these is a bug of ours, not of the caller.
+        OnlineError::Problem(_)
+        | OnlineError::DuplicateRequest(_)
+        | OnlineError::UnknownLocation { .. }
+        | OnlineError::UnknownVehicle(_)
+        | OnlineError::UnknownRequest(_)
+        | OnlineError::Restore(_)
+        | OnlineError::TooManyDone { .. } => DispatchError::internal(e),
     }
 }
 
-fn no_offer_status(day: ServiceDay, no: &NoOffer) -> Status {
+fn no_offer_error(day: ServiceDay, no: &NoOffer) -> DispatchError {
     let mut msg = format!("no vehicle can take this trip: {}", no.reason);
     if !no.alternatives.is_empty() {
         let times: Vec<String> = no.alternatives.iter().map(|a| hhmm(day, a.offer.pickup_time)).collect();
         msg.push_str(&format!("; nearest pickup times that would work: {}", times.join(", ")));
     }
     match no.reason {
-        Reason::ExceedsCapacity | Reason::ImpossibleTrip => Status::failed_precondition(msg),
-        Reason::OutsideAnyShift => Status::failed_precondition(msg),
-        Reason::NoVehicleInTime => Status::resource_exhausted(msg),
+        Reason::ExceedsCapacity | Reason::ImpossibleTrip | Reason::OutsideAnyShift => {
+            DispatchError::Precondition(msg)
+        }
+        Reason::NoVehicleInTime => DispatchError::NoVehicle(msg),
     }
 }

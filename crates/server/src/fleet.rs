@@ -115,7 +115,7 @@ impl FleetService for Fleet {
         };
         self.store.set_service_area(area.resolution(), &area.cells()).await.map_err(store_status)?;
         let reply = area_to_pb(&area);
-        self.dispatcher.area_changed(area).await?;
+        self.dispatcher.area_changed(area);
         Ok(Response::new(reply))
     }
 
@@ -136,7 +136,7 @@ impl FleetService for Fleet {
     async fn add_stop(&self, req: Request<pb::AddStopRequest>) -> Result<Response<pb::Stop>, Status> {
         let r = req.into_inner();
         let name = convert::required_text("name", &r.name)?;
-        let name_kana = convert::required_text("name_kana", &r.name_kana)?;
+        let name_kana = convert::reading("name_kana", &r.name_kana)?;
         let location = convert::latlon("location", r.location.as_ref())?;
         if let Some((res, cells)) = self.store.service_area().await.map_err(store_status)? {
             let area = ServiceArea::from_cells(res, &cells).map_err(|e| Status::internal(e.to_string()))?;

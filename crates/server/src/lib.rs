@@ -4,11 +4,13 @@
 //! this edge ([`convert`]); everything behind it speaks domain types.
 
 pub mod booking;
+pub mod codec;
 pub mod convert;
 pub mod demo;
 pub mod dispatcher;
 pub mod errors;
 pub mod fleet;
+pub mod offers;
 pub mod riders;
 
 pub mod pb {
@@ -85,6 +87,7 @@ pub async fn serve(
     health.set_serving::<RiderServiceServer<riders::Riders>>().await;
     health.set_serving::<FleetServiceServer<fleet::Fleet>>().await;
     health.set_serving::<BookingServiceServer<booking::Bookings>>().await;
+    tokio::spawn(watch_store(store.clone(), health.clone(), dispatcher.clone()));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -104,7 +107,7 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
-        .add_service(RiderServiceServer::new(riders::Riders { store: store.clone() }))
+        .add_service(RiderServiceServer::new(riders::Riders { store: store.clone(), roads: roads.clone() }))
         .add_service(FleetServiceServer::new(fleet::Fleet {
             store: store.clone(),
             dispatcher: dispatcher.clone(),
@@ -114,6 +117,47 @@ pub async fn serve(
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
         .await?;
     Ok(())
+}
+
+/// How often the store watch asks the database whether it answers.
+const STORE_WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Asks the database every few seconds whether it answers. While it does
+/// not, gRPC health reports NOT_SERVING (for the whole server and for the
+/// services that need the database), so a load balancer or an operator's
+/// console sees it, and quotes stop waiting for it; all turns back by itself.
+async fn watch_store(
+    store: Store,
+    health: tonic_health::server::HealthReporter,
+    dispatcher: dispatcher::DispatcherHandle,
+) {
+    use tonic_health::ServingStatus;
+    let mut up = true;
+    let mut tick = tokio::time::interval(STORE_WATCH_INTERVAL);
+    loop {
+        tick.tick().await;
+        let answers = tokio::time::timeout(noriai_store::ACQUIRE_TIMEOUT, store.ping()).await;
+        let now_up = matches!(answers, Ok(Ok(())));
+        if now_up == up {
+            continue;
+        }
+        up = now_up;
+        let status = if up { ServingStatus::Serving } else { ServingStatus::NotServing };
+        health.set_service_status("", status).await;
+        for service in [
+            <RiderServiceServer<riders::Riders> as tonic::server::NamedService>::NAME,
+            <FleetServiceServer<fleet::Fleet> as tonic::server::NamedService>::NAME,
+            <BookingServiceServer<booking::Bookings> as tonic::server::NamedService>::NAME,
+        ] {
+            health.set_service_status(service, status).await;
+        }
+        dispatcher.set_store_reachable(up);
+        if up {
+            tracing::info!("the booking database answers again");
+        } else {
+            tracing::error!("the booking database does not answer; bookings fail until it is back");
+        }
+    }
 }
 
 /// Every evening from 21:00 (Asia/Tokyo) re-plans the next day's pre-booked
@@ -134,7 +178,7 @@ async fn evening_replans(dispatcher: dispatcher::DispatcherHandle) {
                 Ok(s) => {
                     tracing::info!(day = %tomorrow, bookings = s.bookings, applied = s.applied, "evening re-plan")
                 }
-                Err(e) => tracing::warn!(day = %tomorrow, "evening re-plan failed: {}", e.message()),
+                Err(e) => tracing::warn!(day = %tomorrow, "evening re-plan failed: {e}"),
             }
             done = Some(tomorrow);
         }

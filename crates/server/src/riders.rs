@@ -5,11 +5,27 @@ use crate::errors::store_status;
 use crate::pb;
 use crate::pb::rider_service_server::RiderService;
 use noriai_model::service::Rider;
+use noriai_roads::RoadNetwork;
 use noriai_store::Store;
+use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 pub struct Riders {
     pub store: Store,
+    pub roads: Arc<RoadNetwork>,
+}
+
+impl Riders {
+    /// A home the vehicles cannot reach is refused now, not at the first quote.
+    fn check_home(&self, rider: &Rider) -> Result<(), Status> {
+        match self.roads.snap(rider.home) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(invalid(
+                "home",
+                format!("{e}; give the point on the road where the vehicle can stop for this rider"),
+            )),
+        }
+    }
 }
 
 fn rider_from(
@@ -24,7 +40,7 @@ fn rider_from(
     Ok(Rider {
         id,
         name: convert::required_text("name", name)?,
-        name_kana: convert::required_text("name_kana", name_kana)?,
+        name_kana: convert::reading("name_kana", name_kana)?,
         phone: convert::phone("phone", phone)?,
         home_address: convert::optional_text("home_address", home_address)?,
         home: convert::latlon("home", home)?,
@@ -48,6 +64,7 @@ impl RiderService for Riders {
             r.home.as_ref(),
             r.needs.as_ref(),
         )?;
+        self.check_home(&rider)?;
         let saved = self.store.insert_rider(&rider).await.map_err(store_status)?;
         tracing::info!(rider = saved.id, "rider registered");
         Ok(Response::new(convert::rider_to_pb(&saved)))
@@ -70,6 +87,7 @@ impl RiderService for Riders {
             r.home.as_ref(),
             r.needs.as_ref(),
         )?;
+        self.check_home(&rider)?;
         self.store.update_rider(&rider).await.map_err(store_status)?;
         Ok(Response::new(convert::rider_to_pb(&rider)))
     }
@@ -85,15 +103,18 @@ impl RiderService for Riders {
         req: Request<pb::SearchRidersRequest>,
     ) -> Result<Response<pb::SearchRidersResponse>, Status> {
         let r = req.into_inner();
-        let phone = Some(r.phone.trim()).filter(|s| !s.is_empty());
-        let name = Some(r.name.trim()).filter(|s| !s.is_empty());
+        let given = |field: &str, s: &str| -> Result<Option<String>, Status> {
+            if s.trim().is_empty() { Ok(None) } else { convert::required_text(field, s).map(Some) }
+        };
+        let (phone, name) = (given("phone", &r.phone)?, given("name", &r.name)?);
+        let (phone, name) = (phone.as_deref(), name.as_deref());
         if phone.is_none() && name.is_none() {
             return Err(invalid("phone", "give a phone number or a name to search for"));
         }
         if let Some(p) = phone
-            && !p.chars().any(|c| c.is_ascii_digit())
+            && noriai_store::phone_digits(p).is_empty()
         {
-            return Err(invalid("phone", format!("`{p}` has no digits")));
+            return Err(invalid("phone", format!("`{}` has no digits", noriai_model::excerpt(p))));
         }
         let limit = match r.limit {
             0 => 20,

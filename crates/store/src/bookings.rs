@@ -167,7 +167,7 @@ impl Store {
     /// replaced; every booking in the plans moves to its plan's vehicle and
     /// takes its expected arrival from its dropoff's eta.
     ///
-    /// [`StoreError::Conflict`] if `new.idempotency_key` was used before (a
+    /// [`StoreError::Duplicate`] if `new.idempotency_key` was used before (a
     /// retry: fetch the first with [`Store::booking_by_key`]) or the plans
     /// leave out a confirmed booking (they were computed from an older state:
     /// re-plan). An empty key is no key.
@@ -209,11 +209,11 @@ impl Store {
 
     async fn key_taken(&self, key: &str) -> StoreError {
         match self.booking_by_key(key).await {
-            Ok(Some(first)) => StoreError::Conflict(format!(
+            Ok(Some(first)) => StoreError::Duplicate(format!(
                 "idempotency key `{key}` was already used by booking {}; this is a retry",
                 first.id
             )),
-            _ => StoreError::Conflict(format!("idempotency key `{key}` was already used")),
+            _ => StoreError::Duplicate(format!("idempotency key `{key}` was already used")),
         }
     }
 
@@ -258,7 +258,7 @@ impl Store {
     ///
     /// [`StoreError::NotFound`] if there is no such booking,
     /// [`StoreError::AlreadyCancelled`] if it was cancelled before (nothing
-    /// changes), [`StoreError::Conflict`] if `plans` still visit it.
+    /// changes), [`StoreError::StalePlan`] if `plans` still visit it.
     pub async fn cancel_booking(&self, id: i64, plans: &[VehicleDayPlan]) -> Result<Booking, StoreError> {
         let set = PlanSet::new(plans, false)?;
         let mut w = self.begin_write().await?;

@@ -6,10 +6,14 @@ use sqlx::error::ErrorKind;
 pub enum StoreError {
     #[error("no {what} with id {id}")]
     NotFound { what: &'static str, id: i64 },
-    /// The change contradicts what is stored: a duplicate phone number or
-    /// idempotency key, or plans computed from a stale state.
+    /// A value that must be unique is taken: a phone number or an
+    /// idempotency key.
     #[error("{0}")]
-    Conflict(String),
+    Duplicate(String),
+    /// Plans computed from an older state than the stored one (another
+    /// booking or cancellation was committed meanwhile): re-plan and retry.
+    #[error("{0}")]
+    StalePlan(String),
     /// Cancelling a booking twice is refused so a caller can tell "I cancelled
     /// it" from "someone already had".
     #[error("booking {id} is already cancelled")]
@@ -43,6 +47,28 @@ fn migrate_hint(err: &sqlx::migrate::MigrateError) -> &'static str {
         VersionMismatch(_) => " (an applied migration file was edited; add a new migration instead)",
         _ => "",
     }
+}
+
+/// Whether a database error means the database could not be reached (the
+/// server is down, the network broke, no connection was free in time), as
+/// opposed to a refusal of this statement.
+pub fn is_unreachable(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Protocol(_)
+    ) || matches!(err, sqlx::Error::Database(db) if db.code().is_some_and(|c| is_connection_state(&c)))
+}
+
+/// PostgreSQL SQLSTATEs of a lost or refused connection: class 08
+/// (connection exception) and 57P01-57P03 (the server is shutting down or
+/// starting up).
+fn is_connection_state(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
 }
 
 /// Whether a database error is a broken constraint of this kind.

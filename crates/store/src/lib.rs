@@ -15,7 +15,7 @@
 //! durably before it returns. The store also keeps the plans honest: a
 //! confirmed booking's stops may only leave the stored plans through
 //! [`Store::cancel_booking`], which turns a stale re-plan (one computed before
-//! another booking was committed) into [`StoreError::Conflict`] instead of a
+//! another booking was committed) into [`StoreError::StalePlan`] instead of a
 //! silently lost booking.
 
 mod bookings;
@@ -36,9 +36,9 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-pub use error::StoreError;
+pub use error::{StoreError, is_unreachable};
 pub use plans::VehicleDayPlan;
-pub use text::{fold_for_search, phone_digits};
+pub use text::{fold_for_search, phone_digits, plain_phone, reading};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -47,6 +47,10 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations
 /// WAL lets run beside the writer.
 const SQLITE_MAX_CONNECTIONS: u32 = 4;
 const POSTGRES_MAX_CONNECTIONS: u32 = 8;
+/// How long a call waits for a connection before it fails: a caller on the
+/// phone must hear "try again" in seconds, not after sqlx's default 30 s,
+/// when the database is down.
+pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 /// How long a SQLite writer waits for another process's write to finish
 /// before giving up with "database is locked".
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -96,6 +100,7 @@ impl Store {
             .map_err(|e| StoreError::BadUrl(format!("`{url}`: {e}")))?;
         let pool = AnyPoolOptions::new()
             .max_connections(SQLITE_MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .after_connect(|conn: &mut AnyConnection, _meta: PoolConnectionMetadata| {
                 Box::pin(async move { configure_sqlite(conn).await })
             })
@@ -103,7 +108,9 @@ impl Store {
             .await
             .map_err(|source| StoreError::Connect { url: error::redact(url), source })?;
         SQLITE_MIGRATIONS.run(&pool).await?;
-        Ok(Store { pool, backend: Backend::Sqlite, write_turn: Some(Arc::new(Mutex::new(()))) })
+        let store = Store { pool, backend: Backend::Sqlite, write_turn: Some(Arc::new(Mutex::new(()))) };
+        store.renormalise_riders().await?;
+        Ok(store)
     }
 
     async fn connect_postgres(url: &str) -> Result<Store, StoreError> {
@@ -111,11 +118,21 @@ impl Store {
             .map_err(|e| StoreError::BadUrl(format!("`{}`: {e}", error::redact(url))))?;
         let pool = AnyPoolOptions::new()
             .max_connections(POSTGRES_MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(any_options)
             .await
             .map_err(|source| StoreError::Connect { url: error::redact(url), source })?;
         POSTGRES_MIGRATIONS.run(&pool).await?;
-        Ok(Store { pool, backend: Backend::Postgres, write_turn: None })
+        let store = Store { pool, backend: Backend::Postgres, write_turn: None };
+        store.renormalise_riders().await?;
+        Ok(store)
+    }
+
+    /// Whether the database answers now: one trivial query, failing within
+    /// [`ACQUIRE_TIMEOUT`] when it is unreachable.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
     }
 
     pub fn backend(&self) -> Backend {

@@ -200,7 +200,7 @@ impl<'a> PlanSet<'a> {
                     .await?;
                 return Err(match status {
                     None => StoreError::NotFound { what: "booking", id },
-                    Some(_) => StoreError::Conflict(format!(
+                    Some(_) => StoreError::StalePlan(format!(
                         "the plan of vehicle {} on {} visits booking {id}, which is cancelled",
                         placement.vehicle_id, placement.day
                     )),
@@ -221,7 +221,7 @@ impl<'a> PlanSet<'a> {
             }
             if let Some(row) = query.fetch_optional(&mut *conn).await? {
                 let (id, vehicle_id): (i64, i64) = (row.try_get("booking_id")?, row.try_get("vehicle_id")?);
-                return Err(StoreError::Conflict(format!(
+                return Err(StoreError::StalePlan(format!(
                     "booking {id} is still in the stored plan of vehicle {vehicle_id} on {}; \
                      send that vehicle-day's new plan in the same call",
                     to_day(row.try_get("day")?)?
@@ -248,7 +248,7 @@ impl<'a> PlanSet<'a> {
                 }
                 query.execute(&mut *conn).await.map_err(|e| {
                     match is_violation(&e, ErrorKind::UniqueViolation) {
-                        true => StoreError::Conflict(
+                        true => StoreError::StalePlan(
                             "a booking in these plans was planned elsewhere at the same moment; \
                          re-plan from the stored plans and retry"
                                 .to_string(),
@@ -286,7 +286,7 @@ impl<'a> PlanSet<'a> {
             let lost: Option<i64> = query.fetch_optional(&mut *conn).await?;
             if let Some(id) = lost {
                 let (vehicle_id, day) = dropped[&id];
-                return Err(StoreError::Conflict(format!(
+                return Err(StoreError::StalePlan(format!(
                     "the new plans leave out confirmed booking {id} (planned on vehicle {vehicle_id} on {day}); \
                      only cancel_booking removes a booking from the plans, so these plans were probably \
                      computed before it was booked: re-plan from the stored plans and retry"
@@ -364,7 +364,7 @@ impl Store {
     ///
     /// A booking moved between vehicles must have both its old and new
     /// vehicle-day in `plans`; a confirmed booking cannot be left out (cancel
-    /// it instead). Either is a [`StoreError::Conflict`] and nothing changes.
+    /// it instead). Either is a [`StoreError::StalePlan`] and nothing changes.
     pub async fn replace_plans(&self, plans: &[VehicleDayPlan]) -> Result<(), StoreError> {
         let set = PlanSet::new(plans, false)?;
         let mut w = self.begin_write().await?;

@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::error::ErrorKind;
 
 use crate::error::is_violation;
-use crate::text::{contains_pattern, fold_for_search, phone_digits};
+use crate::text::{contains_pattern, fold_for_search, phone_digits, plain_phone};
 use crate::{Store, StoreError};
 
 /// Flags go through `CASE WHEN` so both backends return an integer (the Any
@@ -45,9 +45,61 @@ fn stored_digits(phone: &str) -> Option<String> {
 }
 
 impl Store {
+    /// Brings the search keys of stored riders up to the current rules (phone
+    /// digits with `+81` as 0, NFKC name folds) and stores phone numbers in
+    /// their plain form. Runs at every start and touches only rows that
+    /// differ; a number that now collides with another rider's is left as it
+    /// was and logged, for an operator to merge the two riders.
+    pub(crate) async fn renormalise_riders(&self) -> Result<(), StoreError> {
+        let rows =
+            sqlx::query("SELECT id, phone, name, name_kana, phone_digits, name_fold, kana_fold FROM riders")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut changed = 0;
+        for row in &rows {
+            let (id, phone, name, kana): (i64, String, String, String) =
+                (row.try_get("id")?, row.try_get("phone")?, row.try_get("name")?, row.try_get("name_kana")?);
+            let now: (Option<String>, String, String) =
+                (row.try_get("phone_digits")?, row.try_get("name_fold")?, row.try_get("kana_fold")?);
+            let plain = plain_phone(&phone);
+            let want = (stored_digits(&plain), fold_for_search(&name), fold_for_search(&kana));
+            if want == now && plain == phone {
+                continue;
+            }
+            let mut w = self.begin_write().await?;
+            let updated = sqlx::query(
+                "UPDATE riders SET phone = $2, phone_digits = $3, name_fold = $4, kana_fold = $5 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(&plain)
+            .bind(&want.0)
+            .bind(&want.1)
+            .bind(&want.2)
+            .execute(&mut *w.tx)
+            .await;
+            match updated {
+                Ok(_) => {
+                    w.tx.commit().await?;
+                    changed += 1;
+                }
+                Err(e) if is_violation(&e, ErrorKind::UniqueViolation) => {
+                    tracing::warn!(
+                        rider = id,
+                        "another rider has the same phone number; merge the two riders"
+                    );
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if changed > 0 {
+            tracing::info!(riders = changed, "normalised stored phone numbers and name search keys");
+        }
+        Ok(())
+    }
+
     /// Registers a rider (its `id` is ignored) and returns it with its new id.
     /// A phone number already registered (compared by digits) is a
-    /// [`StoreError::Conflict`] naming the rider who has it.
+    /// [`StoreError::Duplicate`] naming the rider who has it.
     pub async fn insert_rider(&self, rider: &Rider) -> Result<Rider, StoreError> {
         let digits = stored_digits(&rider.phone);
         let mut w = self.begin_write().await?;
@@ -131,9 +183,11 @@ impl Store {
                 .await;
         match owner {
             Ok(Some(id)) => {
-                StoreError::Conflict(format!("phone number {phone} is already registered to rider {id}"))
+                StoreError::Duplicate(format!("phone number {phone} is already registered to rider {id}"))
             }
-            _ => StoreError::Conflict(format!("phone number {phone} is already registered to another rider")),
+            _ => {
+                StoreError::Duplicate(format!("phone number {phone} is already registered to another rider"))
+            }
         }
     }
 

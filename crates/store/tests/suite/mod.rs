@@ -103,8 +103,12 @@ async fn seed(store: &Store) -> (Rider, FleetVehicle, FleetVehicle) {
     (r, v1, v2)
 }
 
-fn is_conflict(err: &StoreError) -> bool {
-    matches!(err, StoreError::Conflict(_))
+fn is_duplicate(err: &StoreError) -> bool {
+    matches!(err, StoreError::Duplicate(_))
+}
+
+fn is_stale(err: &StoreError) -> bool {
+    matches!(err, StoreError::StalePlan(_))
 }
 
 pub async fn riders_round_trip(db: TestDb) {
@@ -145,7 +149,7 @@ pub async fn phone_numbers_are_unique_by_digits(db: TestDb) {
     let store = &db.store;
     let first = store.insert_rider(&rider("山田 太郎", "ヤマダ タロウ", "0172-33-1234")).await.unwrap();
     let err = store.insert_rider(&rider("山田 花子", "ヤマダ ハナコ", "(0172) 33 1234")).await.unwrap_err();
-    assert!(is_conflict(&err), "{err:?}");
+    assert!(is_duplicate(&err), "{err:?}");
     assert!(err.to_string().contains(&format!("rider {}", first.id)), "names the rider who has it: {err}");
 
     // Riders without a phone do not collide.
@@ -153,7 +157,7 @@ pub async fn phone_numbers_are_unique_by_digits(db: TestDb) {
     store.insert_rider(&rider("工藤 二", "クドウ ジ", "")).await.unwrap();
 
     let err = store.update_rider(&Rider { phone: "017233-1234".into(), ..a.clone() }).await.unwrap_err();
-    assert!(is_conflict(&err), "{err:?}");
+    assert!(is_duplicate(&err), "{err:?}");
     assert_eq!(store.get_rider(a.id).await.unwrap().phone, "", "a refused update changes nothing");
     // Keeping one's own number is not a conflict.
     store.update_rider(&Rider { home_address: "青森市".into(), ..first.clone() }).await.unwrap();
@@ -355,7 +359,7 @@ pub async fn idempotency_key_is_used_once(db: TestDb) {
         ],
     };
     let err = store.commit_booking(&new, &[retry_plan]).await.unwrap_err();
-    assert!(is_conflict(&err), "{err:?}");
+    assert!(is_duplicate(&err), "{err:?}");
     assert!(err.to_string().contains(&format!("booking {}", first.id)), "{err}");
     assert_eq!(store.booking_by_key("op7-20261201-0001").await.unwrap(), Some(first.clone()));
     assert_eq!(store.booking_by_key("never-used").await.unwrap(), None);
@@ -462,17 +466,17 @@ pub async fn replans_move_bookings_and_refuse_stale_plans(db: TestDb) {
         }])
         .await
         .unwrap_err();
-    assert!(is_conflict(&err), "{err:?}");
+    assert!(is_stale(&err), "{err:?}");
     // A stale plan that does not know b.
     let err = store
         .replace_plans(&[VehicleDayPlan { vehicle_id: v1.id, day: d, stops: vec![] }])
         .await
         .unwrap_err();
-    assert!(is_conflict(&err) && err.to_string().contains(&format!("booking {}", b.id)), "{err}");
+    assert!(is_stale(&err) && err.to_string().contains(&format!("booking {}", b.id)), "{err}");
     // A stale commit: computed from the plans before a moved to v2.
     let c = booking(r.id, d, 11 * 60, "c");
     let err = store.commit_booking(&c, &[solo_plan(v2.id, d, 0, t)]).await.unwrap_err();
-    assert!(is_conflict(&err), "{err:?}");
+    assert!(is_stale(&err), "{err:?}");
     assert_eq!(store.booking_by_key("c").await.unwrap(), None, "the refused booking is not stored");
     // Unknown records.
     let err = store.replace_plans(&[solo_plan(v1.id, d.next(), b.id + 100, t)]).await.unwrap_err();
@@ -508,10 +512,10 @@ pub async fn cancel_removes_the_booking_from_the_plans(db: TestDb) {
         Err(StoreError::NotFound { what: "booking", .. })
     ));
     let err = store.cancel_booking(b.id, std::slice::from_ref(&only_b)).await.unwrap_err();
-    assert!(is_conflict(&err), "plans that still visit it: {err:?}");
+    assert!(is_stale(&err), "plans that still visit it: {err:?}");
     assert_eq!(store.get_booking(b.id).await.unwrap().status, BookingStatus::Confirmed);
     let err = store.replace_plans(&[solo_plan(v1.id, d, a.id, 0)]).await.unwrap_err();
-    assert!(is_conflict(&err), "plans may not visit a cancelled booking: {err:?}");
+    assert!(is_stale(&err), "plans may not visit a cancelled booking: {err:?}");
 
     // Without plans, the booking's stops still leave its vehicle-day.
     store.cancel_booking(b.id, &[]).await.unwrap();
@@ -671,7 +675,7 @@ pub async fn concurrent_commits_on_one_vehicle_day_never_lose_a_booking(db: Test
     for task in tasks {
         match task.await.unwrap() {
             Ok(b) => won.push(b),
-            Err(e) => assert!(is_conflict(&e), "a losing commit is a conflict, not {e:?}"),
+            Err(e) => assert!(is_stale(&e), "a losing commit is a conflict, not {e:?}"),
         }
     }
     assert_eq!(won.len(), 1, "exactly one commit fits an unchanged plan");

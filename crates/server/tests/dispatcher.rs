@@ -1,0 +1,155 @@
+//! The dispatcher on the bundled map and a real SQLite store: quotes must not
+//! grow the day's travel-time table, bookings add exactly their points, and
+//! cancellations give memory back without breaking the live plan.
+
+use noriai_model::LatLon;
+use noriai_model::service::{Needs, Place, PlaceKind, Rider, ServiceDay, Trip, TripTime};
+use noriai_roads::{NoProgress, RoadNetwork, SpeedProfile};
+use noriai_server::ServicePolicy;
+use noriai_server::dispatcher::{BookWhat, Dispatcher, DispatcherHandle};
+use noriai_store::Store;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+fn roads() -> Arc<RoadNetwork> {
+    let map = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../maps/liechtenstein-2015.osm.pbf");
+    let (net, _) = RoadNetwork::open(&map, &SpeedProfile::default(), &NoProgress).expect("bundled map");
+    Arc::new(net)
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    roads: Arc<RoadNetwork>,
+    store: Store,
+    handle: DispatcherHandle,
+    rider: i64,
+    day: ServiceDay,
+}
+
+async fn setup() -> Setup {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let roads = roads();
+    let url = format!("sqlite://{}", dir.path().join("noriai.sqlite").display());
+    let store = Store::connect(&url).await.expect("store");
+    noriai_server::demo::seed_if_empty(&store, &roads).await.expect("demo fleet");
+    let rider = store
+        .insert_rider(&Rider {
+            id: 0,
+            name: "山田 花子".into(),
+            name_kana: "ヤマダ ハナコ".into(),
+            phone: "017-734-1111".into(),
+            home_address: String::new(),
+            home: noriai_server::demo::central_point(&roads),
+            needs: Needs::default(),
+        })
+        .await
+        .expect("rider")
+        .id;
+    let handle = Dispatcher::spawn(roads.clone(), store.clone(), None, ServicePolicy::default());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    let day = ServiceDay::of_unix(now as i64).next();
+    Setup { _dir: dir, roads, store, handle, rider, day }
+}
+
+/// Road nodes spread over the map, as distinct trip ends.
+fn points(roads: &RoadNetwork, n: usize) -> Vec<LatLon> {
+    let nodes = &roads.graph().nodes;
+    (0..n).map(|i| nodes[(i * 7919 + 13) % nodes.len()]).collect()
+}
+
+fn trip(s: &Setup, from: LatLon, to: LatLon, hour: f64) -> Trip {
+    Trip {
+        rider_id: s.rider,
+        origin: Place { kind: PlaceKind::Point(from), label: String::new() },
+        destination: Place { kind: PlaceKind::Point(to), label: String::new() },
+        time: TripTime::DepartAfter(s.day.midnight_unix() + (hour * 3600.0) as i64),
+        seats: 1,
+        wheelchair_places: 0,
+    }
+}
+
+async fn table_points(s: &Setup) -> usize {
+    s.handle.day_view(s.day).await.expect("day view").table_points()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotes_do_not_grow_the_table_and_bookings_add_only_their_points() {
+    let s = setup().await;
+    let depots = table_points(&s).await;
+    let pts = points(&s.roads, 602);
+    let mut offers = Vec::new();
+    for (k, pair) in pts.chunks(2).enumerate() {
+        let hour = 8.0 + (k % 10) as f64;
+        if let Ok(mut quoted) = s.handle.quote(trip(&s, pair[0], pair[1], hour)).await {
+            offers.push(quoted.remove(0));
+        }
+    }
+    assert!(offers.len() > 200, "most quotes find a vehicle: {}", offers.len());
+    assert_eq!(table_points(&s).await, depots, "301 quotes must leave the day's table as it was");
+    assert!(s.handle.pending_offers() >= offers.len());
+
+    // Booking an offer adds exactly its two points, and takes the offer.
+    let booked =
+        s.handle.book("key-1".into(), BookWhat::Offer(offers[0].id.clone()), None).await.expect("book");
+    assert_eq!(table_points(&s).await, depots + 2);
+    let again = s.handle.book("key-2".into(), BookWhat::Offer(offers[0].id.clone()), None).await;
+    assert!(again.is_err(), "an offer is booked once");
+    // A retry with the same key returns the same booking and adds nothing.
+    let retry =
+        s.handle.book("key-1".into(), BookWhat::Offer(offers[0].id.clone()), None).await.expect("retry");
+    assert_eq!(retry.id, booked.id);
+    assert_eq!(table_points(&s).await, depots + 2);
+
+    // Quoting again after a booking still leaves the table alone.
+    for pair in pts[..40].chunks(2) {
+        let _ = s.handle.quote(trip(&s, pair[1], pair[0], 12.0)).await;
+    }
+    assert_eq!(table_points(&s).await, depots + 2);
+    s.store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancellations_give_points_back_and_the_plan_stays_whole() {
+    let s = setup().await;
+    let depots = table_points(&s).await;
+    let pts = points(&s.roads, 160);
+    let mut booked = Vec::new();
+    for (k, pair) in pts.chunks(2).enumerate() {
+        let hour = 7.5 + (k % 22) as f64 * 0.5;
+        let key = format!("trip-{k}");
+        if let Ok(b) = s.handle.book(key, BookWhat::Trip(trip(&s, pair[0], pair[1], hour)), None).await {
+            booked.push(b);
+        }
+    }
+    assert!(booked.len() >= 40, "the demo fleet takes most trips: {}", booked.len());
+    let grown = table_points(&s).await;
+    assert!(grown >= depots + booked.len(), "each booking adds its points: {grown}");
+
+    let keep = booked.split_off(booked.len() - 5);
+    for b in &booked {
+        s.handle.cancel(b.id).await.expect("cancel");
+    }
+    let shrunk = table_points(&s).await;
+    assert!(shrunk < grown, "cancelled bookings give their points back: {grown} -> {shrunk}");
+    assert!(shrunk <= depots + 2 * keep.len() + 2 * (2 * (keep.len() + 3) + 64), "{shrunk}");
+
+    // The remaining bookings are still planned, and new ones still fit.
+    let plans = s.store.plans_from(s.day).await.expect("plans");
+    let planned: Vec<i64> = plans.iter().flat_map(|p| p.stops.iter().map(|x| x.booking_id)).collect();
+    for b in &keep {
+        assert_eq!(
+            planned.iter().filter(|&&id| id == b.id).count(),
+            2,
+            "booking {} keeps its two stops",
+            b.id
+        );
+    }
+    let quoted = s.handle.quote(trip(&s, pts[0], pts[3], 10.0)).await.expect("quote after compaction");
+    let b = s.handle.book("after".into(), BookWhat::Offer(quoted[0].id.clone()), None).await.expect("book");
+    assert_eq!(b.status, noriai_model::service::BookingStatus::Confirmed);
+    // A fresh dispatcher on the same store rebuilds the same day without complaint.
+    let fresh = Dispatcher::spawn(s.roads.clone(), s.store.clone(), None, ServicePolicy::default());
+    let view = fresh.day_view(s.day).await.expect("rebuilt day");
+    assert!(view.table_points() >= depots + 2);
+    s.store.close().await;
+}
