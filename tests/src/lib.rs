@@ -197,8 +197,8 @@ pub fn trip(rider: i64, from: (f64, f64), to: (f64, f64), depart: i64, seats: u3
         origin: point(from.0, from.1),
         destination: point(to.0, to.1),
         time: Some(pb::trip::Time::DepartAfter(ts(depart))),
-        seats,
-        wheelchair_places: 0,
+        seats: Some(seats),
+        wheelchair_places: Some(0),
     }
 }
 

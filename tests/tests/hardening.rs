@@ -43,6 +43,7 @@ async fn a_database_outage_fails_fast_keeps_quoting_and_heals_by_itself() {
     let before = c
         .booking
         .book(pb::BookRequest {
+            allow_overlap: false,
             idempotency_key: "outage-1".into(),
             what: Some(pb::book_request::What::Trip(trip(
                 rider,
@@ -69,6 +70,7 @@ async fn a_database_outage_fails_fast_keeps_quoting_and_heals_by_itself() {
     let err = c
         .booking
         .book(pb::BookRequest {
+            allow_overlap: false,
             idempotency_key: "outage-2".into(),
             what: Some(pb::book_request::What::OfferId(offers.offers[0].offer_id.clone())),
         })
@@ -85,6 +87,7 @@ async fn a_database_outage_fails_fast_keeps_quoting_and_heals_by_itself() {
     let after = c
         .booking
         .book(pb::BookRequest {
+            allow_overlap: false,
             idempotency_key: "outage-2".into(),
             what: Some(pb::book_request::What::OfferId(offers.offers[0].offer_id.clone())),
         })
@@ -138,6 +141,7 @@ async fn strange_input_is_refused_plainly(db_args: &[&str], tag: &str) {
     let err = c
         .booking
         .book(pb::BookRequest {
+            allow_overlap: false,
             idempotency_key: "key\u{0}".into(),
             what: Some(pb::book_request::What::Trip(trip(
                 rider,
@@ -156,6 +160,7 @@ async fn strange_input_is_refused_plainly(db_args: &[&str], tag: &str) {
     let err = c
         .booking
         .book(pb::BookRequest {
+            allow_overlap: false,
             idempotency_key: "big".into(),
             what: Some(pb::book_request::What::OfferId("9".repeat(1 << 20))),
         })
@@ -321,4 +326,39 @@ async fn phone_numbers_and_readings_are_found_however_they_are_typed() {
         .expect_err("home far from roads");
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().starts_with("home") && err.message().contains(" m "), "{}", err.message());
+
+    // Offers and bookings carry the local times an operator reads out.
+    let t = trip(r.id, PLACES[0], PLACES[3], local_time(1, 9, 30), 1);
+    let offers =
+        c.booking.quote(pb::QuoteRequest { trip: Some(t) }).await.expect("quote").into_inner().offers;
+    let o = &offers[0];
+    assert_eq!(o.day, day(1));
+    let start = o.pickup_window_start.as_ref().expect("start").seconds;
+    let local = |unix: i64| {
+        let s = (unix - local_time(1, 0, 0)).rem_euclid(86_400);
+        format!("{:02}:{:02}", s / 3600, s % 3600 / 60)
+    };
+    assert!(
+        o.pickup_window_local.starts_with(&local(start)),
+        "{} vs {}",
+        o.pickup_window_local,
+        local(start)
+    );
+    assert!(
+        o.pickup_window_local.contains('–') && o.pickup_window_local.starts_with("09:"),
+        "{}",
+        o.pickup_window_local
+    );
+    let b = c
+        .booking
+        .book(pb::BookRequest {
+            allow_overlap: false,
+            idempotency_key: "local-times".into(),
+            what: Some(pb::book_request::What::OfferId(o.offer_id.clone())),
+        })
+        .await
+        .expect("book")
+        .into_inner();
+    assert_eq!(b.pickup_window_local, o.pickup_window_local);
+    assert_eq!(b.expected_arrival_local, local(b.expected_arrival.as_ref().expect("arrival").seconds));
 }

@@ -33,6 +33,7 @@ async fn restart_scenario(name: &str, db_args: &[&str]) {
         let b = c
             .booking
             .book(pb::BookRequest {
+                allow_overlap: false,
                 idempotency_key: format!("restart-{k}"),
                 what: Some(pb::book_request::What::OfferId(offer.offer_id.clone())),
             })
@@ -80,6 +81,7 @@ async fn restart_scenario(name: &str, db_args: &[&str]) {
     let b = c
         .booking
         .book(pb::BookRequest {
+            allow_overlap: false,
             idempotency_key: "after-restart".into(),
             what: Some(pb::book_request::What::Trip(t)),
         })
@@ -138,6 +140,7 @@ async fn concurrent_clients_never_overbook_or_lose_a_booking() {
             let r = c
                 .booking
                 .book(pb::BookRequest {
+                    allow_overlap: false,
                     idempotency_key: format!("c-{k}"),
                     what: Some(pb::book_request::What::Trip(t)),
                 })
@@ -232,6 +235,7 @@ async fn bad_requests_get_the_right_status_and_an_actionable_message() {
     let first = c
         .booking
         .book(pb::BookRequest {
+            allow_overlap: false,
             idempotency_key: "k1".into(),
             what: Some(pb::book_request::What::Trip(t1.clone())),
         })
@@ -240,7 +244,11 @@ async fn bad_requests_get_the_right_status_and_an_actionable_message() {
         .into_inner();
     let again = c
         .booking
-        .book(pb::BookRequest { idempotency_key: "k1".into(), what: Some(pb::book_request::What::Trip(t1)) })
+        .book(pb::BookRequest {
+            allow_overlap: false,
+            idempotency_key: "k1".into(),
+            what: Some(pb::book_request::What::Trip(t1)),
+        })
         .await
         .expect("retry")
         .into_inner();
@@ -248,6 +256,7 @@ async fn bad_requests_get_the_right_status_and_an_actionable_message() {
     let e = c
         .booking
         .book(pb::BookRequest {
+            allow_overlap: false,
             idempotency_key: "k1".into(),
             what: Some(pb::book_request::What::Trip(trip(r.id, PLACES[2], PLACES[1], tomorrow, 1))),
         })
@@ -296,6 +305,7 @@ async fn bad_requests_get_the_right_status_and_an_actionable_message() {
     let e = c
         .booking
         .book(pb::BookRequest {
+            allow_overlap: false,
             idempotency_key: "stale".into(),
             what: Some(pb::book_request::What::OfferId(q.offers[0].offer_id.clone())),
         })
@@ -391,6 +401,8 @@ async fn batch_replan_keeps_every_promise_and_never_lengthens_the_plan() {
         let b = c
             .booking
             .book(pb::BookRequest {
+                // One test rider stands in for twelve: their pickups overlap.
+                allow_overlap: true,
                 idempotency_key: format!("r-{k}"),
                 what: Some(pb::book_request::What::Trip(t)),
             })
@@ -427,6 +439,7 @@ async fn recurring_trips_book_each_day_on_its_own() {
     let r = register(&mut c, "八戸 次郎", "ハチノヘ ジロウ", "0178-22-3333", PLACES[1]).await;
     let (first, last) = (day(1), day(21));
     let req = pb::BookRecurringRequest {
+        allow_overlap: false,
         idempotency_key: "hospital-tue-fri".into(),
         rider_id: r.id,
         origin: point(PLACES[1].0, PLACES[1].1),
@@ -435,8 +448,8 @@ async fn recurring_trips_book_each_day_on_its_own() {
         weekdays: vec![pb::Weekday::Tuesday as i32, pb::Weekday::Friday as i32],
         first_day: first,
         last_day: last,
-        seats: 1,
-        wheelchair_places: 0,
+        seats: Some(1),
+        wheelchair_places: Some(0),
     };
     let out = c.booking.book_recurring(req.clone()).await.expect("recurring").into_inner();
     // 21 consecutive days hold exactly three Tuesdays and three Fridays.

@@ -211,6 +211,7 @@ async fn main() {
                         let r = c
                             .booking
                             .book(pb::BookRequest {
+                                allow_overlap: true,
                                 idempotency_key: format!("storm-{k}-{n}"),
                                 what: Some(pb::book_request::What::Trip(trip(
                                     rider,

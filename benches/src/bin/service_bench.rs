@@ -127,6 +127,7 @@ async fn main() {
                 let r = c
                     .booking
                     .book(pb::BookRequest {
+                        allow_overlap: true,
                         idempotency_key: format!("bench-{k}-{j}"),
                         what: Some(pb::book_request::What::Trip(random_trip(&mut rng, rider))),
                     })

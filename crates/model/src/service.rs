@@ -206,6 +206,71 @@ pub struct Trip {
     pub wheelchair_places: u32,
 }
 
+/// A trip as asked for. Places not given come from the rider's needs, so a
+/// wheelchair user is never booked without a wheelchair place by accident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TripAsk {
+    pub rider_id: i64,
+    pub origin: Place,
+    pub destination: Place,
+    pub time: TripTime,
+    pub seats: Option<u32>,
+    pub wheelchair_places: Option<u32>,
+}
+
+impl TripAsk {
+    /// The trip for a rider with `needs`: a wheelchair user rides in a
+    /// wheelchair place and needs no seat of their own, anyone else one
+    /// seat; a usual companion takes one more seat. Given values win.
+    pub fn for_rider(&self, needs: &Needs) -> Trip {
+        let wheelchair_places = self.wheelchair_places.unwrap_or(u32::from(needs.wheelchair));
+        let own_seat = !(needs.wheelchair && wheelchair_places > 0);
+        let seats = self.seats.unwrap_or(u32::from(own_seat) + u32::from(needs.companion));
+        self.with_places(seats, wheelchair_places)
+    }
+
+    /// The trip with both places given, if they are: what can be priced
+    /// without the rider's record.
+    pub fn as_given(&self) -> Option<Trip> {
+        Some(self.with_places(self.seats?, self.wheelchair_places?))
+    }
+
+    fn with_places(&self, seats: u32, wheelchair_places: u32) -> Trip {
+        Trip {
+            rider_id: self.rider_id,
+            origin: self.origin.clone(),
+            destination: self.destination.clone(),
+            time: self.time,
+            seats,
+            wheelchair_places,
+        }
+    }
+
+    /// Whether `trip` is what this ask became: the same places and time, and
+    /// the same seats and wheelchair places where the ask gave them (an
+    /// idempotent retry must find its booking).
+    pub fn matches(&self, trip: &Trip) -> bool {
+        self.rider_id == trip.rider_id
+            && self.origin == trip.origin
+            && self.destination == trip.destination
+            && self.time == trip.time
+            && self.seats.is_none_or(|s| s == trip.seats)
+            && self.wheelchair_places.is_none_or(|w| w == trip.wheelchair_places)
+    }
+}
+
+/// A local (Asia/Tokyo) clock time `HH:MM` of a Unix time, for people to read.
+pub fn local_hhmm(unix: i64) -> String {
+    let day = ServiceDay::of_unix(unix);
+    format_time_of_day((unix - day.midnight_unix()).clamp(0, 86_399) as u32)
+}
+
+/// A local window `HH:MM–HH:MM` (the end with `+1` if it is on the next day).
+pub fn local_window(start: i64, end: i64) -> String {
+    let next_day = ServiceDay::of_unix(end) != ServiceDay::of_unix(start);
+    format!("{}–{}{}", local_hhmm(start), local_hhmm(end), if next_day { " +1" } else { "" })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BookingStatus {
     Confirmed,
@@ -272,7 +337,58 @@ mod tests {
         assert_eq!(ServiceDay::of_unix(d.midnight_unix() - 1), ServiceDay(d.0 - 1));
         assert_eq!(parse_time_of_day("09:30").unwrap(), 34_200);
         assert_eq!(format_time_of_day(34_200), "09:30");
+        // 00:30 UTC is 09:30 in Aomori.
+        let day: ServiceDay = "2026-12-01".parse().expect("day");
+        assert_eq!(local_hhmm(day.at(34_200)), "09:30");
+        assert_eq!(local_window(day.at(34_200), day.at(34_800)), "09:30–09:40");
+        assert_eq!(local_window(day.at(86_000), day.at(86_400 + 600)), "23:53–00:10 +1");
         assert!(parse_time_of_day("25:00").is_err());
         assert!(parse_time_of_day("9h").is_err());
+    }
+}
+
+#[cfg(test)]
+mod trip_ask_tests {
+    use super::*;
+
+    fn ask(seats: Option<u32>, wheelchair_places: Option<u32>) -> TripAsk {
+        let place = Place { kind: PlaceKind::Stop(1), label: String::new() };
+        TripAsk {
+            rider_id: 1,
+            origin: place.clone(),
+            destination: place,
+            time: TripTime::DepartAfter(0),
+            seats,
+            wheelchair_places,
+        }
+    }
+
+    fn needs(wheelchair: bool, companion: bool) -> Needs {
+        Needs { wheelchair, companion, walking_aid: false, driver_notes: String::new() }
+    }
+
+    #[test]
+    fn places_follow_the_riders_needs_unless_given() {
+        let places = |a: TripAsk, n: Needs| {
+            let t = a.for_rider(&n);
+            (t.seats, t.wheelchair_places)
+        };
+        assert_eq!(places(ask(None, None), needs(false, false)), (1, 0));
+        assert_eq!(places(ask(None, None), needs(true, false)), (0, 1));
+        assert_eq!(places(ask(None, None), needs(true, true)), (1, 1));
+        assert_eq!(places(ask(None, None), needs(false, true)), (2, 0));
+        // Given values win; a wheelchair user asked without a wheelchair place takes a seat.
+        assert_eq!(places(ask(Some(3), None), needs(true, false)), (3, 1));
+        assert_eq!(places(ask(None, Some(0)), needs(true, false)), (1, 0));
+        assert_eq!(places(ask(Some(1), Some(0)), needs(true, true)), (1, 0));
+    }
+
+    #[test]
+    fn a_retry_matches_the_trip_it_became() {
+        let t = ask(None, None).for_rider(&needs(true, true));
+        assert!(ask(None, None).matches(&t));
+        assert!(ask(Some(1), None).matches(&t));
+        assert!(!ask(Some(2), None).matches(&t));
+        assert!(!ask(None, Some(0)).matches(&t));
     }
 }

@@ -2,11 +2,11 @@
 //! Decisions go through the dispatcher task; reads go straight to the store.
 
 use crate::convert::{self, invalid};
-use crate::dispatcher::{BookWhat, DispatcherHandle};
+use crate::dispatcher::{BookOptions, BookWhat, DispatcherHandle};
 use crate::errors::store_status;
 use crate::pb;
 use crate::pb::booking_service_server::BookingService;
-use noriai_model::service::{ServiceDay, Trip, TripTime, parse_time_of_day};
+use noriai_model::service::{ServiceDay, TripAsk, TripTime, local_hhmm, local_window, parse_time_of_day};
 use noriai_store::Store;
 use tonic::{Request, Response, Status};
 
@@ -29,6 +29,9 @@ impl BookingService for Bookings {
                     pickup_window_end: convert::timestamp(o.pickup_window.1),
                     expected_arrival: convert::timestamp(o.expected_arrival),
                     ride_minutes: (o.ride_minutes * 10.0).round() / 10.0,
+                    day: ServiceDay::of_unix(o.pickup_window.0).to_string(),
+                    pickup_window_local: local_window(o.pickup_window.0, o.pickup_window.1),
+                    expected_arrival_local: local_hhmm(o.expected_arrival),
                 })
                 .collect(),
         }))
@@ -45,7 +48,8 @@ impl BookingService for Bookings {
             Some(pb::book_request::What::Trip(t)) => BookWhat::Trip(convert::trip("trip", Some(&t))?),
             _ => return Err(invalid("offer_id", "give an offer_id from Quote, or a trip to book directly")),
         };
-        let b = self.dispatcher.book(key, what, None).await?;
+        let options = BookOptions { recurrence: None, allow_overlap: r.allow_overlap };
+        let b = self.dispatcher.book(key, what, options).await?;
         Ok(Response::new(convert::booking_to_pb(&b)))
     }
 
@@ -148,9 +152,10 @@ impl BookingService for Bookings {
         let mut out =
             pb::BookRecurringResponse { recurrence_id: recurrence, booked: Vec::new(), missed: Vec::new() };
         for d in days {
-            let trip = Trip { time: TripTime::DepartAfter(d.at(at)), ..template.clone() };
+            let trip = TripAsk { time: TripTime::DepartAfter(d.at(at)), ..template.clone() };
             let key = format!("{}/{d}", r.idempotency_key);
-            match self.dispatcher.book(key, BookWhat::Trip(trip), Some(recurrence)).await {
+            let options = BookOptions { recurrence: Some(recurrence), allow_overlap: r.allow_overlap };
+            match self.dispatcher.book(key, BookWhat::Trip(trip), options).await {
                 Ok(b) => out.booked.push(convert::booking_to_pb(&b)),
                 Err(s) => out.missed.push(pb::RecurringMiss { day: d.to_string(), reason: s.to_string() }),
             }

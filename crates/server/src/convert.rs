@@ -5,7 +5,7 @@ use crate::pb;
 use noriai_model::LatLon;
 use noriai_model::service::{
     Booking, BookingStatus, FleetVehicle, Needs, Place, PlaceKind, Rider, ServiceDay, StopRecord, Trip,
-    TripTime,
+    TripAsk, TripTime, local_hhmm, local_window,
 };
 use tonic::Status;
 
@@ -186,7 +186,7 @@ pub fn place_to_pb(p: &Place) -> pb::Place {
 }
 
 /// Checks a trip's shape (not yet whether the rider, stops or area allow it).
-pub fn trip(field: &str, t: Option<&pb::Trip>) -> Result<Trip, Status> {
+pub fn trip(field: &str, t: Option<&pb::Trip>) -> Result<TripAsk, Status> {
     let t = t.ok_or_else(|| invalid(field, "is required"))?;
     if t.rider_id <= 0 {
         return Err(invalid(&format!("{field}.rider_id"), "is required"));
@@ -200,16 +200,16 @@ pub fn trip(field: &str, t: Option<&pb::Trip>) -> Result<Trip, Status> {
         }
         None => return Err(invalid(field, "give depart_after or arrive_by")),
     };
-    if t.seats == 0 && t.wheelchair_places == 0 {
+    if t.seats == Some(0) && t.wheelchair_places.is_none_or(|w| w == 0) {
         return Err(invalid(&format!("{field}.seats"), "must be at least 1 (or ask for a wheelchair place)"));
     }
-    if t.seats > 20 || t.wheelchair_places > 4 {
+    if t.seats.is_some_and(|s| s > 20) || t.wheelchair_places.is_some_and(|w| w > 4) {
         return Err(invalid(
             &format!("{field}.seats"),
             "more places than any shared vehicle has; book a group trip with the operator",
         ));
     }
-    Ok(Trip {
+    Ok(TripAsk {
         rider_id: t.rider_id,
         origin: place(&format!("{field}.origin"), t.origin.as_ref())?,
         destination: place(&format!("{field}.destination"), t.destination.as_ref())?,
@@ -232,8 +232,8 @@ pub fn trip_to_pb(t: &Trip) -> pb::Trip {
                 pb::trip::Time::ArriveBy(prost_types::Timestamp { seconds: s, nanos: 0 })
             }
         }),
-        seats: t.seats,
-        wheelchair_places: t.wheelchair_places,
+        seats: Some(t.seats),
+        wheelchair_places: Some(t.wheelchair_places),
     }
 }
 
@@ -251,5 +251,7 @@ pub fn booking_to_pb(b: &Booking) -> pb::Booking {
         expected_arrival: timestamp(b.expected_arrival),
         recurrence_id: b.recurrence_id.unwrap_or(0),
         vehicle_id: b.vehicle_id,
+        pickup_window_local: local_window(b.pickup_window.0, b.pickup_window.1),
+        expected_arrival_local: local_hhmm(b.expected_arrival),
     }
 }

@@ -12,11 +12,11 @@
 
 use crate::ServicePolicy;
 use crate::errors::DispatchError;
-use crate::offers::{MAX_PENDING_OFFERS, OfferBook, PendingOffer};
+use crate::offers::{MAX_PENDING_BYTES, MAX_PENDING_OFFERS, OfferBook, PendingOffer, QuotedTrip};
 use noriai_dispatch::{LivePlan, NoOffer, Offer, OfferOptions, OnlineError, Reason, Wish};
 use noriai_model::service::{
-    Booking, BookingStatus, FleetVehicle, PlaceKind, PlanStop, ServiceDay, Shift, StopAction, Trip, TripTime,
-    format_time_of_day,
+    Booking, BookingStatus, FleetVehicle, PlaceKind, PlanStop, ServiceDay, Shift, StopAction, Trip, TripAsk,
+    TripTime, format_time_of_day, local_window,
 };
 use noriai_model::{
     Capacity, LatLon, LocId, Request, RequestId, StopKind, TimeWindow, TravelTimes, Vehicle, VehicleId,
@@ -41,7 +41,16 @@ pub struct QuotedOffer {
 #[derive(Debug, Clone)]
 pub enum BookWhat {
     Offer(String),
-    Trip(Trip),
+    Trip(TripAsk),
+}
+
+/// How to book.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BookOptions {
+    /// The recurring trip this booking is an occurrence of.
+    pub recurrence: Option<i64>,
+    /// Book even if the rider has a booking whose pickup window overlaps.
+    pub allow_overlap: bool,
 }
 
 type Result<T, E = DispatchError> = std::result::Result<T, E>;
@@ -55,7 +64,7 @@ enum Command {
     Book {
         key: String,
         what: BookWhat,
-        recurrence: Option<i64>,
+        options: BookOptions,
         reply: Reply<Booking>,
     },
     Cancel {
@@ -127,8 +136,10 @@ struct Core {
     store_reachable: std::sync::atomic::AtomicBool,
 }
 
-/// A trip that passed the checks that need no plan: its day and places.
+/// A trip that passed the checks that need no plan: its places for the
+/// rider, day and road points.
 struct CheckedTrip {
+    trip: Trip,
     day: ServiceDay,
     /// The request field holding the time, for messages.
     time_field: &'static str,
@@ -158,15 +169,15 @@ impl DispatcherHandle {
 
     /// Up to three offers for a trip, priced on the day's latest plan without
     /// waiting for the dispatcher task or changing anything but the offer book.
-    pub async fn quote(&self, trip: Trip) -> Result<Vec<QuotedOffer>> {
-        let checked = self.core.check(&trip).await?;
+    pub async fn quote(&self, ask: TripAsk) -> Result<Vec<QuotedOffer>> {
+        let checked = self.core.check(&ask).await?;
         let view = self.day_view(checked.day).await?;
-        let priced = self.core.price(&view, &trip, &checked, &OfferOptions::default())?;
-        self.core.keep_offers(&view, &trip, checked.points, priced)
+        let priced = self.core.price(&view, &checked, &OfferOptions::default())?;
+        self.core.keep_offers(&view, checked, priced)
     }
 
-    pub async fn book(&self, key: String, what: BookWhat, recurrence: Option<i64>) -> Result<Booking> {
-        self.ask(|reply| Command::Book { key, what, recurrence, reply }).await
+    pub async fn book(&self, key: String, what: BookWhat, options: BookOptions) -> Result<Booking> {
+        self.ask(|reply| Command::Book { key, what, options, reply }).await
     }
     pub async fn cancel(&self, id: i64) -> Result<Booking> {
         self.ask(|reply| Command::Cancel { id, reply }).await
@@ -233,39 +244,44 @@ fn hhmm(day: ServiceDay, t: f64) -> String {
 impl Core {
     /// Checks a new trip as far as no plan is needed: its time, rider, places
     /// and the service area; snaps its places to the road.
-    async fn check(&self, trip: &Trip) -> Result<CheckedTrip> {
+    async fn check(&self, ask: &TripAsk) -> Result<CheckedTrip> {
         let now = now_unix();
-        let time_field = match trip.time {
+        let time_field = match ask.time {
             TripTime::DepartAfter(_) => "trip.depart_after",
             TripTime::ArriveBy(_) => "trip.arrive_by",
         };
-        if trip.time.unix() < now - 60 {
+        if ask.time.unix() < now - 60 {
             return Err(DispatchError::invalid(time_field, "is in the past"));
         }
-        if trip.time.unix() > now + 400 * 86_400 {
+        if ask.time.unix() > now + 400 * 86_400 {
             return Err(DispatchError::invalid(time_field, "is more than 400 days ahead"));
         }
-        // Quoting goes on from memory while the database is away; the
-        // booking checks the rider again when it is stored.
+        // Quoting goes on from memory while the database is away (when the
+        // ask gives its places); the booking checks the rider when stored.
         let rider = match self.store_reachable.load(std::sync::atomic::Ordering::Relaxed) {
-            true => Some(self.store.get_rider(trip.rider_id).await),
+            true => Some(self.store.get_rider(ask.rider_id).await),
             false => None,
         };
-        match rider {
-            Some(Ok(_)) => {}
+        let away = || ask.as_given().ok_or(DispatchError::Store(crate::errors::StoreFailure::Unavailable));
+        let trip = match rider {
+            Some(Ok(rider)) => ask.for_rider(&rider.needs),
             Some(Err(StoreError::NotFound { .. })) => {
                 return Err(DispatchError::NotFound(format!(
                     "trip.rider_id: there is no rider {}; register them first",
-                    trip.rider_id
+                    ask.rider_id
                 )));
             }
-            Some(Err(StoreError::Database(e))) if noriai_store::is_unreachable(&e) => {
-                tracing::warn!("quoting without checking the rider: the database is unreachable");
-            }
+            Some(Err(StoreError::Database(e))) if noriai_store::is_unreachable(&e) => away()?,
             Some(Err(e)) => return Err(e.into()),
-            None => {}
+            None => away()?,
+        };
+        if trip.seats + trip.wheelchair_places == 0 {
+            return Err(DispatchError::invalid(
+                "trip.seats",
+                "must be at least 1 (or ask for a wheelchair place)",
+            ));
         }
-        let (origin, destination) = self.resolve_places(trip).await?;
+        let (origin, destination) = self.resolve_places(&trip).await?;
         if let Some(area) = read(&self.area).as_ref() {
             for (name, p) in [("origin", origin), ("destination", destination)] {
                 if !area.contains(p) {
@@ -277,7 +293,7 @@ impl Core {
         }
         let snap = |field: &str, p: LatLon| self.roads.snap(p).map_err(|e| DispatchError::invalid(field, e));
         let points = [snap("trip.origin", origin)?, snap("trip.destination", destination)?];
-        Ok(CheckedTrip { day: ServiceDay::of_unix(trip.time.unix()), time_field, points })
+        Ok(CheckedTrip { day: ServiceDay::of_unix(trip.time.unix()), trip, time_field, points })
     }
 
     async fn resolve_places(&self, trip: &Trip) -> Result<(LatLon, LatLon)> {
@@ -300,14 +316,8 @@ impl Core {
     }
 
     /// Prices a checked trip on a day view without changing the view.
-    fn price(
-        &self,
-        view: &DayView,
-        trip: &Trip,
-        checked: &CheckedTrip,
-        opts: &OfferOptions,
-    ) -> Result<Priced> {
-        let (day, field) = (view.day, checked.time_field);
+    fn price(&self, view: &DayView, checked: &CheckedTrip, opts: &OfferOptions) -> Result<Priced> {
+        let (day, field, trip) = (view.day, checked.time_field, &checked.trip);
         let vehicles = view.plan.vehicles();
         if vehicles.is_empty() {
             return Err(DispatchError::Precondition(format!(
@@ -364,16 +374,17 @@ impl Core {
     }
 
     /// Keeps priced offers for booking and says them as the rider hears them.
-    fn keep_offers(
-        &self,
-        view: &DayView,
-        trip: &Trip,
-        points: [Snapped; 2],
-        priced: Priced,
-    ) -> Result<Vec<QuotedOffer>> {
+    fn keep_offers(&self, view: &DayView, checked: CheckedTrip, priced: Priced) -> Result<Vec<QuotedOffer>> {
         let now = now_unix();
         let midnight = view.day.midnight_unix();
         let mut quoted: Vec<QuotedOffer> = Vec::new();
+        let quote = Arc::new(QuotedTrip {
+            day: view.day,
+            built: view.built,
+            trip: checked.trip,
+            points: checked.points,
+            request: priced.request.clone(),
+        });
         for offer in priced.offers {
             let promise = self.promise_for(&priced.request, &offer)?;
             // Identical vehicles give identical offers; a rider needs distinct times.
@@ -385,16 +396,8 @@ impl Core {
             let expected_arrival = midnight + offer.expected_arrival.round() as i64;
             let ride_minutes =
                 (offer.expected_arrival - offer.pickup_time - priced.request.pickup_service) / 60.0;
-            let pending = PendingOffer {
-                day: view.day,
-                built: view.built,
-                trip: trip.clone(),
-                points,
-                request: priced.request.clone(),
-                offer,
-                promise,
-                expires: now + self.offer_ttl_s,
-            };
+            let pending =
+                PendingOffer { quote: quote.clone(), offer, promise, expires: now + self.offer_ttl_s };
             let id = lock(&self.offers).add(pending, now);
             quoted.push(QuotedOffer { id, pickup_window: window, expected_arrival, ride_minutes });
         }
@@ -540,7 +543,7 @@ impl Dispatcher {
             offer_ttl_s: policy.offer_ttl_s,
             area: RwLock::new(area),
             views: RwLock::new(HashMap::new()),
-            offers: Mutex::new(OfferBook::new(salt, MAX_PENDING_OFFERS)),
+            offers: Mutex::new(OfferBook::new(salt, MAX_PENDING_OFFERS, MAX_PENDING_BYTES)),
             store_reachable: std::sync::atomic::AtomicBool::new(true),
         });
         let mut d =
@@ -558,8 +561,8 @@ impl Dispatcher {
             Command::LoadDay { day, reply } => {
                 let _ = reply.send(self.day_state(day).await.map(|s| s.view()));
             }
-            Command::Book { key, what, recurrence, reply } => {
-                let _ = reply.send(self.book(key, what, recurrence).await);
+            Command::Book { key, what, options, reply } => {
+                let _ = reply.send(self.book(key, what, options).await);
             }
             Command::Cancel { id, reply } => {
                 let _ = reply.send(self.cancel(id).await);
@@ -681,12 +684,12 @@ impl Dispatcher {
         })
     }
 
-    async fn book(&mut self, key: String, what: BookWhat, recurrence: Option<i64>) -> Result<Booking> {
+    async fn book(&mut self, key: String, what: BookWhat, options: BookOptions) -> Result<Booking> {
         if let Some(existing) = self.core.store.booking_by_key(&key).await? {
             let same = match &what {
-                BookWhat::Trip(t) => *t == existing.trip,
+                BookWhat::Trip(ask) => ask.matches(&existing.trip),
                 BookWhat::Offer(id) => {
-                    lock(&self.core.offers).get(id).is_none_or(|o| o.trip == existing.trip)
+                    lock(&self.core.offers).get(id).is_none_or(|o| o.quote.trip == existing.trip)
                 }
             };
             return if same {
@@ -714,48 +717,41 @@ impl Dispatcher {
                         noriai_model::excerpt(&id)
                     )));
                 }
-                let saved = self.commit(key, pending, recurrence).await?;
+                let saved = self.commit(key, pending, options).await?;
                 // Only now: a retry after a failed commit may still book it.
                 lock(&self.core.offers).remove(&id);
                 Ok(saved)
             }
-            BookWhat::Trip(trip) => {
-                let checked = self.core.check(&trip).await?;
+            BookWhat::Trip(ask) => {
+                let checked = self.core.check(&ask).await?;
                 let view = self.day_state(checked.day).await?.view();
                 let opts = OfferOptions { max_offers: 1, ..OfferOptions::default() };
-                let priced = self.core.price(&view, &trip, &checked, &opts)?;
+                let priced = self.core.price(&view, &checked, &opts)?;
                 let offer = priced
                     .offers
                     .into_iter()
                     .next()
                     .ok_or_else(|| DispatchError::internal("empty offer list"))?;
                 let promise = self.core.promise_for(&priced.request, &offer)?;
-                let pending = PendingOffer {
+                let quote = QuotedTrip {
                     day: view.day,
                     built: view.built,
-                    trip,
+                    trip: checked.trip,
                     points: checked.points,
                     request: priced.request,
-                    offer,
-                    promise,
-                    expires: i64::MAX,
                 };
-                self.commit(key, pending, recurrence).await
+                let pending = PendingOffer { quote: Arc::new(quote), offer, promise, expires: i64::MAX };
+                self.commit(key, pending, options).await
             }
         }
     }
 
     /// Adds a priced offer to the day's plan: stored first, then in memory.
-    async fn commit(
-        &mut self,
-        key: String,
-        pending: PendingOffer,
-        recurrence: Option<i64>,
-    ) -> Result<Booking> {
-        let day = pending.day;
+    async fn commit(&mut self, key: String, pending: PendingOffer, options: BookOptions) -> Result<Booking> {
+        let (quote, day) = (pending.quote.clone(), pending.quote.day);
         let roads = self.core.roads.clone();
         let state = self.day_state(day).await?;
-        if state.built != pending.built {
+        if state.built != quote.built {
             return Err(DispatchError::Stale(
                 "the fleet or its shifts changed since the quote; ask for a new quote".into(),
             ));
@@ -764,8 +760,8 @@ impl Dispatcher {
         let table = state.table.clone();
         let (stored_plan, plan, booking, ids) = {
             let table = read(&table);
-            let (travel, ids) = table.with_points(&roads, &pending.points);
-            let request = Request { id: rid, pickup: ids[0], dropoff: ids[1], ..pending.request.clone() };
+            let (travel, ids) = table.with_points(&roads, &quote.points);
+            let request = Request { id: rid, pickup: ids[0], dropoff: ids[1], ..quote.request.clone() };
             let mut plan = (*state.plan).clone();
             let mut offer = pending.offer.clone();
             if plan.commit(&request, &offer, Some(pending.promise), &travel).is_err() {
@@ -792,7 +788,7 @@ impl Dispatcher {
                 .map_or(midnight + offer.expected_arrival.round() as i64, |s| s.eta);
             let booking = Booking {
                 id: 0,
-                trip: pending.trip.clone(),
+                trip: quote.trip.clone(),
                 status: BookingStatus::Confirmed,
                 day,
                 pickup_window: (
@@ -801,18 +797,21 @@ impl Dispatcher {
                 ),
                 expected_arrival: arrival,
                 vehicle_id: state.fleet[v],
-                recurrence_id: recurrence,
+                recurrence_id: options.recurrence,
                 idempotency_key: key,
             };
             (stored_plan, plan, booking, ids)
         };
+        if !options.allow_overlap {
+            self.refuse_overlap(&booking).await?;
+        }
         let saved = self.core.store.commit_booking(&booking, &[stored_plan]).await?;
         // Durable: now memory. Only this task adds points, so they get the
         // ids the view gave them; if not, rebuild the day from the store.
         let state = self.days.get_mut(&day).ok_or_else(|| DispatchError::internal("day state vanished"))?;
         let added = {
             let mut t = write(&state.table);
-            [t.add(&roads, pending.points[0]), t.add(&roads, pending.points[1])]
+            [t.add(&roads, quote.points[0]), t.add(&roads, quote.points[1])]
         };
         if added != [ids[0], ids[1]] {
             tracing::error!(%day, "travel-time ids moved while booking; rebuilding the day from the store");
@@ -825,6 +824,24 @@ impl Dispatcher {
         }
         tracing::info!(booking = saved.id, %day, vehicle = saved.vehicle_id, "booked");
         Ok(saved)
+    }
+
+    /// Refuses a booking whose rider already has one with an overlapping
+    /// pickup window: after a timeout, operators book the same ride again
+    /// under a new key, and the rider would be counted twice.
+    async fn refuse_overlap(&self, new: &Booking) -> Result<()> {
+        let theirs = self.core.store.list_bookings(Some(new.trip.rider_id), Some(new.day), false).await?;
+        let (start, end) = new.pickup_window;
+        match theirs.iter().find(|b| b.pickup_window.0 <= end && start <= b.pickup_window.1) {
+            Some(b) => Err(DispatchError::Precondition(format!(
+                "rider {} already has booking {} with pickup {} on {}; if this is another trip, book it with allow_overlap",
+                new.trip.rider_id,
+                b.id,
+                local_window(b.pickup_window.0, b.pickup_window.1),
+                b.day
+            ))),
+            None => Ok(()),
+        }
     }
 
     async fn cancel(&mut self, id: i64) -> Result<Booking> {

@@ -1,20 +1,25 @@
 //! Offers quoted to callers and kept until they are booked or expire. Quote
 //! handlers add them without waiting for the dispatcher task; the task takes
 //! one out only once its booking is durably stored, so a retry after a
-//! failed commit can still book it.
+//! failed commit can still book it. The book is bounded by count and by
+//! bytes, so a storm of quotes (with long labels) cannot exhaust memory: the
+//! oldest offers are forgotten first.
 
 use noriai_dispatch::Offer;
 use noriai_model::service::{ServiceDay, Trip};
 use noriai_model::{Request, TimeWindow};
 use noriai_roads::Snapped;
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
-/// Quoted offers kept for booking at most; the oldest are forgotten first.
+/// Quoted offers kept for booking at most.
 pub const MAX_PENDING_OFFERS: usize = 100_000;
+/// Memory the kept offers may take at most (an estimate that errs high).
+pub const MAX_PENDING_BYTES: usize = 16 << 20;
 
-/// A priced offer, with what booking it needs.
-#[derive(Debug, Clone)]
-pub struct PendingOffer {
+/// What the offers of one quote share.
+#[derive(Debug)]
+pub struct QuotedTrip {
     pub day: ServiceDay,
     /// The build of the day state it was priced on: a fleet or shift change
     /// since makes its vehicle index meaningless.
@@ -24,10 +29,24 @@ pub struct PendingOffer {
     /// travel-time table only when the offer is booked.
     pub points: [Snapped; 2],
     pub request: Request,
+}
+
+/// A priced offer, with what booking it needs.
+#[derive(Debug, Clone)]
+pub struct PendingOffer {
+    pub quote: Arc<QuotedTrip>,
     pub offer: Offer,
     pub promise: TimeWindow,
     /// Unix seconds after which it can no longer be booked.
     pub expires: i64,
+}
+
+impl PendingOffer {
+    /// Bytes this offer keeps alive, counting its shared quote in full.
+    fn cost(&self, id: &str) -> usize {
+        let labels = self.quote.trip.origin.label.len() + self.quote.trip.destination.label.len();
+        std::mem::size_of::<PendingOffer>() + std::mem::size_of::<QuotedTrip>() + labels + 2 * id.len() + 96
+    }
 }
 
 /// Offers by id, in the order they expire.
@@ -40,11 +59,21 @@ pub struct OfferBook {
     /// mistaken for a new offer.
     salt: u64,
     capacity: usize,
+    budget_bytes: usize,
+    bytes: usize,
 }
 
 impl OfferBook {
-    pub fn new(salt: u64, capacity: usize) -> Self {
-        Self { offers: HashMap::new(), queue: VecDeque::new(), seq: 0, salt, capacity: capacity.max(1) }
+    pub fn new(salt: u64, capacity: usize, budget_bytes: usize) -> Self {
+        Self {
+            offers: HashMap::new(),
+            queue: VecDeque::new(),
+            seq: 0,
+            salt,
+            capacity: capacity.max(1),
+            budget_bytes,
+            bytes: 0,
+        }
     }
 
     /// Keeps an offer and returns its id. Forgets expired offers first, and
@@ -53,8 +82,10 @@ impl OfferBook {
         self.forget_old(now);
         self.seq += 1;
         let id = format!("{:x}-{:x}", self.salt & 0xffff_ffff, self.seq);
+        self.bytes += offer.cost(&id);
         self.queue.push_back((offer.expires, id.clone()));
         self.offers.insert(id.clone(), offer);
+        self.forget_old(now);
         id
     }
 
@@ -63,7 +94,14 @@ impl OfferBook {
     }
 
     pub fn remove(&mut self, id: &str) -> Option<PendingOffer> {
-        self.offers.remove(id)
+        let offer = self.offers.remove(id)?;
+        self.bytes = self.bytes.saturating_sub(offer.cost(id));
+        Some(offer)
+    }
+
+    /// The estimated bytes the kept offers take.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     pub fn len(&self) -> usize {
@@ -76,12 +114,90 @@ impl OfferBook {
 
     fn forget_old(&mut self, now: i64) {
         while let Some((expires, _)) = self.queue.front() {
-            if *expires > now && self.offers.len() < self.capacity && self.queue.len() <= 2 * self.capacity {
+            let within = self.offers.len() <= self.capacity
+                && self.bytes <= self.budget_bytes
+                && self.queue.len() <= 2 * self.capacity;
+            if *expires > now && within {
                 break;
             }
             if let Some((_, id)) = self.queue.pop_front() {
-                self.offers.remove(&id);
+                self.remove(&id);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use noriai_dispatch::Offer;
+    use noriai_model::service::{Place, PlaceKind, TripTime};
+    use noriai_model::{Capacity, LatLon, LocId, RequestId, VehicleId};
+
+    fn pending(label_len: usize, expires: i64) -> PendingOffer {
+        let place = |label: String| Place { kind: PlaceKind::Point(LatLon { lat: 40.8, lon: 140.7 }), label };
+        let point = Snapped {
+            piece: 0,
+            segment: 0,
+            fraction: 0.0,
+            point: LatLon { lat: 40.8, lon: 140.7 },
+            distance_m: 0.0,
+        };
+        let window = TimeWindow::new(0.0, 600.0).expect("window");
+        PendingOffer {
+            quote: Arc::new(QuotedTrip {
+                day: ServiceDay(20_000),
+                built: 1,
+                trip: Trip {
+                    rider_id: 1,
+                    origin: place("x".repeat(label_len)),
+                    destination: place(String::new()),
+                    time: TripTime::DepartAfter(0),
+                    seats: 1,
+                    wheelchair_places: 0,
+                },
+                points: [point, point],
+                request: Request::new(RequestId(1), LocId(0), LocId(1), Capacity::new(1, 0))
+                    .expect("request"),
+            }),
+            offer: Offer {
+                vehicle: VehicleId(0),
+                pickup_after: 0,
+                dropoff_after: 0,
+                pickup_time: 0.0,
+                pickup_window: window,
+                expected_arrival: 600.0,
+                added_cost: 0.0,
+            },
+            promise: window,
+            expires,
+        }
+    }
+
+    #[test]
+    fn the_book_stays_within_its_count_and_bytes() {
+        let mut book = OfferBook::new(7, 1_000, 1 << 20);
+        let ids: Vec<String> = (0..5_000).map(|_| book.add(pending(900, 10_000), 0)).collect();
+        assert!(
+            book.len() <= 1_000 && book.bytes() <= 1 << 20,
+            "{} offers, {} bytes",
+            book.len(),
+            book.bytes()
+        );
+        assert!(book.get(&ids[0]).is_none(), "the oldest are forgotten first");
+        assert!(book.get(&ids[4_999]).is_some(), "the newest is kept");
+        // Removing an offer gives its bytes back; an emptied book holds none.
+        let before = book.bytes();
+        assert!(book.remove(&ids[4_999]).is_some());
+        assert!(book.bytes() < before);
+    }
+
+    #[test]
+    fn expired_offers_are_forgotten() {
+        let mut book = OfferBook::new(7, 1_000, 1 << 20);
+        let old = book.add(pending(0, 100), 0);
+        let new = book.add(pending(0, 1_000), 200);
+        assert!(book.get(&old).is_none() && book.get(&new).is_some());
+        assert_eq!(book.len(), 1);
     }
 }

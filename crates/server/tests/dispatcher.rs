@@ -3,10 +3,10 @@
 //! cancellations give memory back without breaking the live plan.
 
 use noriai_model::LatLon;
-use noriai_model::service::{Needs, Place, PlaceKind, Rider, ServiceDay, Trip, TripTime};
+use noriai_model::service::{Needs, Place, PlaceKind, Rider, ServiceDay, TripAsk, TripTime};
 use noriai_roads::{NoProgress, RoadNetwork, SpeedProfile};
 use noriai_server::ServicePolicy;
-use noriai_server::dispatcher::{BookWhat, Dispatcher, DispatcherHandle};
+use noriai_server::dispatcher::{BookOptions, BookWhat, Dispatcher, DispatcherHandle};
 use noriai_store::Store;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -57,16 +57,19 @@ fn points(roads: &RoadNetwork, n: usize) -> Vec<LatLon> {
     (0..n).map(|i| nodes[(i * 7919 + 13) % nodes.len()]).collect()
 }
 
-fn trip(s: &Setup, from: LatLon, to: LatLon, hour: f64) -> Trip {
-    Trip {
+fn trip(s: &Setup, from: LatLon, to: LatLon, hour: f64) -> TripAsk {
+    TripAsk {
         rider_id: s.rider,
         origin: Place { kind: PlaceKind::Point(from), label: String::new() },
         destination: Place { kind: PlaceKind::Point(to), label: String::new() },
         time: TripTime::DepartAfter(s.day.midnight_unix() + (hour * 3600.0) as i64),
-        seats: 1,
-        wheelchair_places: 0,
+        seats: None,
+        wheelchair_places: None,
     }
 }
+
+/// Many trips of one test rider at overlapping times.
+const ANYWAY: BookOptions = BookOptions { recurrence: None, allow_overlap: true };
 
 async fn table_points(s: &Setup) -> usize {
     s.handle.day_view(s.day).await.expect("day view").table_points()
@@ -90,13 +93,13 @@ async fn quotes_do_not_grow_the_table_and_bookings_add_only_their_points() {
 
     // Booking an offer adds exactly its two points, and takes the offer.
     let booked =
-        s.handle.book("key-1".into(), BookWhat::Offer(offers[0].id.clone()), None).await.expect("book");
+        s.handle.book("key-1".into(), BookWhat::Offer(offers[0].id.clone()), ANYWAY).await.expect("book");
     assert_eq!(table_points(&s).await, depots + 2);
-    let again = s.handle.book("key-2".into(), BookWhat::Offer(offers[0].id.clone()), None).await;
+    let again = s.handle.book("key-2".into(), BookWhat::Offer(offers[0].id.clone()), ANYWAY).await;
     assert!(again.is_err(), "an offer is booked once");
     // A retry with the same key returns the same booking and adds nothing.
     let retry =
-        s.handle.book("key-1".into(), BookWhat::Offer(offers[0].id.clone()), None).await.expect("retry");
+        s.handle.book("key-1".into(), BookWhat::Offer(offers[0].id.clone()), ANYWAY).await.expect("retry");
     assert_eq!(retry.id, booked.id);
     assert_eq!(table_points(&s).await, depots + 2);
 
@@ -117,7 +120,7 @@ async fn cancellations_give_points_back_and_the_plan_stays_whole() {
     for (k, pair) in pts.chunks(2).enumerate() {
         let hour = 7.5 + (k % 22) as f64 * 0.5;
         let key = format!("trip-{k}");
-        if let Ok(b) = s.handle.book(key, BookWhat::Trip(trip(&s, pair[0], pair[1], hour)), None).await {
+        if let Ok(b) = s.handle.book(key, BookWhat::Trip(trip(&s, pair[0], pair[1], hour)), ANYWAY).await {
             booked.push(b);
         }
     }
@@ -145,11 +148,77 @@ async fn cancellations_give_points_back_and_the_plan_stays_whole() {
         );
     }
     let quoted = s.handle.quote(trip(&s, pts[0], pts[3], 10.0)).await.expect("quote after compaction");
-    let b = s.handle.book("after".into(), BookWhat::Offer(quoted[0].id.clone()), None).await.expect("book");
+    let b = s.handle.book("after".into(), BookWhat::Offer(quoted[0].id.clone()), ANYWAY).await.expect("book");
     assert_eq!(b.status, noriai_model::service::BookingStatus::Confirmed);
     // A fresh dispatcher on the same store rebuilds the same day without complaint.
     let fresh = Dispatcher::spawn(s.roads.clone(), s.store.clone(), None, ServicePolicy::default());
     let view = fresh.day_view(s.day).await.expect("rebuilt day");
     assert!(view.table_points() >= depots + 2);
+    s.store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_riders_needs_come_with_every_trip_and_a_double_booking_is_refused() {
+    let s = setup().await;
+    let home = noriai_server::demo::central_point(&s.roads);
+    let user = s
+        .store
+        .insert_rider(&Rider {
+            id: 0,
+            name: "車椅子 利用者".into(),
+            name_kana: "クルマイス リヨウシャ".into(),
+            phone: "017-734-2222".into(),
+            home_address: String::new(),
+            home,
+            needs: Needs {
+                wheelchair: true,
+                companion: true,
+                walking_aid: false,
+                driver_notes: String::new(),
+            },
+        })
+        .await
+        .expect("rider")
+        .id;
+    let pts = points(&s.roads, 4);
+    let ask = TripAsk { rider_id: user, ..trip(&s, pts[0], pts[1], 10.0) };
+    let first = s
+        .handle
+        .book("wc-1".into(), BookWhat::Trip(ask.clone()), BookOptions::default())
+        .await
+        .expect("book");
+    assert_eq!(
+        (first.trip.seats, first.trip.wheelchair_places),
+        (1, 1),
+        "a wheelchair place and a companion's seat"
+    );
+    let plans = s.store.plans_from(s.day).await.expect("plans");
+    assert!(plans.iter().any(|p| p.stops.iter().any(|x| x.booking_id == first.id)));
+
+    // The operator books the same ride again after a timeout, under a new key.
+    let again = s.handle.book("wc-2".into(), BookWhat::Trip(ask.clone()), BookOptions::default()).await;
+    let err = again.expect_err("a second booking with an overlapping pickup");
+    assert!(
+        matches!(err, noriai_server::errors::DispatchError::Precondition(ref m) if m.contains(&format!("booking {}", first.id))),
+        "{err:?}"
+    );
+    // The same key is a retry, not a double booking; asked explicitly, both are booked.
+    let retry = s
+        .handle
+        .book("wc-1".into(), BookWhat::Trip(ask.clone()), BookOptions::default())
+        .await
+        .expect("retry");
+    assert_eq!(retry.id, first.id);
+    let both = BookOptions { allow_overlap: true, ..BookOptions::default() };
+    let second = s.handle.book("wc-3".into(), BookWhat::Trip(ask.clone()), both).await.expect("allowed");
+    assert_ne!(second.id, first.id);
+    // A later trip the same day does not overlap and needs no flag; explicit places win.
+    let back = TripAsk { seats: Some(3), wheelchair_places: Some(0), ..trip(&s, pts[1], pts[0], 15.0) };
+    let back = s
+        .handle
+        .book("wc-4".into(), BookWhat::Trip(TripAsk { rider_id: user, ..back }), BookOptions::default())
+        .await
+        .expect("return trip");
+    assert_eq!((back.trip.seats, back.trip.wheelchair_places), (3, 0));
     s.store.close().await;
 }
