@@ -73,3 +73,17 @@ fn solve_names_the_file_and_line_of_a_bad_instance() {
     assert!(!ok);
     assert!(err.contains("broken.txt:3"), "{err}");
 }
+
+#[test]
+fn map_build_says_which_ways_it_left_out_and_why() {
+    let out_file = std::env::temp_dir().join(format!("noriai-cli-andorra-{}.noriai", std::process::id()));
+    let out_arg = out_file.to_string_lossy().to_string();
+    let (ok, out, err) = noriai(&["map", "build", "tests/data/andorra-2013.osm.pbf", "--out", &out_arg]);
+    assert!(ok, "{err}");
+    let all = format!("{out}{err}");
+    let line =
+        all.lines().find(|l| l.starts_with("left out:")).unwrap_or_else(|| panic!("no left-out line: {all}"));
+    // Andorra's 2013 extract tags a stretch of the CG-2 trunk road as under construction.
+    assert!(line.contains("under construction") && line.contains("not for cars"), "{line}");
+    let _ = std::fs::remove_file(&out_file);
+}

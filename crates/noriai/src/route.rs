@@ -57,6 +57,15 @@ pub fn build(a: BuildArgs) -> anyhow::Result<()> {
     crate::say!("map:        {}", a.pbf.display());
     crate::say!("profile:    {}", a.profile.name);
     crate::say!("ways:       {} read, {} drivable", report.ways_read, report.drivable_ways);
+    let refused: Vec<String> = report
+        .refused_ways
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(why, n)| format!("{n} {}", why.label()))
+        .collect();
+    if !refused.is_empty() {
+        crate::say!("left out:   {} (roads tagged highway=* that cars may not use)", refused.join(", "));
+    }
     crate::say!("nodes:      {}", report.nodes);
     crate::say!("edges:      {} road arcs, {} in the hierarchy", report.arcs, net.hierarchy().edge_count());
     crate::say!(

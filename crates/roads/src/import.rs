@@ -4,7 +4,7 @@
 use crate::Progress;
 use crate::error::RoadsError;
 use crate::graph::{NO_ARC, Piece, RoadGraph};
-use crate::profile::{SpeedProfile, WayRule, way_rule};
+use crate::profile::{Refusal, SpeedProfile, WayRule, way_rule};
 use noriai_model::LatLon;
 use osmpbfreader::OsmPbfReader;
 use std::collections::HashMap;
@@ -17,6 +17,8 @@ use std::path::Path;
 pub struct ImportReport {
     pub ways_read: usize,
     pub drivable_ways: usize,
+    /// Ways with a `highway` tag left out, by reason (in [`Refusal::ALL`] order).
+    pub refused_ways: Vec<(Refusal, usize)>,
     pub nodes: usize,
     pub arcs: usize,
     pub components: usize,
@@ -44,15 +46,20 @@ pub fn import_pbf(
     let mut reader = OsmPbfReader::new(BufReader::new(open()?));
     let mut ways: Vec<(i64, DrivableWay)> = Vec::new();
     let mut objects = 0usize;
+    let mut refused: HashMap<Refusal, usize> = HashMap::new();
     for w in reader.par_iter_ways() {
         let w = w.map_err(read_err)?;
         report.ways_read += 1;
         progress.inc(1);
-        let rule = way_rule(profile, |k| w.tags.get(k).map(|s| s.as_str()));
-        if let Some(rule) = rule.filter(|_| w.nodes.len() >= 2) {
-            ways.push((w.id.0, DrivableWay { rule, nodes: w.nodes.iter().map(|n| n.0).collect() }));
+        match way_rule(profile, |k| w.tags.get(k).map(|s| s.as_str())) {
+            Some(Ok(rule)) if w.nodes.len() >= 2 => {
+                ways.push((w.id.0, DrivableWay { rule, nodes: w.nodes.iter().map(|n| n.0).collect() }));
+            }
+            Some(Err(why)) => *refused.entry(why).or_default() += 1,
+            Some(Ok(_)) | None => {}
         }
     }
+    report.refused_ways = Refusal::ALL.iter().map(|r| (*r, refused.get(r).copied().unwrap_or(0))).collect();
     ways.sort_unstable_by_key(|(id, _)| *id);
     report.drivable_ways = ways.len();
     objects += report.ways_read;

@@ -22,7 +22,7 @@ pub use ch::{ChQuery, ContractionHierarchy, Seed};
 pub use error::{RoadsError, SnapError};
 pub use graph::RoadGraph;
 pub use import::ImportReport;
-pub use profile::SpeedProfile;
+pub use profile::{Refusal, SpeedProfile};
 pub use snap::Snapped;
 pub use store::Fingerprint;
 pub use table::{PointTable, TableView};

@@ -223,19 +223,85 @@ pub struct WayRule {
     pub backward_kmh: f64,
 }
 
-/// Decides from a way's tags whether, where and how fast a car may drive it.
-pub fn way_rule<'a>(profile: &SpeedProfile, tag: impl Fn(&str) -> Option<&'a str>) -> Option<WayRule> {
-    let class = RoadClass::from_highway(tag("highway")?)?;
-    if tag("area") == Some("yes") || tag("construction").is_some_and(|c| c != "no") {
-        return None;
+/// Why a way with a `highway` tag is not driven, counted by the import so a
+/// planner sees when a stale tag cuts a road.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// Not for cars at all (footway, track, cycleway, …).
+    NotDrivable,
+    /// Under construction (`highway=construction`, or `construction=*` other
+    /// than `no`, `minor` or `widening`, which OSRM's car profile keeps open).
+    Construction,
+    /// Closed to cars by an access tag (`motor_vehicle=no`, `access=private`, …).
+    Access,
+    /// A pedestrian or parking area drawn as a closed way (`area=yes`).
+    Area,
+    /// A ferry route.
+    Ferry,
+    /// Tagged impassable, or reversible and alternating lanes whose direction
+    /// changes with the hour (no time can be promised over them).
+    Impassable,
+}
+
+impl Refusal {
+    pub const ALL: [Refusal; 6] = [
+        Refusal::NotDrivable,
+        Refusal::Construction,
+        Refusal::Access,
+        Refusal::Area,
+        Refusal::Ferry,
+        Refusal::Impassable,
+    ];
+
+    /// The reason as `noriai map build` prints it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Refusal::NotDrivable => "not for cars",
+            Refusal::Construction => "under construction",
+            Refusal::Access => "closed to cars (access)",
+            Refusal::Area => "areas",
+            Refusal::Ferry => "ferries",
+            Refusal::Impassable => "impassable or reversible",
+        }
     }
-    if tag("route") == Some("ferry") || tag("impassable") == Some("yes") {
-        return None;
+}
+
+/// Decides from a way's tags whether, where and how fast a car may drive it:
+/// `None` when the way is not a road at all (no `highway` tag), else the rule
+/// or the reason a car may not use it.
+pub fn way_rule<'a>(
+    profile: &SpeedProfile,
+    tag: impl Fn(&str) -> Option<&'a str>,
+) -> Option<Result<WayRule, Refusal>> {
+    let highway = tag("highway")?;
+    Some(drivable(profile, highway, tag))
+}
+
+fn drivable<'a>(
+    profile: &SpeedProfile,
+    highway: &str,
+    tag: impl Fn(&str) -> Option<&'a str>,
+) -> Result<WayRule, Refusal> {
+    if highway == "construction"
+        || tag("construction").is_some_and(|c| !matches!(c, "no" | "minor" | "widening"))
+    {
+        return Err(Refusal::Construction);
+    }
+    let class = RoadClass::from_highway(highway).ok_or(Refusal::NotDrivable)?;
+    if tag("area") == Some("yes") {
+        return Err(Refusal::Area);
+    }
+    if tag("route") == Some("ferry") {
+        return Err(Refusal::Ferry);
+    }
+    if tag("impassable") == Some("yes") {
+        return Err(Refusal::Impassable);
     }
     // The most specific access tag wins: motorcar, then motor_vehicle, vehicle, access.
     let access = ["motorcar", "motor_vehicle", "vehicle", "access"].iter().find_map(|k| tag(k));
     if matches!(access, Some("no" | "private" | "agricultural" | "forestry" | "delivery" | "emergency")) {
-        return None;
+        return Err(Refusal::Access);
     }
     let roundabout = matches!(tag("junction"), Some("roundabout" | "circular"));
     let implied_oneway = roundabout || class == RoadClass::Motorway;
@@ -245,14 +311,14 @@ pub fn way_rule<'a>(profile: &SpeedProfile, tag: impl Fn(&str) -> Option<&'a str
         Some("no" | "false" | "0") => Directions { forward: true, backward: true },
         // Reversible and alternating lanes change with the hour; a dispatcher
         // cannot promise a time over them.
-        Some("reversible" | "alternating") => return None,
+        Some("reversible" | "alternating") => return Err(Refusal::Impassable),
         _ if implied_oneway => Directions { forward: true, backward: false },
         _ => Directions { forward: true, backward: true },
     };
     let both = tag("maxspeed").and_then(parse_maxspeed);
     let fwd = tag("maxspeed:forward").and_then(parse_maxspeed).or(both);
     let bwd = tag("maxspeed:backward").and_then(parse_maxspeed).or(both);
-    Some(WayRule {
+    Ok(WayRule {
         class,
         directions,
         forward_kmh: profile.speed_kmh(class, fwd),
@@ -266,8 +332,29 @@ mod tests {
     use std::collections::HashMap;
 
     fn rule(tags: &[(&str, &str)]) -> Option<WayRule> {
+        verdict(tags).and_then(Result::ok)
+    }
+
+    fn verdict(tags: &[(&str, &str)]) -> Option<Result<WayRule, Refusal>> {
         let m: HashMap<&str, &str> = tags.iter().copied().collect();
         way_rule(&SpeedProfile::default(), |k| m.get(k).copied())
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        let why = |tags: &[(&str, &str)]| verdict(tags).and_then(Result::err);
+        assert_eq!(verdict(&[("building", "yes")]), None, "not a road at all");
+        assert_eq!(why(&[("highway", "footway")]), Some(Refusal::NotDrivable));
+        assert_eq!(why(&[("highway", "construction")]), Some(Refusal::Construction));
+        assert_eq!(why(&[("highway", "primary"), ("construction", "primary")]), Some(Refusal::Construction));
+        assert_eq!(why(&[("highway", "residential"), ("access", "private")]), Some(Refusal::Access));
+        assert_eq!(why(&[("highway", "service"), ("area", "yes")]), Some(Refusal::Area));
+        assert_eq!(why(&[("highway", "primary"), ("route", "ferry")]), Some(Refusal::Ferry));
+        assert_eq!(why(&[("highway", "primary"), ("oneway", "reversible")]), Some(Refusal::Impassable));
+        // As in OSRM's car profile: minor works and widening keep a road open.
+        for open in ["no", "minor", "widening"] {
+            assert!(rule(&[("highway", "primary"), ("construction", open)]).is_some(), "construction={open}");
+        }
     }
 
     #[test]
