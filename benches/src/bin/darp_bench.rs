@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use noriai_dispatch::formats::{Instance, cordeau, lilim};
-use noriai_dispatch::{SolveParams, solve, verify};
+use noriai_dispatch::{Budget, SolveParams, solve, verify};
 
 struct Args {
     time_limit: f64,
@@ -121,8 +121,7 @@ fn instances(dir: &Path, accept: impl Fn(&str) -> bool) -> Result<Vec<PathBuf>, 
 
 fn params(args: &Args) -> SolveParams {
     SolveParams {
-        time_limit: Duration::from_secs_f64(args.time_limit),
-        max_iterations: None,
+        budget: Budget::Time(Duration::from_secs_f64(args.time_limit)),
         seed: args.seed,
         construction_only: args.construction_only,
     }

@@ -23,7 +23,7 @@ pub use euclid::Euclidean;
 pub use online::{Alternative, LivePlan, NoOffer, Offer, OfferOptions, OnlineError, Reason, insert};
 pub use policy::{Policy, Wish};
 pub use problem::{Objective, Problem, ProblemError};
-pub use solve::{Solution, SolveParams, solve};
+pub use solve::{Budget, Solution, SolveParams, solve};
 
 #[cfg(test)]
 mod proptests;

@@ -17,11 +17,8 @@ use crate::schedule::{Cand, Compiled, Kind, NONE, Net, RouteData, Scratch, best_
 /// Knobs of [`solve`].
 #[derive(Debug, Clone)]
 pub struct SolveParams {
-    /// Wall-clock budget for improvement (construction always runs to the end).
-    pub time_limit: Duration,
-    /// Stop after this many improvement iterations: with it, runs are
-    /// reproducible regardless of machine speed.
-    pub max_iterations: Option<u64>,
+    /// How long the improvement runs (construction always runs to the end).
+    pub budget: Budget,
     pub seed: u64,
     /// Build only (regret insertion), no improvement.
     pub construction_only: bool,
@@ -29,8 +26,19 @@ pub struct SolveParams {
 
 impl Default for SolveParams {
     fn default() -> Self {
-        Self { time_limit: Duration::from_secs(1), max_iterations: None, seed: 0, construction_only: false }
+        Self { budget: Budget::Time(Duration::from_secs(1)), seed: 0, construction_only: false }
     }
+}
+
+/// How long the improvement search runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Budget {
+    /// Wall-clock time: the most from a deadline, but the result depends on
+    /// how fast (and how busy) the machine is.
+    Time(Duration),
+    /// A fixed number of iterations: the clock is never read, so a seed gives
+    /// the same plan on any machine.
+    Iterations(u64),
 }
 
 /// A batch plan and its verdict (serialisable, for `--json` output).
@@ -469,13 +477,12 @@ impl<'a, 'b> Lns<'a, 'b> {
         Self { ctx, best: cur.clone(), cur, params, start, iterations: 0 }
     }
 
+    /// The share of the budget used (1 or more: stop).
     fn progress(&self) -> f64 {
-        let by_time = self.start.elapsed().as_secs_f64() / self.params.time_limit.as_secs_f64().max(1e-9);
-        let by_iter = self.params.max_iterations.map_or(0.0, |m| self.iterations as f64 / m.max(1) as f64);
-        if self.params.max_iterations.is_some() && self.params.time_limit >= Duration::from_secs(1_000_000) {
-            by_iter
-        } else {
-            by_time.max(by_iter)
+        match self.params.budget {
+            Budget::Time(limit) => self.start.elapsed().as_secs_f64() / limit.as_secs_f64().max(1e-9),
+            Budget::Iterations(0) => 1.0,
+            Budget::Iterations(n) => self.iterations as f64 / n as f64,
         }
     }
 
@@ -504,9 +511,6 @@ impl<'a, 'b> Lns<'a, 'b> {
         loop {
             let prog = self.progress();
             if prog >= 1.0 {
-                break;
-            }
-            if self.params.max_iterations.is_some_and(|m| self.iterations >= m) {
                 break;
             }
             self.iterations += 1;

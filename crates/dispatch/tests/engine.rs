@@ -3,12 +3,11 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use noriai_dispatch::formats::cordeau;
 use noriai_dispatch::{
-    Euclidean, LivePlan, Objective, OfferOptions, Problem, ProblemError, SolveParams, insert, online::Reason,
-    solve, verify, verify_stops,
+    Budget, Euclidean, LivePlan, Objective, OfferOptions, Problem, ProblemError, SolveParams, insert,
+    online::Reason, solve, verify, verify_stops,
 };
 use noriai_model::{Capacity, LocId, Request, RequestId, StopKind, TimeWindow, Vehicle, VehicleId};
 
@@ -156,12 +155,7 @@ fn solves_a_real_cordeau_instance() {
     let path = cordeau_file("a2-16.txt");
     let inst = cordeau::parse(&path).unwrap();
     assert_eq!(inst.problem.requests().len(), 16);
-    let params = SolveParams {
-        time_limit: Duration::from_secs(1000),
-        max_iterations: Some(3000),
-        seed: 7,
-        construction_only: false,
-    };
+    let params = SolveParams { budget: Budget::Iterations(3000), seed: 7, construction_only: false };
     let s = solve(&inst.problem, &params);
     let report = verify(&inst.problem, &s.routes);
     assert!(report.feasible, "{:?}", report.violations);
@@ -195,4 +189,31 @@ fn advancing_twice_keeps_riders_already_aboard() {
     // Both seats are taken until the first dropoff: a third rider cannot board before it.
     let r3 = req(3, 2, 3, 20.0, 25.0);
     assert!(insert(&live, &r3, &travel, &opts).unwrap().is_err());
+}
+
+/// An iteration budget never reads the clock: the same seed gives the same
+/// plan however slow the machine is (here, slowed by a busy neighbour).
+#[test]
+fn an_iteration_budget_gives_the_same_plan_on_a_busy_machine() {
+    let inst = cordeau::parse(&cordeau_file("a2-16.txt")).unwrap();
+    let params = SolveParams { budget: Budget::Iterations(400), seed: 3, construction_only: false };
+    let calm = solve(&inst.problem, &params);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let burners: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut x = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                }
+                x
+            })
+        })
+        .collect();
+    let busy = solve(&inst.problem, &params);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    burners.into_iter().for_each(|b| drop(b.join()));
+    assert_eq!(calm.routes, busy.routes);
+    assert_eq!(calm.cost, busy.cost);
 }

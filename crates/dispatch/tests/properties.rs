@@ -3,11 +3,9 @@
 //! survive a batch re-plan.
 #![allow(clippy::unwrap_used)]
 
-use std::time::Duration;
-
 use noriai_dispatch::{
-    Euclidean, LivePlan, Objective, OfferOptions, Problem, SolveParams, insert, online::Reason, solve,
-    verify_stops,
+    Budget, Euclidean, LivePlan, Objective, OfferOptions, Problem, SolveParams, insert, online::Reason,
+    solve, verify_stops,
 };
 use noriai_model::{Capacity, LocId, Request, RequestId, TimeWindow, Vehicle, VehicleId};
 use proptest::prelude::*;
@@ -71,12 +69,7 @@ fn vehicles(i: &Inst) -> Vec<Vehicle> {
 }
 
 fn params(seed: u64) -> SolveParams {
-    SolveParams {
-        time_limit: Duration::from_secs(1000),
-        max_iterations: Some(60),
-        seed,
-        construction_only: false,
-    }
+    SolveParams { budget: Budget::Iterations(60), seed, construction_only: false }
 }
 
 proptest! {

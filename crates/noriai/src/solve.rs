@@ -1,7 +1,7 @@
 //! `noriai solve`: dial-a-ride benchmark instances (Cordeau DARP, Li & Lim PDPTW).
 
 use anyhow::Context;
-use noriai_dispatch::{SolveParams, formats, solve as run};
+use noriai_dispatch::{Budget, SolveParams, formats, solve as run};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -20,10 +20,15 @@ pub struct SolveArgs {
     /// Instance format [default: guessed from the first line].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
-    /// Seconds of improvement after construction.
-    #[arg(long, default_value_t = 1.0)]
+    /// Seconds of improvement after construction (the result depends on the
+    /// machine's speed; use --iterations for a reproducible run).
+    #[arg(long, default_value_t = 1.0, conflicts_with = "iterations")]
     pub time_limit: f64,
-    /// Random seed (same seed and iteration count give the same plan).
+    /// Improvement iterations instead of a time limit: the same seed gives the
+    /// same plan on any machine.
+    #[arg(long)]
+    pub iterations: Option<u64>,
+    /// Random seed (with --iterations, the same seed gives the same plan).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Print one JSON object: cost, feasible, elapsed_s, routes (node ids per vehicle).
@@ -36,6 +41,13 @@ fn guess(path: &PathBuf) -> anyhow::Result<Format> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let first = text.lines().next().unwrap_or_default().split_whitespace().count();
     Ok(if first == 3 { Format::Lilim } else { Format::Cordeau })
+}
+
+fn budget(a: &SolveArgs) -> Budget {
+    match a.iterations {
+        Some(n) => Budget::Iterations(n),
+        None => Budget::Time(Duration::from_secs_f64(a.time_limit)),
+    }
 }
 
 pub fn solve(a: SolveArgs) -> anyhow::Result<()> {
@@ -51,8 +63,7 @@ pub fn solve(a: SolveArgs) -> anyhow::Result<()> {
         Format::Lilim => formats::lilim::parse(&a.instance)?,
     };
     let started = Instant::now();
-    let params =
-        SolveParams { time_limit: Duration::from_secs_f64(a.time_limit), seed: a.seed, ..Default::default() };
+    let params = SolveParams { budget: budget(&a), seed: a.seed, ..Default::default() };
     let s = run(&instance.problem, &params);
     let elapsed = started.elapsed().as_secs_f64();
     if a.json {

@@ -933,7 +933,9 @@ impl Dispatcher {
             .ok()
             .map(|problem| {
                 let params = noriai_dispatch::SolveParams {
-                    time_limit: std::time::Duration::from_secs_f64(seconds.clamp(0.0, 60.0)),
+                    budget: noriai_dispatch::Budget::Time(std::time::Duration::from_secs_f64(
+                        seconds.clamp(0.0, 60.0),
+                    )),
                     ..Default::default()
                 };
                 noriai_dispatch::solve(&problem, &params)

@@ -435,8 +435,7 @@ impl<'a, P: Places> Day<'a, P> {
         let problem = Problem::new(&self.places, requests.clone(), vehicles.clone(), Objective::Distance)
             .map_err(engine)?;
         let params = SolveParams {
-            time_limit: std::time::Duration::from_secs_f64(self.sc.batch.max_seconds),
-            max_iterations: Some(self.sc.batch.iterations),
+            budget: noriai_dispatch::Budget::Iterations(self.sc.batch.iterations),
             seed: self.sc.seed,
             construction_only: false,
         };

@@ -126,9 +126,9 @@ pub struct CostConfig {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchConfig {
-    /// Improvement iterations for the day-before batch (fixed count: reproducible).
+    /// Improvement iterations for the day-before batch: a count, not a time,
+    /// so a scenario gives the same result on any machine.
     pub iterations: u64,
-    pub max_seconds: f64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -318,11 +318,10 @@ impl Default for RawCost {
 #[serde(deny_unknown_fields, default)]
 struct RawBatch {
     iterations: u64,
-    max_seconds: f64,
 }
 impl Default for RawBatch {
     fn default() -> Self {
-        Self { iterations: 3000, max_seconds: 5.0 }
+        Self { iterations: 3000 }
     }
 }
 
@@ -628,10 +627,7 @@ impl Scenario {
             fare_per_trip: non_negative("cost.fare_per_trip", raw.cost.fare_per_trip)?,
             currency: raw.cost.currency,
         };
-        let batch = BatchConfig {
-            iterations: raw.batch.iterations,
-            max_seconds: non_negative("batch.max_seconds", raw.batch.max_seconds)?,
-        };
+        let batch = BatchConfig { iterations: raw.batch.iterations };
 
         let d = raw.demand;
         let demand = match d.source.as_str() {
