@@ -11,6 +11,10 @@ use crate::problem::Problem;
 /// Tolerance for comparing times, as in the DARP literature's checkers.
 pub const TOL: f64 = 1e-6;
 
+/// Below this a schedule delay is float rounding, not a constraint (well
+/// under [`TOL`], so the final check is unaffected).
+const SETTLE: f64 = 1e-8;
+
 /// The verdict on a set of routes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
@@ -224,7 +228,10 @@ fn check_route<T: TravelTimes>(
     }
 
     // Schedule: start as early as allowed, then keep delaying whatever a ride
-    // time or the route duration requires until nothing changes.
+    // time or the route duration requires until nothing changes. Changes
+    // below SETTLE are rounding: at clock times of a day (30,000 s and more)
+    // a tight ride-time cycle otherwise creeps by an ulp per round and never
+    // settles, which refused feasible routes.
     let initial: Vec<f64> =
         stops.iter().map(|s| if s.earliest.is_finite() { s.earliest } else { -1e12 }).collect();
     let mut t = initial.clone();
@@ -233,19 +240,19 @@ fn check_route<T: TravelTimes>(
         let mut changed = false;
         for k in 1..m {
             let ready = t[k - 1] + stops[k - 1].service + travel(k - 1, k);
-            if ready > t[k] + 1e-12 {
+            if ready > t[k] + SETTLE {
                 t[k] = ready;
                 changed = true;
             }
         }
         for &(a, b, r) in &pairs {
             let ride = t[b] - (t[a] + stops[a].service);
-            if ride > r.max_ride_time + 1e-12 {
+            if ride > r.max_ride_time + SETTLE {
                 t[a] = t[b] - stops[a].service - r.max_ride_time;
                 changed = true;
             }
         }
-        if t[m - 1] - t[0] > vehicle.max_route_duration + 1e-12 {
+        if t[m - 1] - t[0] > vehicle.max_route_duration + SETTLE {
             t[0] = t[m - 1] - vehicle.max_route_duration;
             changed = true;
         }

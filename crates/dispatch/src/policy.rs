@@ -33,6 +33,11 @@ pub struct Policy {
     /// The promised pickup window around the planned pickup time.
     pub promise_before_s: f64,
     pub promise_after_s: f64,
+    /// A rider who books for a later day is first told a wide window: this
+    /// much either side of the planned pickup (within what they asked for).
+    /// The evening batch plans inside it, then narrows each to the final
+    /// promise above, which the rider is told the evening before.
+    pub prebooking_window_s: f64,
 }
 
 impl Default for Policy {
@@ -46,6 +51,7 @@ impl Default for Policy {
             wheelchair_boarding_s: 180.0,
             promise_before_s: 5.0 * 60.0,
             promise_after_s: 10.0 * 60.0,
+            prebooking_window_s: 30.0 * 60.0,
         }
     }
 }
@@ -78,10 +84,32 @@ impl Policy {
     /// The pickup window to promise for an offer: around the planned pickup,
     /// never before the rider is ready nor after the request allows.
     pub fn promise(&self, request: &Request, offer: &Offer) -> Result<TimeWindow, ModelError> {
+        self.promise_around(request, offer.pickup_time)
+    }
+
+    /// The final promise for a pickup planned at `pickup` (what [`Policy::promise`]
+    /// gives an offer, and what the evening batch narrows a wide window to).
+    pub fn promise_around(&self, request: &Request, pickup: f64) -> Result<TimeWindow, ModelError> {
+        self.window_around(request, pickup, self.promise_before_s, self.promise_after_s)
+    }
+
+    /// The wide window a rider booking for a later day is told first.
+    pub fn prebooking_promise(&self, request: &Request, offer: &Offer) -> Result<TimeWindow, ModelError> {
+        let half = self.prebooking_window_s.max(self.promise_before_s.max(self.promise_after_s));
+        self.window_around(request, offer.pickup_time, half, half)
+    }
+
+    fn window_around(
+        &self,
+        request: &Request,
+        at: f64,
+        before: f64,
+        after: f64,
+    ) -> Result<TimeWindow, ModelError> {
         let w = request.pickup_window;
-        let start = (offer.pickup_time - self.promise_before_s).max(w.earliest());
-        let end = (offer.pickup_time + self.promise_after_s).min(w.latest()).max(offer.pickup_time);
-        TimeWindow::new(start.min(offer.pickup_time), end)
+        let start = (at - before).max(w.earliest());
+        let end = (at + after).min(w.latest()).max(at);
+        TimeWindow::new(start.min(at), end)
     }
 }
 
@@ -114,5 +142,27 @@ mod tests {
             p.request(RequestId(3), LocId(0), LocId(1), 600.0, Wish::DepartAfter(0.0), Capacity::ZERO)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_prebooking_window_holds_the_final_promise_and_stays_in_the_wish() {
+        let p = Policy::default();
+        let r = p
+            .request(
+                RequestId(1),
+                LocId(0),
+                LocId(1),
+                600.0,
+                Wish::DepartAfter(36_000.0),
+                Capacity::new(1, 0),
+            )
+            .unwrap();
+        let wide = p.window_around(&r, 36_600.0, 1800.0, 1800.0).unwrap();
+        assert_eq!(wide, TimeWindow::new(36_000.0, 37_800.0).unwrap(), "clipped to the wish");
+        for at in [36_000.0, 36_900.0, 37_800.0] {
+            let fin = p.promise_around(&r, at).unwrap();
+            assert!(fin.contains(at) && wide.earliest() <= fin.earliest() && fin.latest() <= wide.latest());
+            assert!(fin.latest() - fin.earliest() <= p.promise_before_s + p.promise_after_s + 1e-9);
+        }
     }
 }

@@ -64,6 +64,10 @@ pub struct RiderRecord {
     /// H3 cell of the origin (at the area's resolution, else 8): refused trips are mapped by it.
     pub origin_cell: Option<u64>,
     pub vehicle: Option<u32>,
+    /// The window a rider booking the day before was told at booking; the
+    /// evening batch plans inside it and then tells them `promise`.
+    pub told_at_booking: Option<(f64, f64)>,
+    /// The promised pickup window (for a day-before booking, the final one).
     pub promise: Option<(f64, f64)>,
     pub pickup_window: Option<(f64, f64)>,
     pub dropoff_window: Option<(f64, f64)>,
@@ -138,9 +142,13 @@ pub struct VehicleRecord {
 pub struct BatchRecord {
     pub prebooked: usize,
     pub accepted: usize,
+    /// Planned km of the day-before bookings as inserted one by one, and
+    /// after the batch re-planned them inside their wide windows.
     pub km_before: f64,
     pub km_after: f64,
     pub improved: bool,
+    /// Riders told a final window narrower than the one they were told at booking.
+    pub narrowed: usize,
     pub seconds: f64,
 }
 
@@ -331,6 +339,7 @@ impl<'a, P: Places> Day<'a, P> {
                         destination: t.destination,
                         origin_cell: cell_of(t.origin, cell_res),
                         vehicle: None,
+                        told_at_booking: None,
                         promise: None,
                         pickup_window: None,
                         dropoff_window: None,
@@ -395,6 +404,7 @@ impl<'a, P: Places> Day<'a, P> {
         }
         self.batch.accepted = self.plan.requests().len();
         self.improve_batch()?;
+        self.narrow_promises()?;
 
         // The day: bookings and cancellations in time order.
         let mut events: Vec<(f64, u8, usize)> = Vec::new();
@@ -450,6 +460,44 @@ impl<'a, P: Places> Day<'a, P> {
                 self.batch.km_after = self.plan.cost() / 1000.0;
             }
         }
+        Ok(())
+    }
+
+    /// After the evening batch: each day-before rider's wide window becomes
+    /// the final promise around their planned pickup, which holds the plan as
+    /// it is (each planned time lies inside its new window).
+    fn narrow_promises(&mut self) -> Result<(), SimError> {
+        let planned: std::collections::HashMap<RequestId, f64> = self
+            .cache
+            .routes
+            .iter()
+            .flat_map(|r| &r.stops)
+            .filter_map(|s| match s.kind {
+                StopKind::Pickup(id) => Some((id, s.start_of_service)),
+                _ => None,
+            })
+            .collect();
+        let mut requests = self.plan.requests().to_vec();
+        let mut narrowed = Vec::new();
+        for req in &mut requests {
+            let Some(&at) = planned.get(&req.id) else { continue };
+            let fin = self.sc.rules.promise_around(req, at).map_err(engine)?;
+            if req.promised_pickup.is_some_and(|w| w != fin) {
+                req.promise(fin).map_err(engine)?;
+                narrowed.push((req.id, fin));
+            }
+        }
+        if narrowed.is_empty() {
+            return Ok(());
+        }
+        let vehicles = self.plan.vehicles().to_vec();
+        self.plan =
+            LivePlan::restore(vehicles, requests, &self.plan.stops(), &self.places).map_err(engine)?;
+        self.refresh();
+        for (id, fin) in &narrowed {
+            self.riders[id.0 as usize].rec.promise = Some((fin.earliest(), fin.latest()));
+        }
+        self.batch.narrowed = narrowed.len();
         Ok(())
     }
 
@@ -590,19 +638,18 @@ impl<'a, P: Places> Day<'a, P> {
                 self.refresh();
                 return Ok(Taken::Refreshed);
             }
-            let Ok(promise) = self.sc.rules.promise(req, offer) else { continue };
+            // Booked the day before: a wide window now, the final one after the evening batch.
+            let prebooking = self.now < 0.0;
+            let promise = match prebooking {
+                true => self.sc.rules.prebooking_promise(req, offer),
+                false => self.sc.rules.promise(req, offer),
+            };
+            let Ok(promise) = promise else { continue };
             if self.plan.commit(req, offer, Some(promise), &self.places).is_err() {
                 continue;
             }
             self.refresh();
-            let st = &self.veh[v];
-            let route = &self.cache.routes[v];
-            let retimed = st
-                .served_starts
-                .iter()
-                .zip(&route.stops)
-                .any(|(&done, planned)| (planned.start_of_service - done).abs() > 1e-6);
-            if retimed {
+            if self.retimes_served_stops(v) {
                 self.plan.remove(req.id, &self.places).map_err(engine)?;
                 self.refresh();
                 continue;
@@ -611,6 +658,9 @@ impl<'a, P: Places> Day<'a, P> {
             r.state = State::Booked;
             r.rec.vehicle = Some(offer.vehicle.0);
             r.rec.promise = Some((promise.earliest(), promise.latest()));
+            if prebooking {
+                r.rec.told_at_booking = r.rec.promise;
+            }
             r.rec.moved_s = moved;
             r.rec.pickup_window = Some((req.pickup_window.earliest(), req.pickup_window.latest()));
             r.rec.dropoff_window = Some((req.dropoff_window.earliest(), req.dropoff_window.latest()));
@@ -646,12 +696,33 @@ impl<'a, P: Places> Day<'a, P> {
             self.veh[v].anchor_loc = loc;
             self.veh[v].anchor_t = now;
         }
+        let kept = self.plan.clone();
         self.plan.remove(rid, &self.places).map_err(engine)?;
         self.refresh();
+        if self.retimes_served_stops(v) {
+            // Removing it would move stops already served (their pickups were
+            // delayed for this rider's ride time): the vehicle keeps its plan
+            // and finds nobody there, as with a late cancellation.
+            self.plan = kept;
+            self.refresh();
+            let r = &mut self.riders[i];
+            r.absent = true;
+            r.late_cancel = true;
+            return Ok(());
+        }
         let r = &mut self.riders[i];
         r.state = State::Done;
         r.rec.outcome = Outcome::Cancelled;
         Ok(())
+    }
+
+    /// Whether vehicle `v`'s plan now times a stop it has already served differently.
+    fn retimes_served_stops(&self, v: usize) -> bool {
+        self.veh[v]
+            .served_starts
+            .iter()
+            .zip(&self.cache.routes[v].stops)
+            .any(|(&done, planned)| (planned.start_of_service - done).abs() > 1e-6)
     }
 
     /// Moves every vehicle along its plan up to `now`.

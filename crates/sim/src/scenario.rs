@@ -600,6 +600,7 @@ impl Scenario {
             ("rules.wheelchair_boarding_s", rules.wheelchair_boarding_s),
             ("rules.promise_before_s", rules.promise_before_s),
             ("rules.promise_after_s", rules.promise_after_s),
+            ("rules.prebooking_window_s", rules.prebooking_window_s),
         ] {
             non_negative(key, v)?;
         }

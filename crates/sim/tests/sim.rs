@@ -337,3 +337,34 @@ fn report_renders_in_headless_chromium() {
     assert!(bytes.starts_with(b"\x89PNG"));
     assert!(bytes.len() > 30_000, "the screenshot is nearly empty ({} bytes)", bytes.len());
 }
+
+/// Riders booking the day before are told a wide window; the evening batch
+/// re-plans inside those windows, shortens the planned kilometres, then tells
+/// each rider a final window inside the first one, which the day keeps.
+#[test]
+fn the_evening_batch_shortens_the_plan_and_narrows_each_promise() {
+    let text = scenario_text("vehicles = 4\nseats = 4", "", "[demand]\ntrips = 150");
+    let sc = parse(&text).unwrap();
+    let run = run_one(&sc, &MapCache::new(), None, &noriai_roads::NoProgress).unwrap();
+    replay(&run);
+    let b = &run.day.batch;
+    assert!(b.prebooked > 20, "{} day-before bookings", b.prebooked);
+    assert!(b.improved, "the batch found nothing shorter: {b:?}");
+    assert!(b.km_after < b.km_before * 0.98, "{:.1} km -> {:.1} km", b.km_before, b.km_after);
+    assert_eq!(run.kpis.batch_km_before, b.km_before);
+    assert_eq!(run.kpis.batch_km_after, b.km_after);
+    assert!(b.narrowed > 0);
+    let mut told = 0;
+    for r in run.day.riders.iter().filter(|r| r.prebooked) {
+        let (Some(wide), Some(fin)) = (r.told_at_booking, r.promise) else { continue };
+        told += 1;
+        assert!(
+            wide.0 <= fin.0 + 1e-6 && fin.1 <= wide.1 + 1e-6,
+            "trip {}: {fin:?} not inside {wide:?}",
+            r.trip
+        );
+        assert!(fin.1 - fin.0 <= sc.rules.promise_before_s + sc.rules.promise_after_s + 1e-6);
+    }
+    assert!(told > 20);
+    assert_eq!(run.kpis.promises_kept_share, 1.0);
+}
