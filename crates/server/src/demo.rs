@@ -1,7 +1,8 @@
 //! A demo fleet so `noriai serve` works out of the box on any map: three
 //! vehicles at a depot near the middle of the road network, shifts 07:00–19:00
-//! for the next 60 days, and a service area covering the map. Operators
-//! replace it through FleetService.
+//! always for the next 60 days (kept rolling at every start and every
+//! evening), and a service area covering the map. Operators replace it
+//! through FleetService.
 
 use noriai_model::LatLon;
 use noriai_model::service::{FleetVehicle, ServiceDay, Shift};
@@ -39,9 +40,6 @@ pub async fn seed_if_empty(store: &Store, roads: &RoadNetwork) -> Result<(), Sto
     {
         store.set_service_area(area.resolution(), &area.cells()).await?;
     }
-    let today = ServiceDay::of_unix(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
-    );
     for (name, seats, wheelchairs) in [("Demo 1", 6, 1), ("Demo 2", 6, 1), ("Demo 3", 9, 0)] {
         let v = store
             .insert_vehicle(&FleetVehicle {
@@ -52,20 +50,36 @@ pub async fn seed_if_empty(store: &Store, roads: &RoadNetwork) -> Result<(), Sto
                 depot,
             })
             .await?;
-        for k in 0..DEMO_DAYS {
-            store
-                .set_shift(Shift {
-                    vehicle_id: v.id,
-                    day: ServiceDay(today.0 + k),
-                    start_s: 7 * 3600,
-                    end_s: 19 * 3600,
-                })
-                .await?;
-        }
+        store.mark_demo_vehicle(v.id).await?;
     }
+    keep_demo_shifts(store).await?;
     tracing::info!("demo fleet of 3 vehicles at {depot}, service area radius {:.1} km", radius / 1000.0);
     eprintln!(
         "created a demo fleet (3 vehicles at {depot}, shifts 07:00–19:00 for {DEMO_DAYS} days) and service area"
     );
     Ok(())
+}
+
+/// Gives each demo vehicle its 07:00–19:00 shift on every one of the next
+/// [`DEMO_DAYS`] days where it has none (a shift an operator set is kept).
+pub async fn keep_demo_shifts(store: &Store) -> Result<usize, StoreError> {
+    let today = ServiceDay::of_unix(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
+    );
+    let mut shifts = Vec::new();
+    for vehicle_id in store.demo_vehicles().await? {
+        for k in 0..DEMO_DAYS {
+            shifts.push(Shift {
+                vehicle_id,
+                day: ServiceDay(today.0 + k),
+                start_s: 7 * 3600,
+                end_s: 19 * 3600,
+            });
+        }
+    }
+    let added = store.add_missing_shifts(&shifts).await?;
+    if added > 0 {
+        tracing::info!(shifts = added, "demo fleet shifts extended to the next {DEMO_DAYS} days");
+    }
+    Ok(added)
 }

@@ -75,13 +75,14 @@ pub async fn serve(
     let ServeConfig { listen, roads, store, policy, demo } = config;
     if demo {
         demo::seed_if_empty(&store, &roads).await?;
+        demo::keep_demo_shifts(&store).await?;
     }
     let area = match store.service_area().await? {
         Some((res, cells)) => Some(ServiceArea::from_cells(res, &cells)?),
         None => None,
     };
     let dispatcher = dispatcher::Dispatcher::spawn(roads.clone(), store.clone(), area, policy);
-    tokio::spawn(evening_replans(dispatcher.clone()));
+    tokio::spawn(evening_work(dispatcher.clone(), demo.then(|| store.clone())));
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<RiderServiceServer<riders::Riders>>().await;
@@ -161,8 +162,9 @@ async fn watch_store(
 }
 
 /// Every evening from 21:00 (Asia/Tokyo) re-plans the next day's pre-booked
-/// rides once, as a batch that keeps every promise.
-async fn evening_replans(dispatcher: dispatcher::DispatcherHandle) {
+/// rides once, as a batch that keeps every promise; with a demo fleet
+/// (`demo_store`), also keeps its shifts rolling.
+async fn evening_work(dispatcher: dispatcher::DispatcherHandle, demo_store: Option<Store>) {
     use noriai_model::service::ServiceDay;
     let mut done: Option<ServiceDay> = None;
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
@@ -174,6 +176,15 @@ async fn evening_replans(dispatcher: dispatcher::DispatcherHandle) {
         let today = ServiceDay::of_unix(now);
         let tomorrow = today.next();
         if now - today.midnight_unix() >= 21 * 3600 && done != Some(tomorrow) {
+            if let Some(store) = &demo_store {
+                match demo::keep_demo_shifts(store).await {
+                    Ok(0) => {}
+                    Ok(_) => {
+                        let _ = dispatcher.fleet_changed().await;
+                    }
+                    Err(e) => tracing::warn!("could not extend the demo shifts: {e}"),
+                }
+            }
             match dispatcher.replan(tomorrow, 30.0).await {
                 Ok(s) => {
                     tracing::info!(day = %tomorrow, bookings = s.bookings, applied = s.applied, "evening re-plan")

@@ -222,3 +222,39 @@ async fn a_riders_needs_come_with_every_trip_and_a_double_booking_is_refused() {
     assert_eq!((back.trip.seats, back.trip.wheelchair_places), (3, 0));
     s.store.close().await;
 }
+
+/// The demo fleet's shifts roll on: a store whose demo shifts ran out gets
+/// the next 60 days again, and a shift an operator changed is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_shifts_roll_on_and_keep_an_operators_change() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("old.sqlite").display());
+    let store = Store::connect(&url).await.expect("store");
+    let v = store
+        .insert_vehicle(&noriai_model::service::FleetVehicle {
+            id: 0,
+            name: "Demo 1".into(),
+            seats: 6,
+            wheelchair_places: 1,
+            depot: LatLon { lat: 47.14, lon: 9.52 },
+        })
+        .await
+        .expect("vehicle");
+    store.mark_demo_vehicle(v.id).await.expect("mark");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    let today = ServiceDay::of_unix(now as i64);
+    let changed = noriai_model::service::Shift {
+        vehicle_id: v.id,
+        day: today.next(),
+        start_s: 9 * 3600,
+        end_s: 12 * 3600,
+    };
+    store.set_shift(changed).await.expect("operator's shift");
+    let added = noriai_server::demo::keep_demo_shifts(&store).await.expect("roll");
+    assert_eq!(added, noriai_server::demo::DEMO_DAYS as usize - 1);
+    assert_eq!(store.shifts_on(today.next()).await.expect("shifts"), vec![changed]);
+    let last = ServiceDay(today.0 + noriai_server::demo::DEMO_DAYS - 1);
+    assert_eq!(store.shifts_on(last).await.expect("shifts").len(), 1);
+    assert_eq!(noriai_server::demo::keep_demo_shifts(&store).await.expect("again"), 0);
+    store.close().await;
+}

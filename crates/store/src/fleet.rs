@@ -128,6 +128,47 @@ impl Store {
         Ok(())
     }
 
+    /// Marks a vehicle as part of the demo fleet, whose shifts are kept rolling.
+    pub async fn mark_demo_vehicle(&self, vehicle_id: i64) -> Result<(), StoreError> {
+        let mut w = self.begin_write().await?;
+        sqlx::query("INSERT INTO demo_vehicles (vehicle_id) VALUES ($1) ON CONFLICT (vehicle_id) DO NOTHING")
+            .bind(vehicle_id)
+            .execute(&mut *w.tx)
+            .await?;
+        w.tx.commit().await?;
+        Ok(())
+    }
+
+    /// The vehicles of the demo fleet.
+    pub async fn demo_vehicles(&self) -> Result<Vec<i64>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT vehicle_id FROM demo_vehicles ORDER BY vehicle_id")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Adds shifts where the vehicle has none that day; an existing shift
+    /// (perhaps changed by an operator) is left as it is. Returns how many
+    /// were added.
+    pub async fn add_missing_shifts(&self, shifts: &[Shift]) -> Result<usize, StoreError> {
+        let mut w = self.begin_write().await?;
+        let mut added = 0;
+        for shift in shifts {
+            let done = sqlx::query(
+                "INSERT INTO shifts (vehicle_id, day, start_s, end_s) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (vehicle_id, day) DO NOTHING",
+            )
+            .bind(shift.vehicle_id)
+            .bind(i64::from(shift.day.0))
+            .bind(i64::from(shift.start_s))
+            .bind(i64::from(shift.end_s))
+            .execute(&mut *w.tx)
+            .await?;
+            added += done.rows_affected() as usize;
+        }
+        w.tx.commit().await?;
+        Ok(added)
+    }
+
     /// The shifts of a day, by vehicle.
     pub async fn shifts_on(&self, day: ServiceDay) -> Result<Vec<Shift>, StoreError> {
         let rows = sqlx::query(
