@@ -100,6 +100,46 @@ pub enum OnlineError {
     Restore(String),
     #[error("vehicle {vehicle} has only {stops} planned stops, cannot mark {done} as done")]
     TooManyDone { vehicle: u32, stops: usize, done: usize },
+    #[error(
+        "vehicle {vehicle} can no longer keep its plan from where and when it is (running late?); re-plan"
+    )]
+    CannotKeepPlan { vehicle: u32 },
+}
+
+/// Where a vehicle is and how far along its route.
+#[derive(Debug, Clone, Copy)]
+struct Progress {
+    location: LocId,
+    time: f64,
+    served: usize,
+    locked: usize,
+}
+
+/// A net with a few nodes replaced, to try a change before making it.
+struct PatchedNet<'a, T> {
+    net: LiveNet<'a, T>,
+    patch: &'a [(u32, Node)],
+}
+
+impl<T: TravelTimes> Net for PatchedNet<'_, T> {
+    #[inline]
+    fn node(&self, i: u32) -> &Node {
+        match self.patch.iter().find(|(j, _)| *j == i) {
+            Some((_, n)) => n,
+            None => self.net.node(i),
+        }
+    }
+    #[inline]
+    fn time(&self, a: u32, b: u32) -> f64 {
+        self.net.travel.time(self.node(a).loc, self.node(b).loc)
+    }
+    #[inline]
+    fn dist(&self, a: u32, b: u32) -> f64 {
+        self.net.travel.distance(self.node(a).loc, self.node(b).loc)
+    }
+    fn len(&self) -> usize {
+        self.net.len()
+    }
 }
 
 /// How many offers and alternatives to look for.
@@ -330,71 +370,103 @@ impl LivePlan {
         Ok(())
     }
 
-    /// Records progress of a vehicle: it is at `location` at `time`, its first
-    /// `done` planned stops are served, and the next `locked` stops may no
-    /// longer be reordered (it is driving to them). Riders picked up in the
-    /// served part keep their ride-time limit as a deadline at their dropoff.
-    pub fn advance<T: TravelTimes>(
+    /// The vehicle is at `location` at `time` and has not left for its next
+    /// stop: later insertions start from there and then.
+    pub fn move_to<T: TravelTimes>(
         &mut self,
         vehicle: VehicleId,
         location: LocId,
         time: f64,
-        done: usize,
-        locked: usize,
+        travel: &T,
+    ) -> Result<(), OnlineError> {
+        self.progress(vehicle, Progress { location, time, served: 0, locked: 0 }, travel)
+    }
+
+    /// The vehicle is at `location` at `time` and drives to its next `count`
+    /// planned stops, which may no longer be reordered or moved.
+    pub fn lock_next<T: TravelTimes>(
+        &mut self,
+        vehicle: VehicleId,
+        count: usize,
+        location: LocId,
+        time: f64,
+        travel: &T,
+    ) -> Result<(), OnlineError> {
+        self.progress(vehicle, Progress { location, time, served: 0, locked: count }, travel)
+    }
+
+    /// The vehicle has served its first `served` planned stops and is at
+    /// `location` at `time`: those stops leave the plan, and riders picked up
+    /// among them keep their ride-time limit as a deadline at their dropoff.
+    pub fn complete_stops<T: TravelTimes>(
+        &mut self,
+        vehicle: VehicleId,
+        served: usize,
+        location: LocId,
+        time: f64,
+        travel: &T,
+    ) -> Result<(), OnlineError> {
+        self.progress(vehicle, Progress { location, time, served, locked: 0 }, travel)
+    }
+
+    /// Builds the vehicle's new route first and changes the plan only if it
+    /// is feasible; otherwise nothing changes and the caller hears why.
+    fn progress<T: TravelTimes>(
+        &mut self,
+        vehicle: VehicleId,
+        p: Progress,
         travel: &T,
     ) -> Result<(), OnlineError> {
         let v = self.vehicle_index(vehicle)?;
-        check_loc(location, travel)?;
-        if !time.is_finite() {
+        check_loc(p.location, travel)?;
+        if !p.time.is_finite() {
             return Err(OnlineError::Request(
                 vehicle.0,
-                noriai_model::ModelError::NotFinite { what: "vehicle time", value: time },
+                noriai_model::ModelError::NotFinite { what: "vehicle time", value: p.time },
             ));
         }
         let rd = &self.routes[v];
         let stops = rd.seq.len() - 2;
-        if done + locked > stops {
-            return Err(OnlineError::TooManyDone { vehicle: vehicle.0, stops, done: done + locked });
+        if p.served + p.locked > stops {
+            return Err(OnlineError::TooManyDone { vehicle: vehicle.0, stops, done: p.served + p.locked });
         }
-        let served = &rd.seq[1..=done];
         // Riders already aboard at the start stay aboard; add those picked up since.
         let mut onboard = self.nodes[rd.seq[0] as usize].load;
-        for &x in served {
+        for &x in &rd.seq[1..=p.served] {
             let n = &self.nodes[x as usize];
             onboard = [onboard[0] + n.load[0], onboard[1] + n.load[1]];
         }
-        // Dropoffs whose pickup was served: the ride limit becomes a deadline.
-        let departures: Vec<(u32, f64)> =
-            (1..=done).map(|k| (rd.seq[k], rd.early[k] + self.nodes[rd.seq[k] as usize].s)).collect();
         let mut seq = vec![rd.seq[0]];
-        seq.extend_from_slice(&rd.seq[done + 1..]);
-        for &x in &seq {
-            let pair = self.nodes[x as usize].pair;
-            if pair != NONE
-                && let Some(&(_, dep)) = departures.iter().find(|(y, _)| *y == pair)
-            {
-                let n = &mut self.nodes[x as usize];
-                n.l = n.l.min(dep + n.ride);
+        seq.extend_from_slice(&rd.seq[p.served + 1..]);
+        // The changed nodes, applied only once the new route is known to work:
+        // dropoffs whose pickup was served get their ride limit as a deadline.
+        let mut patch: Vec<(u32, Node)> = Vec::new();
+        for k in 1..=p.served {
+            let (pickup, departure) = (rd.seq[k], rd.early[k] + self.nodes[rd.seq[k] as usize].s);
+            if let Some(&drop) = seq.iter().find(|&&x| self.nodes[x as usize].pair == pickup) {
+                let mut n = self.nodes[drop as usize].clone();
+                n.l = n.l.min(departure + n.ride);
                 n.pair = NONE;
+                patch.push((drop, n));
             }
         }
-        let elapsed = time - rd.early[0];
-        let start = &mut self.nodes[self.veh[v].start as usize];
-        start.loc = location;
-        start.e = time;
-        start.l = start.l.max(time);
-        start.load = onboard;
-        if self.veh[v].max_dur.is_finite() {
-            self.veh[v].max_dur = (self.veh[v].max_dur - elapsed.max(0.0)).max(0.0);
+        let start = self.veh[v].start;
+        let mut s = self.nodes[start as usize].clone();
+        (s.loc, s.e, s.l, s.load) = (p.location, p.time, s.l.max(p.time), onboard);
+        patch.push((start, s));
+        let mut veh = self.veh[v].clone();
+        if veh.max_dur.is_finite() {
+            veh.max_dur = (veh.max_dur - (p.time - rd.early[0]).max(0.0)).max(0.0);
         }
-        let net = LiveNet { nodes: &self.nodes, extra: &[], travel };
-        let mut sc = Scratch::default();
-        // A vehicle running late may no longer meet its plan; keep the old schedule bounds then
-        // and let the operator re-plan, rather than silently dropping riders.
-        if let Some(new_rd) = RouteData::compute(&net, &self.veh[v], seq, &mut sc) {
-            self.routes[v] = new_rd;
+        let net = PatchedNet { net: LiveNet { nodes: &self.nodes, extra: &[], travel }, patch: &patch };
+        let new_rd = RouteData::compute(&net, &veh, seq, &mut Scratch::default())
+            .ok_or(OnlineError::CannotKeepPlan { vehicle: vehicle.0 })?;
+        for (i, n) in patch {
+            self.nodes[i as usize] = n;
         }
-        self.locked[v] = locked;
+        self.veh[v] = veh;
+        self.routes[v] = new_rd;
+        self.locked[v] = p.locked;
         Ok(())
     }
 

@@ -127,7 +127,7 @@ fn advancing_a_vehicle_keeps_riders_deadlines() {
     let o = insert(&live, &a, &travel, &opts).unwrap().unwrap();
     live.commit(&a, &o[0], None, &travel).unwrap();
     // The vehicle picked rider 1 up at 10 and is now at place 2 at time 20.
-    live.advance(VehicleId(0), LocId(2), 20.0, 1, 0, &travel).unwrap();
+    live.complete_stops(VehicleId(0), 1, LocId(2), 20.0, &travel).unwrap();
     assert_eq!(live.stop_count(0), 1);
     // A second rider going backwards would push rider 1 beyond the 100 ride limit.
     let b = req(2, 2, 0, 20.0, 400.0);
@@ -142,7 +142,7 @@ fn advancing_a_vehicle_keeps_riders_deadlines() {
         let d1 = stops.iter().find(|s| s.kind == StopKind::Dropoff(RequestId(1))).unwrap();
         assert!(d1.start_of_service <= 110.0 + 1e-9, "{stops:?}");
     }
-    assert!(live.advance(VehicleId(0), LocId(2), 20.0, 5, 0, &travel).is_err());
+    assert!(live.complete_stops(VehicleId(0), 5, LocId(2), 20.0, &travel).is_err());
 }
 
 /// Real Cordeau instances copied into the repository (`tests/data/darp/`).
@@ -180,8 +180,8 @@ fn advancing_twice_keeps_riders_already_aboard() {
     let order = live.stops()[0].clone();
     assert_eq!(order[..2], [StopKind::Pickup(RequestId(1)), StopKind::Pickup(RequestId(2))], "{order:?}");
     // Serve the first pickup, then the second, in two calls.
-    live.advance(VehicleId(0), LocId(1), 10.0, 1, 0, &travel).unwrap();
-    live.advance(VehicleId(0), LocId(2), 20.0, 1, 0, &travel).unwrap();
+    live.complete_stops(VehicleId(0), 1, LocId(1), 10.0, &travel).unwrap();
+    live.complete_stops(VehicleId(0), 1, LocId(2), 20.0, &travel).unwrap();
     let stops = live.plan(&travel).routes[0].stops.clone();
     assert_eq!(stops.len(), 2, "only the two dropoffs remain: {stops:?}");
     assert_eq!(stops[0].load, Capacity::new(1, 0), "one rider still aboard after the first dropoff");
@@ -216,4 +216,32 @@ fn an_iteration_budget_gives_the_same_plan_on_a_busy_machine() {
     burners.into_iter().for_each(|b| drop(b.join()));
     assert_eq!(calm.routes, busy.routes);
     assert_eq!(calm.cost, busy.cost);
+}
+
+/// A vehicle too late to keep its plan gets a typed error and the plan is
+/// exactly as it was: nothing half-changed for later insertions to trip on.
+#[test]
+fn a_vehicle_too_late_for_its_plan_changes_nothing() {
+    let travel = line(6);
+    let mut live = LivePlan::new(vec![vehicle(0, 2, 500.0)], &travel).unwrap();
+    let opts = OfferOptions::default();
+    let a = req(1, 1, 5, 0.0, 50.0);
+    let o = insert(&live, &a, &travel, &opts).unwrap().unwrap();
+    live.commit(&a, &o[0], None, &travel).unwrap();
+    live.complete_stops(VehicleId(0), 1, LocId(1), 10.0, &travel).unwrap();
+    let before = live.clone();
+    let plan_before = live.plan(&travel);
+    // Stuck in snow: at place 1 only at 300, far past rider 1's ride deadline.
+    let err = live.move_to(VehicleId(0), LocId(1), 300.0, &travel).unwrap_err();
+    assert!(matches!(err, noriai_dispatch::OnlineError::CannotKeepPlan { vehicle: 0 }), "{err}");
+    assert_eq!(format!("{:?}", live.plan(&travel)), format!("{plan_before:?}"));
+    assert_eq!(live.stops(), before.stops());
+    // And the plan still prices a new rider exactly as before.
+    let b = req(2, 2, 3, 20.0, 400.0);
+    let now = insert(&live, &b, &travel, &opts).unwrap().map(|o| o.len());
+    let then = insert(&before, &b, &travel, &opts).unwrap().map(|o| o.len());
+    assert_eq!(now.ok(), then.ok());
+    // Moving on time still works.
+    live.move_to(VehicleId(0), LocId(1), 12.0, &travel).unwrap();
+    live.lock_next(VehicleId(0), 1, LocId(1), 12.0, &travel).unwrap();
 }

@@ -989,6 +989,7 @@ fn online_error(e: OnlineError) -> DispatchError {
     match &e {
         OnlineError::Request(_, m) => DispatchError::invalid("trip", m),
         OnlineError::StaleOffer(_) => DispatchError::Stale("the plan changed; ask for a new quote".into()),
+        OnlineError::CannotKeepPlan { .. } => DispatchError::Precondition(e.to_string()),
         OnlineError::OnBoard(_) => {
             DispatchError::Precondition("the rider is already on board; the trip can no longer change".into())
         }

@@ -12,7 +12,7 @@
 //! next stop just in time to start service at the planned time; from then on
 //! that stop is locked. A vehicle with riders on board drives on at once.
 //! Served stops stay locked at the head of the route while riders are on
-//! board and are cut off with `LivePlan::advance` when the vehicle is empty
+//! board and are cut off with `LivePlan::complete_stops` when the vehicle is empty
 //! again, so the engine always sees the true load, and an insertion that
 //! would re-time a stop already served is refused and the next offer tried.
 
@@ -22,7 +22,7 @@ use crate::places::{CrowPlaces, Places, RoadPlaces};
 use crate::scenario::{Scenario, TravelModel};
 use crate::world::World;
 use noriai_dispatch::{
-    LivePlan, NoOffer, Objective, Offer, OfferOptions, Problem, Reason, SolveParams, Wish,
+    LivePlan, NoOffer, Objective, Offer, OfferOptions, OnlineError, Problem, Reason, SolveParams, Wish,
 };
 use noriai_model::{
     Capacity, LatLon, LocId, Plan, PlannedStop, Request, RequestId, StopKind, TimeWindow, Vehicle, VehicleId,
@@ -631,7 +631,12 @@ impl<'a, P: Places> Day<'a, P> {
             // sent anywhere from there, move its clock to now and ask again.
             if !st.committed && st.served == 0 && st.anchor_t < self.now - 1e-9 && offer.pickup_after == 0 {
                 let (loc, now) = (st.loc, self.now);
-                self.plan.advance(offer.vehicle, loc, now, 0, 0, &self.places).map_err(engine)?;
+                match self.plan.move_to(offer.vehicle, loc, now, &self.places) {
+                    Ok(()) => {}
+                    // Its plan does not hold from here and now: this offer is off.
+                    Err(OnlineError::CannotKeepPlan { .. }) => continue,
+                    Err(e) => return Err(engine(e)),
+                }
                 let st = &mut self.veh[v];
                 st.anchor_loc = loc;
                 st.anchor_t = now;
@@ -692,9 +697,15 @@ impl<'a, P: Places> Day<'a, P> {
         }
         if !st.committed && st.anchor_t < self.now {
             let (loc, now) = (st.loc, self.now);
-            self.plan.advance(VehicleId(v as u32), loc, now, 0, 0, &self.places).map_err(engine)?;
-            self.veh[v].anchor_loc = loc;
-            self.veh[v].anchor_t = now;
+            match self.plan.move_to(VehicleId(v as u32), loc, now, &self.places) {
+                Ok(()) => {
+                    self.veh[v].anchor_loc = loc;
+                    self.veh[v].anchor_t = now;
+                }
+                // The plan does not hold from here and now; the rider leaves it all the same.
+                Err(OnlineError::CannotKeepPlan { .. }) => {}
+                Err(e) => return Err(engine(e)),
+            }
         }
         let kept = self.plan.clone();
         self.plan.remove(rid, &self.places).map_err(engine)?;
@@ -746,7 +757,7 @@ impl<'a, P: Places> Day<'a, P> {
                     return Ok(());
                 }
                 let loc = st.loc;
-                self.plan.advance(vid, loc, leave, 0, 1, &self.places).map_err(engine)?;
+                self.plan.lock_next(vid, 1, loc, leave, &self.places).map_err(engine)?;
                 let st = &mut self.veh[v];
                 st.committed = true;
                 st.leave = leave;
@@ -836,9 +847,7 @@ impl<'a, P: Places> Day<'a, P> {
         st.loc = next.location;
         if gone_empty {
             // Nobody came and nobody is on board: the vehicle's head moves here and the trip goes.
-            self.plan
-                .advance(vid, next.location, next.start_of_service, 0, 0, &self.places)
-                .map_err(engine)?;
+            self.plan.move_to(vid, next.location, next.start_of_service, &self.places).map_err(engine)?;
             if let Some(i) = trip {
                 self.plan.remove(RequestId(i as u32), &self.places).map_err(engine)?;
             }
@@ -856,7 +865,9 @@ impl<'a, P: Places> Day<'a, P> {
             // Empty again: cut the served stops off the route (the engine's load is then exact).
             let done = st.served;
             let before = self.plan.stop_count(v);
-            self.plan.advance(vid, next.location, next.departure, done, 0, &self.places).map_err(engine)?;
+            self.plan
+                .complete_stops(vid, done, next.location, next.departure, &self.places)
+                .map_err(engine)?;
             if self.plan.stop_count(v) + done != before {
                 return Err(SimError::Invalid(format!(
                     "the engine kept vehicle {v}'s served stops at {:.0} s (its route no longer fits)",
@@ -873,7 +884,7 @@ impl<'a, P: Places> Day<'a, P> {
         } else {
             // Riders on board: drive on to the next stop at once and lock it.
             let (loc, t, lock) = (st.anchor_loc, st.anchor_t, st.served + 1);
-            self.plan.advance(vid, loc, t, 0, lock, &self.places).map_err(engine)?;
+            self.plan.lock_next(vid, lock, loc, t, &self.places).map_err(engine)?;
             let st = &mut self.veh[v];
             st.committed = true;
             st.leave = next.departure;
