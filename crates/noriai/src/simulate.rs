@@ -89,6 +89,13 @@ pub fn simulate(a: SimulateArgs) -> anyhow::Result<()> {
                 );
                 crate::say!("cost:       {:.0} {} per served trip", k.cost.per_served_trip, k.cost.currency);
                 crate::say!(
+                    "evening:    {} day-before bookings planned {:.1} km -> {:.1} km by the batch; {} told a narrower window",
+                    k.batch_prebooked,
+                    k.batch_km_before,
+                    k.batch_km_after,
+                    k.batch_narrowed
+                );
+                crate::say!(
                     "simulated in {:.2} s; wrote {}/kpis.json and report.html",
                     k.wall_s,
                     a.out.display()

@@ -1,7 +1,7 @@
 //! The figures a town council compares between plans, computed from a
 //! simulated day as executed (not as planned).
 
-use crate::run::{DayResult, Outcome, StopEvent};
+use crate::run::{DayResult, Outcome, Refusal, StopEvent};
 use crate::scenario::Scenario;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -80,7 +80,7 @@ pub struct Kpis {
     pub same_day: usize,
     /// Riders who took another time the dispatcher offered.
     pub moved_to_other_time: usize,
-    pub refused_by_reason: BTreeMap<String, usize>,
+    pub refused_by_reason: BTreeMap<Refusal, usize>,
     /// Refused trips by H3 cell of their origin (hex index).
     pub refused_by_cell: BTreeMap<String, usize>,
     pub outside_map: usize,
@@ -108,8 +108,12 @@ pub struct Kpis {
     pub passengers: u64,
     pub passengers_per_vehicle_hour: f64,
     pub cost: Cost,
+    /// Day-before bookings the evening batch planned, their km before and
+    /// after it, and how many riders were then told a narrower window.
+    pub batch_prebooked: usize,
     pub batch_km_before: f64,
     pub batch_km_after: f64,
+    pub batch_narrowed: usize,
     pub plan_drift: usize,
     pub per_hour: Vec<HourKpi>,
     pub wall_s: f64,
@@ -130,7 +134,9 @@ impl Kpis {
         let mut refused_by_reason = BTreeMap::new();
         let mut refused_by_cell = BTreeMap::new();
         for r in riders.iter().filter(|r| r.outcome == Outcome::Refused) {
-            *refused_by_reason.entry(r.reason.clone().unwrap_or_default()).or_insert(0) += 1;
+            if let Some(why) = r.reason {
+                *refused_by_reason.entry(why).or_insert(0) += 1;
+            }
             if let Some(c) = r.origin_cell {
                 *refused_by_cell.entry(noriai_zones::cell_to_string(c)).or_insert(0) += 1;
             }
@@ -231,7 +237,7 @@ impl Kpis {
             moved_to_other_time: done.iter().filter(|r| r.moved_s.is_some()).count(),
             refused_by_reason,
             refused_by_cell,
-            outside_map: riders.iter().filter(|r| r.reason.as_deref() == Some("outside_map")).count(),
+            outside_map: riders.iter().filter(|r| r.reason == Some(Refusal::OutsideMap)).count(),
             outside_map_examples: day.outside_map.iter().take(20).cloned().collect(),
             wait_min: Stats::of(&wait),
             arrive_early_min: Stats::of(&early),
@@ -264,8 +270,10 @@ impl Kpis {
                 per_served_trip: per_trip(total),
                 net_per_served_trip: per_trip(total - fares),
             },
+            batch_prebooked: day.batch.accepted,
             batch_km_before: day.batch.km_before,
             batch_km_after: day.batch.km_after,
+            batch_narrowed: day.batch.narrowed,
             plan_drift: day.plan_drift,
             per_hour,
             wall_s: day.wall_s,

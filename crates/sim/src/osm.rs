@@ -137,6 +137,36 @@ pub fn read_pois(path: &Path) -> Result<Pois, SimError> {
     Ok(pois)
 }
 
+/// A named settlement (`place=city|town|village`) to label a map with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlaceName {
+    pub at: LatLon,
+    pub name: String,
+    /// 0 for a city, 1 for a town, 2 for a village: larger places first.
+    pub rank: u8,
+}
+
+/// Cities, towns and villages of a `.osm.pbf` file, largest first (at most `limit`).
+pub fn read_place_names(path: &Path, limit: usize) -> Result<Vec<PlaceName>, SimError> {
+    let file = File::open(path).map_err(|source| SimError::Read { path: path.into(), source })?;
+    let mut reader = OsmPbfReader::new(BufReader::new(file));
+    let mut out = Vec::new();
+    for n in reader.par_iter_nodes() {
+        let n = n.map_err(|e| SimError::Invalid(format!("{}: {e}", path.display())))?;
+        let rank = match n.tags.get("place").map(|v| v.as_str()) {
+            Some("city") => 0,
+            Some("town") => 1,
+            Some("village") => 2,
+            _ => continue,
+        };
+        let (Some(name), Ok(at)) = (n.tags.get("name"), LatLon::new(n.lat(), n.lon())) else { continue };
+        out.push(PlaceName { at, name: name.to_string(), rank });
+    }
+    out.sort_by(|a, b| a.rank.cmp(&b.rank).then(a.name.cmp(&b.name)));
+    out.truncate(limit);
+    Ok(out)
+}
+
 fn centroid(nodes: &[i64], coords: &HashMap<i64, LatLon>) -> Option<LatLon> {
     let pts: Vec<LatLon> = nodes.iter().filter_map(|id| coords.get(id)).copied().collect();
     if pts.is_empty() {

@@ -41,7 +41,7 @@ pub fn kpi_rows(k: &Kpis) -> Vec<(&'static str, &'static str, String)> {
     vec![
         ("Vehicles", "車両数", k.vehicles.to_string()),
         ("Requests", "予約申込", k.requests.to_string()),
-        ("Served", "運行", format!("{} ({})", k.served, pct(k.served_share))),
+        ("Served (rode)", "利用 (乗車)", format!("{} ({})", k.served, pct(k.served_share))),
         ("Refused", "お断り", format!("{} ({})", k.refused, pct(k.refused_share))),
         ("Cancelled", "キャンセル", format!("{} ({})", k.cancelled, pct(k.cancelled_share))),
         ("No-show", "不在", format!("{} ({})", k.no_show, pct(k.no_show_share))),
@@ -65,6 +65,11 @@ pub fn kpi_rows(k: &Kpis) -> Vec<(&'static str, &'static str, String)> {
         ),
         ("Walk to stops, m (median / 90th)", "乗降場所までの徒歩 m", st(&k.walk_m)),
         ("Promises kept", "約束時刻の遵守", pct(k.promises_kept_share)),
+        (
+            "Evening batch: day-before bookings, planned km before → after",
+            "前日夜の一括計画: 前日予約数, 計画走行 km (前 → 後)",
+            format!("{}, {:.1} → {:.1}", k.batch_prebooked, k.batch_km_before, k.batch_km_after),
+        ),
         ("Vehicle-hours on shift", "運行車両時間", f1(k.vehicle_hours)),
         ("Vehicle-hours busy", "稼働車両時間", f1(k.busy_vehicle_hours)),
         ("km driven", "走行距離 km", f1(k.km_driven)),
@@ -75,10 +80,10 @@ pub fn kpi_rows(k: &Kpis) -> Vec<(&'static str, &'static str, String)> {
             format!("{:.2}", k.passengers_per_vehicle_hour),
         ),
         ("Total cost", "総費用", money(k.cost.total, &k.cost.currency)),
-        ("Cost per served trip", "1運行あたり費用", money(k.cost.per_served_trip, &k.cost.currency)),
+        ("Cost per served trip", "利用1件あたり費用", money(k.cost.per_served_trip, &k.cost.currency)),
         (
-            "Net cost per trip (after fares)",
-            "運賃控除後の1運行あたり費用",
+            "Net cost per served trip (after fares)",
+            "運賃控除後の利用1件あたり費用",
             money(k.cost.net_per_served_trip, &k.cost.currency),
         ),
     ]
@@ -135,6 +140,21 @@ pub fn histogram(values: &[f64], bin: f64, title: &str, unit: &str, color: &str)
     s
 }
 
+/// Short labels for the plans of a comparison or sweep: the fleet size when
+/// only it differs (a sweep), else each plan's name cut to fit under a bar.
+fn plan_labels(kpis: &[Kpis]) -> Vec<String> {
+    let same_name = kpis.windows(2).all(|w| w[0].scenario == w[1].scenario);
+    kpis.iter()
+        .map(|k| match same_name {
+            true => format!("{} veh 台", k.vehicles),
+            false => {
+                let name: String = k.scenario.chars().take(14).collect();
+                if k.scenario.chars().count() > 14 { format!("{name}…") } else { name }
+            }
+        })
+        .collect()
+}
+
 /// Vertical bars with labels under them.
 pub fn bars(
     labels: &[String],
@@ -144,7 +164,11 @@ pub fn bars(
     fmt: &dyn Fn(f64) -> String,
 ) -> String {
     let n = values.len().max(1);
-    let (w, h, pad) = ((60.0 + 34.0 * n as f64).max(300.0), 240.0, 36.0);
+    // Wide enough for the title (about 7 px per character, two for a CJK one)
+    // and for each bar's label.
+    let title_px = title.chars().map(|c| if c.is_ascii() { 7.0 } else { 13.0 }).sum::<f64>() + 2.0 * 36.0;
+    let label_px = labels.iter().map(|l| l.chars().count()).max().unwrap_or(1) as f64 * 6.5 + 8.0;
+    let (w, h, pad) = ((60.0 + label_px.max(34.0) * n as f64).max(300.0).max(title_px), 240.0, 36.0);
     let top = values.iter().copied().fold(0.0f64, f64::max).max(1e-9);
     let bw = (w - 2.0 * pad) / n as f64;
     let mut s = format!(
@@ -301,12 +325,46 @@ fn map_svg(world: &World, day: &DayResult, k: &Kpis) -> String {
         x - 5.0,
         y - 5.0
     );
+    for p in &world.place_names {
+        let (x, y) = fr.xy(p.at);
+        if x < 0.0 || y < 0.0 || x > fr.w || y > fr.h {
+            continue;
+        }
+        let size = [15, 13, 11][usize::from(p.rank.min(2))];
+        let _ = write!(
+            s,
+            "<text x=\"{x:.1}\" y=\"{y:.1}\" font-size=\"{size}\" text-anchor=\"middle\" fill=\"#333\" stroke=\"#fbfbf8\" stroke-width=\"3\" paint-order=\"stroke\">{}</text>",
+            esc(&p.name)
+        );
+    }
+    // A scale bar of a round length about 120 px long.
+    let m_per_px = 111_320.0 / fr.scale;
+    let bar_m = [100.0, 200.0, 500.0, 1_000.0, 2_000.0, 5_000.0, 10_000.0, 20_000.0, 50_000.0]
+        .into_iter()
+        .find(|m| m / m_per_px >= 80.0)
+        .unwrap_or(100_000.0);
+    let (bx, by, bl) = (16.0, fr.h - 20.0, bar_m / m_per_px);
+    let _ = write!(
+        s,
+        "<g font-size=\"11\"><rect x=\"{bx}\" y=\"{:.1}\" width=\"{bl:.1}\" height=\"4\" fill=\"#333\"/><text x=\"{bx}\" y=\"{:.1}\">{}</text></g>",
+        by,
+        by - 4.0,
+        if bar_m >= 1_000.0 { format!("{} km", bar_m / 1_000.0) } else { format!("{bar_m} m") }
+    );
+    if world.net.is_some() {
+        let _ = write!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\" fill=\"#555\">© OpenStreetMap contributors (ODbL)</text>",
+            fr.w - 6.0,
+            fr.h - 6.0
+        );
+    }
     let _ = write!(
         s,
         "<g font-size=\"12\"><rect x=\"8\" y=\"8\" width=\"270\" height=\"78\" fill=\"#fff\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\
 <rect x=\"16\" y=\"16\" width=\"10\" height=\"10\" fill=\"#111\"/><text x=\"32\" y=\"25\">depot 車庫</text>\
 <circle cx=\"21\" cy=\"38\" r=\"3\" fill=\"#1f77b4\"/><text x=\"32\" y=\"42\">virtual stop 乗降場所</text>\
-<circle cx=\"21\" cy=\"54\" r=\"2\" fill=\"#2ca02c\"/><text x=\"32\" y=\"58\">served trip origin 運行した出発地</text>\
+<circle cx=\"21\" cy=\"54\" r=\"2\" fill=\"#2ca02c\"/><text x=\"32\" y=\"58\">served trip origin 乗車した出発地</text>\
 <rect x=\"16\" y=\"66\" width=\"10\" height=\"10\" fill=\"#d62728\" fill-opacity=\"0.6\"/><text x=\"32\" y=\"75\">H3 cell with refusals お断りのあった区画</text></g></svg>"
     );
     s
@@ -375,7 +433,7 @@ pub fn render(sc: &Scenario, world: &World, day: &DayResult, k: &Kpis) -> String
         histogram(&ride, 5.0, "Ride time 乗車時間 (min)", "min", "#ff7f0e"),
         bars(&hours, &in_use, "Vehicles in use 稼働車両数", "#2ca02c", &|v| format!("{v:.0}"))
     );
-    b.push_str("<h2>By hour 時間帯別</h2><table><tr><th>hour 時</th><th>requests 申込</th><th>served 運行</th><th>refused お断り</th><th>cancelled</th><th>no-show</th><th>median wait min</th><th>vehicles in use</th><th>busy vehicle-h</th></tr>");
+    b.push_str("<h2>By hour 時間帯別</h2><table><tr><th>hour 時</th><th>requests 申込</th><th>served 利用</th><th>refused お断り</th><th>cancelled</th><th>no-show</th><th>median wait min</th><th>vehicles in use</th><th>busy vehicle-h</th></tr>");
     for h in k.per_hour.iter().filter(|h| h.requests > 0 || h.vehicles_in_use > 0) {
         let _ = write!(
             b,
@@ -391,9 +449,12 @@ pub fn render(sc: &Scenario, world: &World, day: &DayResult, k: &Kpis) -> String
             h.busy_vehicle_hours
         );
     }
-    b.push_str("</table><h2>Refusals by reason お断りの理由</h2><table><tr><th class=l>reason</th><th>trips</th></tr>");
+    b.push_str(
+        "</table><h2>Refusals by reason お断りの理由</h2><table><tr><th class=l>reason</th><th class=l>理由</th><th>trips 件数</th></tr>",
+    );
     for (reason, n) in &k.refused_by_reason {
-        let _ = write!(b, "<tr><td class=l>{}</td><td>{n}</td></tr>", esc(reason));
+        let (en, ja) = reason.label();
+        let _ = write!(b, "<tr><td class=l>{}</td><td class=l>{}</td><td>{n}</td></tr>", esc(en), esc(ja));
     }
     b.push_str("</table>");
     if !k.outside_map_examples.is_empty() {
@@ -431,8 +492,7 @@ pub fn render_comparison(kpis: &[Kpis], demand: &str) -> String {
         }
     }
     b.push_str("</table>");
-    // Charts label plans by their column number: names are too long for a bar.
-    let labels: Vec<String> = (1..=kpis.len()).map(|i| format!("#{i}")).collect();
+    let labels = plan_labels(kpis);
     let cur = kpis.first().map_or(String::new(), |k| k.cost.currency.clone());
     let _ = write!(
         b,
@@ -440,14 +500,14 @@ pub fn render_comparison(kpis: &[Kpis], demand: &str) -> String {
         bars(
             &labels,
             &kpis.iter().map(|k| k.served_share * 100.0).collect::<Vec<_>>(),
-            "Served share 運行率 (%)",
+            "Served share 利用率 (%)",
             "#2ca02c",
             &|v| format!("{v:.0}")
         ),
         bars(
             &labels,
             &kpis.iter().map(|k| k.cost.per_served_trip).collect::<Vec<_>>(),
-            &format!("Cost per served trip 1運行あたり費用 ({cur})"),
+            &format!("Cost per served trip 利用1件あたり費用 ({cur})"),
             "#9467bd",
             &|v| format!("{v:.0}")
         ),

@@ -36,6 +36,56 @@ use std::time::Instant;
 /// When day-before bookings are made (seconds relative to the service day's midnight).
 pub const DAY_BEFORE_S: f64 = -4.0 * 3600.0;
 
+/// Why a trip was refused. Serialised as snake_case (`no_vehicle_in_time`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// A trip end could not be placed on the map (too far from any road).
+    OutsideMap,
+    /// A trip end lies outside the service area.
+    OutsideArea,
+    /// No virtual stop within walking distance.
+    NoStopNearby,
+    /// Origin and destination are the same place.
+    SamePlace,
+    /// The trip cannot become a request (its times or load are invalid).
+    InvalidRequest,
+    /// More places than any vehicle has.
+    ExceedsCapacity,
+    /// No vehicle's shift covers the trip.
+    OutsideAnyShift,
+    /// Even alone in a vehicle the trip cannot meet its windows.
+    ImpossibleTrip,
+    /// Every vehicle is busy at that time.
+    NoVehicleInTime,
+}
+
+impl Refusal {
+    /// The reason as a planner reads it, in English and Japanese.
+    pub fn label(self) -> (&'static str, &'static str) {
+        match self {
+            Refusal::OutsideMap => ("Too far from any road", "道路から遠すぎる"),
+            Refusal::OutsideArea => ("Outside the service area", "運行区域外"),
+            Refusal::NoStopNearby => ("No stop within walking distance", "徒歩圏内に乗降場所がない"),
+            Refusal::SamePlace => ("Same place as the destination", "出発地と目的地が同じ"),
+            Refusal::InvalidRequest => ("Invalid request", "予約内容の不備"),
+            Refusal::ExceedsCapacity => ("More riders than a vehicle holds", "車両の定員超過"),
+            Refusal::OutsideAnyShift => ("Outside service hours", "運行時間外"),
+            Refusal::ImpossibleTrip => ("Cannot be done in time even alone", "単独でも時間内に運べない"),
+            Refusal::NoVehicleInTime => ("No vehicle free in time", "空き車両なし"),
+        }
+    }
+
+    fn of(r: Reason) -> Self {
+        match r {
+            Reason::ExceedsCapacity => Refusal::ExceedsCapacity,
+            Reason::OutsideAnyShift => Refusal::OutsideAnyShift,
+            Reason::ImpossibleTrip => Refusal::ImpossibleTrip,
+            Reason::NoVehicleInTime => Refusal::NoVehicleInTime,
+        }
+    }
+}
+
 /// How a rider's trip ended. Every trip ends in exactly one of these.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -58,7 +108,7 @@ pub struct RiderRecord {
     /// Why a trip was refused (`outside_map`, `outside_area`, `no_stop_nearby`,
     /// `same_place`, or the engine's `exceeds_capacity`, `outside_any_shift`,
     /// `impossible_trip`, `no_vehicle_in_time`).
-    pub reason: Option<String>,
+    pub reason: Option<Refusal>,
     pub origin: LatLon,
     pub destination: LatLon,
     /// H3 cell of the origin (at the area's resolution, else 8): refused trips are mapped by it.
@@ -248,15 +298,6 @@ struct Day<'a, P: Places> {
 
 fn engine(e: impl std::fmt::Display) -> SimError {
     SimError::Invalid(format!("dispatch engine: {e}"))
-}
-
-fn reason_name(r: Reason) -> &'static str {
-    match r {
-        Reason::ExceedsCapacity => "exceeds_capacity",
-        Reason::OutsideAnyShift => "outside_any_shift",
-        Reason::ImpossibleTrip => "impossible_trip",
-        Reason::NoVehicleInTime => "no_vehicle_in_time",
-    }
 }
 
 /// Independent random stream per trip, so every plan compared sees the same riders.
@@ -501,21 +542,21 @@ impl<'a, P: Places> Day<'a, P> {
         Ok(())
     }
 
-    fn refuse(&mut self, i: usize, reason: &str) {
+    fn refuse(&mut self, i: usize, reason: Refusal) {
         let r = &mut self.riders[i];
         r.rec.outcome = Outcome::Refused;
-        r.rec.reason = Some(reason.to_string());
+        r.rec.reason = Some(reason);
         r.state = State::Done;
     }
 
     /// Where a trip end is served: the point itself, or the nearest virtual stop.
-    fn place_of(&mut self, i: usize, p: LatLon, end: &str) -> Result<(LocId, f64), &'static str> {
+    fn place_of(&mut self, i: usize, p: LatLon, end: &str) -> Result<(LocId, f64), Refusal> {
         let (target, walk) = if self.world.door_to_door() {
             (p, 0.0)
         } else {
             match self.world.nearest_stop(p) {
                 Some((k, d)) => (self.world.stops[k], d),
-                None => return Err("no_stop_nearby"),
+                None => return Err(Refusal::NoStopNearby),
             }
         };
         match self.places.locate(target) {
@@ -524,7 +565,7 @@ impl<'a, P: Places> Day<'a, P> {
                 if self.outside_map.len() < 1000 {
                     self.outside_map.push(format!("trip {i} {end}: {e}"));
                 }
-                Err("outside_map")
+                Err(Refusal::OutsideMap)
             }
         }
     }
@@ -544,20 +585,20 @@ impl<'a, P: Places> Day<'a, P> {
         if let Some(area) = &self.world.area
             && (!area.contains(trip.origin) || !area.contains(trip.destination))
         {
-            self.refuse(i, "outside_area");
+            self.refuse(i, Refusal::OutsideArea);
             return Ok(());
         }
         self.riders[i].rec.walk_m = o.1 + d.1;
         let ((o, _), (d, _)) = (o, d);
         if o == d {
-            self.refuse(i, "same_place");
+            self.refuse(i, Refusal::SamePlace);
             return Ok(());
         }
         let direct = self.places.time(o, d);
         let wish = if trip.arrive_by { Wish::ArriveBy(trip.time_s) } else { Wish::DepartAfter(trip.time_s) };
         let load = Capacity::new(trip.seats, trip.wheelchairs);
         let Ok(req) = self.sc.rules.request(RequestId(i as u32), o, d, direct, wish, load) else {
-            self.refuse(i, "invalid_request");
+            self.refuse(i, Refusal::InvalidRequest);
             return Ok(());
         };
         {
@@ -576,7 +617,7 @@ impl<'a, P: Places> Day<'a, P> {
                     Taken::Yes => return Ok(()),
                     Taken::Refreshed => continue,
                     Taken::No => {
-                        self.refuse(i, "no_vehicle_in_time");
+                        self.refuse(i, Refusal::NoVehicleInTime);
                         return Ok(());
                     }
                 },
@@ -607,12 +648,12 @@ impl<'a, P: Places> Day<'a, P> {
                             continue;
                         }
                     }
-                    self.refuse(i, reason_name(reason));
+                    self.refuse(i, Refusal::of(reason));
                     return Ok(());
                 }
             }
         }
-        self.refuse(i, "no_vehicle_in_time");
+        self.refuse(i, Refusal::NoVehicleInTime);
         Ok(())
     }
 

@@ -60,6 +60,8 @@ pub struct World {
     pub stops: Vec<LatLon>,
     pub max_walk_m: f64,
     pub depot: LatLon,
+    /// Settlements to label the report's map with (from the OSM map, if any).
+    pub place_names: Vec<crate::osm::PlaceName>,
     grid: Grid,
 }
 
@@ -92,7 +94,11 @@ impl World {
             }
         };
         let grid = Grid::new(&stops, max_walk_m.max(1.0));
-        Ok(Self { net, area, stops, max_walk_m, depot, grid })
+        let place_names = match &sc.map {
+            Some(m) => crate::osm::read_place_names(&m.path, 40)?,
+            None => Vec::new(),
+        };
+        Ok(Self { net, area, stops, max_walk_m, depot, place_names, grid })
     }
 
     /// The nearest virtual stop within walking distance, with the distance (m).

@@ -136,7 +136,7 @@ fn points_outside_the_map_are_counted_and_reported() {
     let run = run_one(&sc, &MapCache::new(), None, &noriai_roads::NoProgress).unwrap();
     assert_eq!(run.kpis.requests, 4);
     assert_eq!(run.kpis.outside_map, 2);
-    assert_eq!(run.kpis.refused_by_reason.get("outside_map"), Some(&2));
+    assert_eq!(run.kpis.refused_by_reason.get(&noriai_sim::run::Refusal::OutsideMap), Some(&2));
     assert_eq!(run.kpis.outside_map_examples.len(), 2);
     let examples = run.kpis.outside_map_examples.join("\n");
     assert!(examples.contains("trip 1 origin") && examples.contains("trip 2 destination"), "{examples}");
@@ -268,6 +268,15 @@ fn a_day_keeps_every_promise_and_capacity() {
             && !html.contains("http://www.w3.org/2000/svg\" src")
     );
     assert!(!html.contains("https://"), "the report must open offline");
+    // A map drawn from OSM data carries its attribution, place names and a scale.
+    assert!(html.contains("© OpenStreetMap contributors (ODbL)"));
+    assert!(html.contains(">Vaduz</text>") && html.contains(" km</text>"));
+    // Refusal reasons read as words in both languages, not identifiers.
+    for why in k.refused_by_reason.keys() {
+        let (en, ja) = why.label();
+        assert!(html.contains(en) && html.contains(ja), "{why:?}");
+    }
+    assert!(!html.contains("no_vehicle_in_time"));
     // Same scenario, same seed: the same day.
     let again = run_one(&sc, &MapCache::new(), None, &noriai_roads::NoProgress).unwrap();
     assert_eq!(again.day.riders, run.day.riders);
