@@ -22,7 +22,11 @@ pub fn load_demand(sc: &Scenario, world: &World) -> Result<Demand, SimError> {
                 SimError::Invalid(format!("{}: generated demand needs `[map]`", sc.file.display()))
             })?;
             let pois = osm::read_pois(&map.path)?;
-            demand::generate(&pois, world.area.as_ref(), cfg)
+            // Only places a vehicle can reach: a first-aid post on a ski slope
+            // 2 km from any road would only ever be a refusal.
+            let reachable =
+                |p: noriai_model::LatLon| world.net.as_ref().is_none_or(|net| net.snap(p).is_ok());
+            demand::generate(&pois, world.area.as_ref(), &reachable, cfg)
         }
     }
 }

@@ -31,6 +31,10 @@ pub struct Trip {
 pub struct Demand {
     pub trips: Vec<Trip>,
     pub source: String,
+    /// Places of the map left out of generated demand because no vehicle
+    /// can reach them (farther from a road than the snap limit), by kind
+    /// (`home` or a destination category).
+    pub unreachable_places: Vec<(&'static str, usize)>,
 }
 
 /// Column names accepted in a trip CSV (case-insensitive), first match wins.
@@ -135,7 +139,7 @@ pub fn read_csv(path: &Path) -> Result<Demand, SimError> {
     if trips.is_empty() {
         return Err(whole("holds no trips (only a header)".into()));
     }
-    Ok(Demand { trips, source: format!("CSV {}", path.display()) })
+    Ok(Demand { trips, source: format!("CSV {}", path.display()), unreachable_places: Vec::new() })
 }
 
 /// `HH:MM`, `HH:MM:SS`, or a date and time (`YYYY-MM-DD HH:MM[:SS]`, `T` allowed).
@@ -212,10 +216,28 @@ fn cumulative(weights: impl Iterator<Item = f64>) -> Vec<f64> {
         .collect()
 }
 
-/// Generates a day of trips from the map's places inside the area.
-pub fn generate(pois: &Pois, area: Option<&ServiceArea>, cfg: &GenerateConfig) -> Result<Demand, SimError> {
-    let inside = |p: &LatLon| area.is_none_or(|a| a.contains(*p));
-    let homes: Vec<(LatLon, f64)> = pois.homes.iter().filter(|(p, _)| inside(p)).copied().collect();
+/// Generates a day of trips from the map's places inside the area that a
+/// vehicle can reach (`reachable`), leaving out the excluded kinds.
+pub fn generate(
+    pois: &Pois,
+    area: Option<&ServiceArea>,
+    reachable: &dyn Fn(LatLon) -> bool,
+    cfg: &GenerateConfig,
+) -> Result<Demand, SimError> {
+    let in_area = |p: &LatLon| area.is_none_or(|a| a.contains(*p));
+    let mut unreachable: Vec<(&'static str, usize)> = Vec::new();
+    let mut note = |kind: &'static str| match unreachable.iter_mut().find(|(k, _)| *k == kind) {
+        Some((_, n)) => *n += 1,
+        None => unreachable.push((kind, 1)),
+    };
+    let mut homes: Vec<(LatLon, f64)> = Vec::new();
+    for h in pois.homes.iter().filter(|(p, _)| in_area(p)) {
+        if reachable(h.0) { homes.push(*h) } else { note("home") }
+    }
+    let mut destinations: Vec<(LatLon, Category)> = Vec::new();
+    for d in pois.destinations.iter().filter(|(p, c)| in_area(p) && !cfg.exclude.contains(c)) {
+        if reachable(d.0) { destinations.push(*d) } else { note(d.1.key()) }
+    }
     if homes.is_empty() {
         return Err(SimError::Invalid(
             "the map has no residential streets or houses inside the service area to draw trip origins from"
@@ -224,9 +246,7 @@ pub fn generate(pois: &Pois, area: Option<&ServiceArea>, cfg: &GenerateConfig) -
     }
     let mut by_cat: Vec<(Category, Vec<LatLon>)> = Category::ALL
         .iter()
-        .map(|&c| {
-            (c, pois.destinations.iter().filter(|(p, k)| *k == c && inside(p)).map(|(p, _)| *p).collect())
-        })
+        .map(|&c| (c, destinations.iter().filter(|(_, k)| *k == c).map(|(p, _)| *p).collect()))
         .collect();
     by_cat.retain(|(_, v): &(Category, Vec<LatLon>)| !v.is_empty());
     if by_cat.is_empty() {
@@ -280,5 +300,10 @@ pub fn generate(pois: &Pois, area: Option<&ServiceArea>, cfg: &GenerateConfig) -
         });
     }
     trips.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
-    Ok(Demand { trips, source: format!("generated: {} trips, seed {}", cfg.trips, cfg.seed) })
+    let mut source = format!("generated: {} trips, seed {}", cfg.trips, cfg.seed);
+    if !unreachable.is_empty() {
+        let list: Vec<String> = unreachable.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        source.push_str(&format!("; left out, too far from a road: {}", list.join(", ")));
+    }
+    Ok(Demand { trips, source, unreachable_places: unreachable })
 }

@@ -25,6 +25,21 @@ impl Category {
     pub const ALL: [Category; 5] =
         [Category::Medical, Category::Shop, Category::Station, Category::Civic, Category::School];
 
+    /// The name a scenario uses for it (`demand.exclude`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Category::Medical => "medical",
+            Category::Shop => "shop",
+            Category::Station => "station",
+            Category::Civic => "civic",
+            Category::School => "school",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Self> {
+        Category::ALL.into_iter().find(|c| c.key() == key)
+    }
+
     fn of(tag: impl Fn(&str) -> Option<String>) -> Option<Self> {
         let is = |k: &str, vs: &[&str]| tag(k).is_some_and(|v| vs.contains(&v.as_str()));
         if is("amenity", &["hospital", "clinic", "doctors", "pharmacy", "dentist"])

@@ -146,6 +146,9 @@ pub struct GenerateConfig {
     pub companion_share: f64,
     /// Shortest trip generated, metres as the crow flies (shorter ones are walked).
     pub min_distance_m: f64,
+    /// Kinds of destination never drawn (e.g. `medical` when the map's
+    /// `amenity=hospital` nodes are first-aid posts on ski slopes).
+    pub exclude: Vec<crate::osm::Category>,
 }
 
 // ---------------------------------------------------------------------------
@@ -341,6 +344,8 @@ struct RawDemand {
     companion_share: f64,
     #[serde(default = "default_min_distance")]
     min_distance_m: f64,
+    #[serde(default)]
+    exclude: Vec<String>,
 }
 fn default_source() -> String {
     "generate".into()
@@ -659,6 +664,24 @@ impl Scenario {
                     wheelchair_share: share("demand.wheelchair_share", d.wheelchair_share)?,
                     companion_share: share("demand.companion_share", d.companion_share)?,
                     min_distance_m: non_negative("demand.min_distance_m", d.min_distance_m)?,
+                    exclude: d
+                        .exclude
+                        .iter()
+                        .map(|k| {
+                            crate::osm::Category::from_key(k).ok_or_else(|| {
+                                let known: Vec<&str> =
+                                    crate::osm::Category::ALL.iter().map(|c| c.key()).collect();
+                                err(
+                                    "demand.exclude",
+                                    format!(
+                                        "`{}` is not a kind of destination; use {}",
+                                        noriai_model::excerpt(k),
+                                        known.join(", ")
+                                    ),
+                                )
+                            })
+                        })
+                        .collect::<Result<_, _>>()?,
                 })
             }
             "csv" => {

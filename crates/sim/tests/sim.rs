@@ -377,3 +377,40 @@ fn the_evening_batch_shortens_the_plan_and_narrows_each_promise() {
     assert!(told > 20);
     assert_eq!(run.kpis.promises_kept_share, 1.0);
 }
+
+/// Andorra's map tags first-aid posts high on the ski slopes as hospitals,
+/// kilometres from any road. Generated demand leaves such places out (and
+/// says how many), so no generated trip is refused for being off the map;
+/// `demand.exclude` leaves out a kind of destination altogether.
+#[test]
+fn generated_demand_only_uses_places_a_vehicle_can_reach() {
+    let andorra = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/andorra-2013.osm.pbf");
+    let text = |extra: &str| {
+        format!(
+            "name = \"andorra\"\nseed = 3\n[map]\npath = \"{}\"\n[fleet]\nvehicles = 3\ndepot = [42.507, 1.521]\n\
+             shifts = [[\"07:00\", \"19:00\"]]\n[demand]\ntrips = 200\n{extra}\n",
+            andorra.display()
+        )
+    };
+    let sc = parse(&text("")).unwrap();
+    let world = noriai_sim::world::World::load(&sc, &MapCache::new(), &noriai_roads::NoProgress).unwrap();
+    let demand = load_demand(&sc, &world).unwrap();
+    let net = world.net.as_ref().unwrap();
+    for (k, t) in demand.trips.iter().enumerate() {
+        assert!(net.snap(t.origin).is_ok() && net.snap(t.destination).is_ok(), "trip {k} ends off the roads");
+    }
+    assert!(!demand.unreachable_places.is_empty(), "{}", demand.source);
+    assert!(demand.source.contains("too far from a road"), "{}", demand.source);
+    let run = run_one(&sc, &MapCache::new(), None, &noriai_roads::NoProgress).unwrap();
+    assert_eq!(run.kpis.outside_map, 0);
+
+    let without = parse(&text("exclude = [\"medical\", \"school\"]")).unwrap();
+    let d2 = load_demand(&without, &world).unwrap();
+    assert!(
+        d2.unreachable_places.iter().all(|(k, _)| *k != "medical" && *k != "school"),
+        "{:?}",
+        d2.unreachable_places
+    );
+    let err = parse(&text("exclude = [\"ski lift\"]")).unwrap_err().to_string();
+    assert!(err.contains("demand.exclude") && err.contains("medical"), "{err}");
+}
