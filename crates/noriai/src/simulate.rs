@@ -24,6 +24,11 @@ pub struct SimulateArgs {
     /// Plans simulated at once in a comparison or sweep.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
+    /// Demand draws: run every plan on N demands (the scenario's seed, +1,
+    /// …) and report each KPI's mean and range (min–max), since one draw is
+    /// one sample.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub seeds: u64,
 }
 
 fn parse_range(s: &str) -> Result<(u32, u32), String> {
@@ -47,6 +52,36 @@ pub fn simulate(a: SimulateArgs) -> anyhow::Result<()> {
         let sc = Scenario::from_file(path)?;
         match a.sweep_vehicles {
             Some((from, to)) => sweep_vehicles(&sc, from..=to),
+            None if a.seeds > 1 => {
+                let bar = ProgressBar::new(a.seeds).with_style(
+                    ProgressStyle::with_template("{msg:>16} [{bar:30}] {pos}/{len} demand draws ({elapsed})")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                );
+                bar.set_message("simulating");
+                let runs = noriai_sim::run_seeds(&sc, a.seeds, &maps, a.threads, &|| bar.inc(1))?;
+                bar.finish_and_clear();
+                let spread = noriai_sim::write_seeds(&a.out, &runs)?;
+                crate::say!("scenario:   {} on {} demand draws (seeds {:?})", sc.name, a.seeds, spread.seeds);
+                for (label, path, scale) in [
+                    ("served %", "served_share", 100.0),
+                    ("refused %", "refused_share", 100.0),
+                    ("wait median min", "wait_min.median", 1.0),
+                    ("km driven", "km_driven", 1.0),
+                    ("cost per trip", "cost.per_served_trip", 1.0),
+                ] {
+                    if let Some((mean, lo, hi)) = spread.range(path) {
+                        crate::say!(
+                            "{label:<16} mean {:>8.1}   range {:.1} – {:.1}",
+                            mean * scale,
+                            lo * scale,
+                            hi * scale
+                        );
+                    }
+                }
+                crate::say!("wrote {}/kpis.json and report.html (and one folder per draw)", a.out.display());
+                return Ok(());
+            }
             None => {
                 let bars = Bars::new();
                 let run = run_one(&sc, &maps, None, &bars)?;
@@ -114,10 +149,17 @@ pub fn simulate(a: SimulateArgs) -> anyhow::Result<()> {
             .progress_chars("=> "),
     );
     bar.set_message("simulating");
-    let cmp = run_many(&scenarios, &maps, a.threads, &bars, &|_name| bar.inc(1))?;
+    let (cmp, spreads) = if a.seeds > 1 {
+        bar.set_length(scenarios.len() as u64 * a.seeds);
+        let (mut draws, spreads) =
+            noriai_sim::compare_seeds(&scenarios, a.seeds, &maps, a.threads, &|_name| bar.inc(1))?;
+        (draws.remove(0), Some(spreads))
+    } else {
+        (run_many(&scenarios, &maps, a.threads, &bars, &|_name| bar.inc(1))?, None)
+    };
     bar.finish_and_clear();
     bars.finish();
-    cmp.write(&a.out)?;
+    cmp.write(&a.out, spreads.as_deref())?;
     crate::say!("demand: {}", cmp.demand);
     crate::say!(
         "{:<40} {:>8} {:>8} {:>10} {:>10} {:>12}",
@@ -128,6 +170,21 @@ pub fn simulate(a: SimulateArgs) -> anyhow::Result<()> {
         "km",
         "cost/trip"
     );
+    if let Some(spreads) = &spreads {
+        crate::say!("over {} demand draws: served % mean (min – max) per plan", a.seeds);
+        for (r, sp) in cmp.runs.iter().zip(spreads) {
+            if let Some((mean, lo, hi)) = sp.range("served_share") {
+                crate::say!(
+                    "{:<40} {:>6.1} ({:.1} – {:.1})",
+                    r.kpis.scenario,
+                    mean * 100.0,
+                    lo * 100.0,
+                    hi * 100.0
+                );
+            }
+        }
+        crate::say!("first draw:");
+    }
     for r in &cmp.runs {
         let k = &r.kpis;
         crate::say!(

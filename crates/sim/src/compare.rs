@@ -82,17 +82,22 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    /// Writes `compare.json`, `report.html` and one folder per plan into `out`.
-    pub fn write(&self, out: &Path) -> Result<(), SimError> {
+    /// Writes `compare.json`, `report.html` and one folder per plan into
+    /// `out`; with `spreads` (one per plan, over several demand draws of
+    /// which this comparison is the first), their means and ranges too.
+    pub fn write(&self, out: &Path, spreads: Option<&[Spread]>) -> Result<(), SimError> {
         std::fs::create_dir_all(out).map_err(|source| SimError::Write { path: out.into(), source })?;
         let kpis: Vec<Kpis> = self.runs.iter().map(|r| r.kpis.clone()).collect();
         #[derive(serde::Serialize)]
         struct File<'a> {
             demand: &'a str,
             plans: &'a [Kpis],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            across_draws: Option<&'a [Spread]>,
         }
-        write(&out.join("compare.json"), &json(&File { demand: &self.demand, plans: &kpis })?)?;
-        write(&out.join("report.html"), &report::render_comparison(&kpis, &self.demand))?;
+        let file = File { demand: &self.demand, plans: &kpis, across_draws: spreads };
+        write(&out.join("compare.json"), &json(&file)?)?;
+        write(&out.join("report.html"), &report::render_comparison(&kpis, &self.demand, spreads))?;
         for (i, run) in self.runs.iter().enumerate() {
             let slug: String = run
                 .scenario
@@ -158,4 +163,166 @@ pub fn sweep_vehicles(base: &Scenario, counts: std::ops::RangeInclusive<u32>) ->
             sc
         })
         .collect()
+}
+
+impl Scenario {
+    /// The same scenario on its `k`-th other demand draw: the scenario's seed
+    /// and the generated demand's seed moved by `k` (rider behaviour follows
+    /// the scenario's seed, so a CSV demand varies in cancellations and
+    /// no-shows only).
+    pub fn reseeded(&self, k: u64) -> Scenario {
+        let mut sc = self.clone();
+        sc.seed = self.seed.wrapping_add(k);
+        if let crate::scenario::DemandConfig::Generate(cfg) = &mut sc.demand {
+            cfg.seed = cfg.seed.wrapping_add(k);
+        }
+        sc
+    }
+}
+
+/// Mean, minimum and maximum of every number in a set of KPI records (as
+/// JSON, so a new KPI is covered without a line here); other values are
+/// taken from the first record.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Spread {
+    pub seeds: Vec<u64>,
+    pub mean: serde_json::Value,
+    pub min: serde_json::Value,
+    pub max: serde_json::Value,
+}
+
+impl Spread {
+    pub fn of(kpis: &[Kpis], seeds: Vec<u64>) -> Result<Spread, SimError> {
+        let values: Vec<serde_json::Value> = kpis
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<_, _>>()
+            .map_err(|e| SimError::Invalid(format!("cannot summarise KPIs: {e}")))?;
+        let refs: Vec<&serde_json::Value> = values.iter().collect();
+        Ok(Spread {
+            seeds,
+            mean: fold(&refs, &|xs| xs.iter().sum::<f64>() / xs.len() as f64),
+            min: fold(&refs, &|xs| xs.iter().copied().fold(f64::INFINITY, f64::min)),
+            max: fold(&refs, &|xs| xs.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
+        })
+    }
+
+    /// A number of the mean, minimum and maximum by its JSON path (`served_share`, `cost.per_served_trip`).
+    pub fn range(&self, path: &str) -> Option<(f64, f64, f64)> {
+        let get = |v: &serde_json::Value| path.split('.').try_fold(v, |v, k| v.get(k))?.as_f64();
+        Some((get(&self.mean)?, get(&self.min)?, get(&self.max)?))
+    }
+}
+
+fn fold(values: &[&serde_json::Value], f: &dyn Fn(&[f64]) -> f64) -> serde_json::Value {
+    use serde_json::Value;
+    let Some(first) = values.first() else { return Value::Null };
+    match first {
+        Value::Number(_) => {
+            let xs: Vec<f64> = values.iter().filter_map(|v| v.as_f64()).collect();
+            serde_json::Number::from_f64(f(&xs)).map_or(Value::Null, Value::Number)
+        }
+        Value::Object(map) => Value::Object(
+            map.keys()
+                .map(|k| {
+                    let inner: Vec<&Value> = values.iter().filter_map(|v| v.get(k)).collect();
+                    (k.clone(), fold(&inner, f))
+                })
+                .collect(),
+        ),
+        Value::Array(items)
+            if values.iter().all(|v| v.as_array().is_some_and(|a| a.len() == items.len())) =>
+        {
+            Value::Array(
+                (0..items.len())
+                    .map(|i| fold(&values.iter().filter_map(|v| v.get(i)).collect::<Vec<_>>(), f))
+                    .collect(),
+            )
+        }
+        other => (*other).clone(),
+    }
+}
+
+/// One scenario on `seeds` demand draws, `threads` at a time.
+pub fn run_seeds(
+    sc: &Scenario,
+    seeds: u64,
+    maps: &MapCache,
+    threads: usize,
+    done: &(dyn Fn() + Sync),
+) -> Result<Vec<RunOutput>, SimError> {
+    let scenarios: Vec<Scenario> = (0..seeds.max(1)).map(|k| sc.reseeded(k)).collect();
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<RunOutput, SimError>>>> =
+        Mutex::new((0..scenarios.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, scenarios.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(sc) = scenarios.get(i) else { break };
+                    let r = run_one(sc, maps, None, &NoProgress);
+                    done();
+                    if let Ok(mut all) = results.lock() {
+                        all[i] = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    let results =
+        results.into_inner().map_err(|_| SimError::Invalid("a simulation thread panicked".into()))?;
+    results
+        .into_iter()
+        .map(|r| r.ok_or_else(|| SimError::Invalid("a demand draw did not finish".into()))?)
+        .collect()
+}
+
+/// Writes one scenario's runs over several demand draws: `kpis.json` with
+/// the mean, minimum and maximum of every KPI and each draw's KPIs,
+/// `report.html` (the first draw's day, with the ranges on top), and one
+/// folder per draw.
+pub fn write_seeds(out: &Path, runs: &[RunOutput]) -> Result<Spread, SimError> {
+    std::fs::create_dir_all(out).map_err(|source| SimError::Write { path: out.into(), source })?;
+    let kpis: Vec<Kpis> = runs.iter().map(|r| r.kpis.clone()).collect();
+    let spread = Spread::of(&kpis, runs.iter().map(|r| r.scenario.seed).collect())?;
+    #[derive(serde::Serialize)]
+    struct File<'a> {
+        draws: usize,
+        #[serde(flatten)]
+        spread: &'a Spread,
+        per_draw: &'a [Kpis],
+    }
+    write(&out.join("kpis.json"), &json(&File { draws: runs.len(), spread: &spread, per_draw: &kpis })?)?;
+    if let Some(first) = runs.first() {
+        let day = report::render(&first.scenario, &first.world, &first.day, &first.kpis);
+        let html = day.replacen("<h2>", &format!("{}<h2>", report::spread_table(&spread)), 1);
+        write(&out.join("report.html"), &html)?;
+    }
+    for run in runs {
+        write_run(&out.join(format!("seed-{}", run.scenario.seed)), run)?;
+    }
+    Ok(spread)
+}
+
+/// Several plans, each on the same `seeds` demand draws (draw k shared by all plans).
+pub fn compare_seeds(
+    scenarios: &[Scenario],
+    seeds: u64,
+    maps: &MapCache,
+    threads: usize,
+    done: &(dyn Fn(&str) + Sync),
+) -> Result<(Vec<Comparison>, Vec<Spread>), SimError> {
+    let mut draws = Vec::new();
+    for k in 0..seeds.max(1) {
+        let these: Vec<Scenario> = scenarios.iter().map(|s| s.reseeded(k)).collect();
+        draws.push(run_many(&these, maps, threads, &NoProgress, done)?);
+    }
+    let mut spreads = Vec::new();
+    for plan in 0..scenarios.len() {
+        let kpis: Vec<Kpis> = draws.iter().map(|d| d.runs[plan].kpis.clone()).collect();
+        let seeds = draws.iter().map(|d| d.runs[plan].scenario.seed).collect();
+        spreads.push(Spread::of(&kpis, seeds)?);
+    }
+    Ok((draws, spreads))
 }

@@ -15,7 +15,10 @@ pub mod run;
 pub mod scenario;
 pub mod world;
 
-pub use compare::{Comparison, RunOutput, load_demand, run_many, run_one, sweep_vehicles, write_run};
+pub use compare::{
+    Comparison, RunOutput, Spread, compare_seeds, load_demand, run_many, run_one, run_seeds, sweep_vehicles,
+    write_run, write_seeds,
+};
 pub use demand::{Demand, Trip};
 pub use kpi::Kpis;
 pub use run::{DayResult, ExecutedStop, Outcome, RiderRecord, simulate};

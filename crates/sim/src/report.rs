@@ -1,6 +1,7 @@
 //! `report.html`: one self-contained file (inline SVG and CSS, no scripts,
 //! fonts or map tiles) that opens offline on a council member's laptop.
 
+use crate::compare::Spread;
 use crate::kpi::{Kpis, Stats};
 use crate::run::{DayResult, Outcome};
 use crate::scenario::{Scenario, StopsConfig, TravelModel};
@@ -140,6 +141,40 @@ pub fn histogram(values: &[f64], bin: f64, title: &str, unit: &str, color: &str)
     s
 }
 
+/// The main figures over several demand draws: mean, minimum and maximum.
+pub fn spread_table(sp: &Spread) -> String {
+    let rows: [(&str, &str, &str, f64, usize); 8] = [
+        ("Served share (%)", "利用率 (%)", "served_share", 100.0, 1),
+        ("Refused share (%)", "お断り率 (%)", "refused_share", 100.0, 1),
+        ("Pickup wait, median min", "待ち時間中央値 分", "wait_min.median", 1.0, 1),
+        ("Ride time, median min", "乗車時間中央値 分", "ride_min.median", 1.0, 1),
+        ("km driven", "走行距離 km", "km_driven", 1.0, 0),
+        ("Passengers per vehicle-hour", "車両時間あたり乗客数", "passengers_per_vehicle_hour", 1.0, 2),
+        ("Cost per served trip", "利用1件あたり費用", "cost.per_served_trip", 1.0, 0),
+        ("Evening batch km after", "一括計画後の計画走行 km", "batch_km_after", 1.0, 1),
+    ];
+    let n = sp.seeds.len();
+    let mut s = format!(
+        "<h2>Across {n} demand draws 需要の抽出 {n} 回</h2><table><tr><th class=l>KPI</th><th class=l>指標</th><th>mean 平均</th><th>min 最小</th><th>max 最大</th></tr>"
+    );
+    for (en, ja, path, scale, digits) in rows {
+        if let Some((mean, lo, hi)) = sp.range(path) {
+            let _ = write!(
+                s,
+                "<tr><td class=l>{en}</td><td class=l>{ja}</td><td>{:.*}</td><td>{:.*}</td><td>{:.*}</td></tr>",
+                digits,
+                mean * scale,
+                digits,
+                lo * scale,
+                digits,
+                hi * scale
+            );
+        }
+    }
+    s.push_str("</table>");
+    s
+}
+
 /// Short labels for the plans of a comparison or sweep: the fleet size when
 /// only it differs (a sweep), else each plan's name cut to fit under a bar.
 fn plan_labels(kpis: &[Kpis]) -> Vec<String> {
@@ -163,13 +198,31 @@ pub fn bars(
     color: &str,
     fmt: &dyn Fn(f64) -> String,
 ) -> String {
+    bars_ranged(labels, values, None, title, color, fmt)
+}
+
+/// Bars with, where given, a whisker from the minimum to the maximum over
+/// several demand draws (the bar is then the mean).
+fn bars_ranged(
+    labels: &[String],
+    values: &[f64],
+    ranges: Option<&[(f64, f64)]>,
+    title: &str,
+    color: &str,
+    fmt: &dyn Fn(f64) -> String,
+) -> String {
     let n = values.len().max(1);
     // Wide enough for the title (about 7 px per character, two for a CJK one)
     // and for each bar's label.
     let title_px = title.chars().map(|c| if c.is_ascii() { 7.0 } else { 13.0 }).sum::<f64>() + 2.0 * 36.0;
     let label_px = labels.iter().map(|l| l.chars().count()).max().unwrap_or(1) as f64 * 6.5 + 8.0;
     let (w, h, pad) = ((60.0 + label_px.max(34.0) * n as f64).max(300.0).max(title_px), 240.0, 36.0);
-    let top = values.iter().copied().fold(0.0f64, f64::max).max(1e-9);
+    let top = values
+        .iter()
+        .copied()
+        .chain(ranges.into_iter().flatten().map(|r| r.1))
+        .fold(0.0f64, f64::max)
+        .max(1e-9);
     let bw = (w - 2.0 * pad) / n as f64;
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\"><title>{}</title><text x=\"{pad}\" y=\"16\" font-size=\"13\" font-weight=\"bold\">{}</text>",
@@ -193,6 +246,24 @@ pub fn bars(
             h - pad - bh - 3.0,
             fmt(v)
         );
+        if let Some(&(lo, hi)) = ranges.and_then(|r| r.get(i)) {
+            let y = |v: f64| h - pad - (h - 2.0 * pad - 14.0) * v / top;
+            let cx = x + bw / 2.0;
+            let _ = write!(
+                s,
+                "<path d=\"M{cx:.1},{:.1}V{:.1}M{:.1},{:.1}H{:.1}M{:.1},{:.1}H{:.1}\" stroke=\"#222\" stroke-width=\"1.2\"><title>{} – {}</title></path>",
+                y(lo),
+                y(hi),
+                cx - 4.0,
+                y(lo),
+                cx + 4.0,
+                cx - 4.0,
+                y(hi),
+                cx + 4.0,
+                fmt(lo),
+                fmt(hi)
+            );
+        }
     }
     let _ = write!(
         s,
@@ -473,9 +544,19 @@ pub fn render(sc: &Scenario, world: &World, day: &DayResult, k: &Kpis) -> String
 }
 
 /// The side-by-side report of several plans on the same demand.
-pub fn render_comparison(kpis: &[Kpis], demand: &str) -> String {
+pub fn render_comparison(kpis: &[Kpis], demand: &str, spreads: Option<&[Spread]>) -> String {
     let mut b = String::from("<h1>noriai simulate — comparison 比較</h1>");
     let _ = write!(b, "<p class=note>Same demand for every plan 全案同一の需要: {}</p>", esc(demand));
+    if let Some(spreads) = spreads {
+        let draws = spreads.first().map_or(0, |s| s.seeds.len());
+        let _ = write!(
+            b,
+            "<p class=note>Each plan ran on {draws} demand draws 需要の抽出 {draws} 回 (draw k is the same for every plan). The table below is draw 1; the charts show the mean with the range (min–max) over all draws.</p>"
+        );
+        for (k, sp) in kpis.iter().zip(spreads) {
+            let _ = write!(b, "<h3>{}</h3>{}", esc(&k.scenario), spread_table(sp));
+        }
+    }
     b.push_str("<h2>Key figures 主要指標</h2><table><tr><th class=l>KPI</th><th class=l>指標</th>");
     for (i, k) in kpis.iter().enumerate() {
         let _ = write!(b, "<th>#{} {}</th>", i + 1, esc(&k.scenario));
@@ -494,33 +575,57 @@ pub fn render_comparison(kpis: &[Kpis], demand: &str) -> String {
     b.push_str("</table>");
     let labels = plan_labels(kpis);
     let cur = kpis.first().map_or(String::new(), |k| k.cost.currency.clone());
+    // With several draws a bar is the mean over them and a whisker its range.
+    let chart = |path: &str,
+                 one: &dyn Fn(&Kpis) -> f64,
+                 scale: f64,
+                 title: &str,
+                 color: &str,
+                 fmt: &dyn Fn(f64) -> String| {
+        let (values, ranges): (Vec<f64>, Option<Vec<(f64, f64)>>) = match spreads {
+            Some(sp) => {
+                let r: Vec<(f64, f64, f64)> =
+                    sp.iter().map(|s| s.range(path).unwrap_or((f64::NAN, f64::NAN, f64::NAN))).collect();
+                (
+                    r.iter().map(|x| x.0 * scale).collect(),
+                    Some(r.iter().map(|x| (x.1 * scale, x.2 * scale)).collect()),
+                )
+            }
+            None => (kpis.iter().map(one).collect(), None),
+        };
+        bars_ranged(&labels, &values, ranges.as_deref(), title, color, fmt)
+    };
     let _ = write!(
         b,
         "<h2>Charts</h2><div class=grid>{}{}{}{}</div>",
-        bars(
-            &labels,
-            &kpis.iter().map(|k| k.served_share * 100.0).collect::<Vec<_>>(),
+        chart(
+            "served_share",
+            &|k| k.served_share * 100.0,
+            100.0,
             "Served share 利用率 (%)",
             "#2ca02c",
             &|v| format!("{v:.0}")
         ),
-        bars(
-            &labels,
-            &kpis.iter().map(|k| k.cost.per_served_trip).collect::<Vec<_>>(),
+        chart(
+            "cost.per_served_trip",
+            &|k| k.cost.per_served_trip,
+            1.0,
             &format!("Cost per served trip 利用1件あたり費用 ({cur})"),
             "#9467bd",
             &|v| format!("{v:.0}")
         ),
-        bars(
-            &labels,
-            &kpis.iter().map(|k| k.wait_min.median).collect::<Vec<_>>(),
+        chart(
+            "wait_min.median",
+            &|k| k.wait_min.median,
+            1.0,
             "Median wait 待ち時間中央値 (min)",
             "#1f77b4",
             &|v| format!("{v:.1}")
         ),
-        bars(
-            &labels,
-            &kpis.iter().map(|k| k.passengers_per_vehicle_hour).collect::<Vec<_>>(),
+        chart(
+            "passengers_per_vehicle_hour",
+            &|k| k.passengers_per_vehicle_hour,
+            1.0,
             "Passengers per vehicle-hour 車両時間あたり乗客",
             "#ff7f0e",
             &|v| format!("{v:.2}")

@@ -308,7 +308,7 @@ fn compare_and_sweep_share_the_demand() {
     }
     assert!(cmp.runs[2].kpis.served >= cmp.runs[0].kpis.served);
     let dir = tempfile::tempdir().unwrap();
-    cmp.write(dir.path()).unwrap();
+    cmp.write(dir.path(), None).unwrap();
     assert!(dir.path().join("compare.json").exists());
     let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
     assert!(html.contains("(3 vehicles)"));
@@ -413,4 +413,42 @@ fn generated_demand_only_uses_places_a_vehicle_can_reach() {
     );
     let err = parse(&text("exclude = [\"ski lift\"]")).unwrap_err().to_string();
     assert!(err.contains("demand.exclude") && err.contains("medical"), "{err}");
+}
+
+/// One seed is one sample: several demand draws differ, and the spread's
+/// mean, minimum and maximum are those of the draws' own KPIs.
+#[test]
+fn several_demand_draws_give_each_kpis_mean_and_range() {
+    let text = scenario_text("vehicles = 3", "", "[demand]\ntrips = 60");
+    let sc = parse(&text).unwrap();
+    let runs = noriai_sim::run_seeds(&sc, 3, &MapCache::new(), 2, &|| {}).unwrap();
+    assert_eq!(runs.len(), 3);
+    assert_ne!(runs[0].day.riders, runs[1].day.riders, "each draw has its own demand");
+    let dir = tempfile::tempdir().unwrap();
+    let spread = noriai_sim::write_seeds(dir.path(), &runs).unwrap();
+    let served: Vec<f64> = runs.iter().map(|r| r.kpis.served_share).collect();
+    let (mean, lo, hi) = spread.range("served_share").unwrap();
+    assert!((mean - served.iter().sum::<f64>() / 3.0).abs() < 1e-9);
+    assert_eq!(lo, served.iter().copied().fold(f64::INFINITY, f64::min));
+    assert_eq!(hi, served.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+    let costs: Vec<f64> = runs.iter().map(|r| r.kpis.cost.per_served_trip).collect();
+    let (_, clo, chi) = spread.range("cost.per_served_trip").unwrap();
+    assert!(clo <= chi && costs.contains(&clo) && costs.contains(&chi));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("kpis.json")).unwrap()).unwrap();
+    assert_eq!(json["draws"], 3);
+    assert_eq!(json["per_draw"].as_array().unwrap().len(), 3);
+    assert_eq!(json["min"]["served_share"].as_f64().unwrap(), lo);
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("Across 3 demand draws"));
+    // The comparison over draws: bars are means, whiskers the ranges.
+    let mut small = sc.clone();
+    small.fleet.vehicles = 2;
+    small.name = "two".into();
+    let (draws, spreads) = noriai_sim::compare_seeds(&[sc.clone(), small], 2, &MapCache::new(), 2, &|_| {}).unwrap();
+    assert_eq!((draws.len(), spreads.len()), (2, 2));
+    assert_eq!(draws[0].runs[0].day.riders.len(), draws[0].runs[1].day.riders.len());
+    draws[0].write(dir.path(), Some(&spreads)).unwrap();
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("demand draws") && html.contains("stroke=\"#222\""));
 }
