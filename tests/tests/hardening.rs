@@ -362,3 +362,42 @@ async fn phone_numbers_and_readings_are_found_however_they_are_typed() {
     assert_eq!(b.pickup_window_local, o.pickup_window_local);
     assert_eq!(b.expected_arrival_local, local(b.expected_arrival.as_ref().expect("arrival").seconds));
 }
+
+/// The town's GIS office sends its boundary as GeoJSON; a file with latitude
+/// and longitude swapped is refused with a hint instead of a useless area.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_town_boundary_in_geojson_becomes_the_service_area() {
+    let dir = temp_dir("geojson-area");
+    let server = Server::start(&dir, &[]);
+    let mut c = server.clients().await;
+    let boundary = |swap: bool| {
+        let pts = [(9.47, 47.04), (9.64, 47.04), (9.64, 47.27), (9.47, 47.27), (9.47, 47.04)];
+        let ring: Vec<String> = pts
+            .iter()
+            .map(|&(lon, lat)| if swap { format!("[{lat},{lon}]") } else { format!("[{lon},{lat}]") })
+            .collect();
+        format!(
+            r#"{{"type":"Feature","properties":{{"name":"town"}},"geometry":{{"type":"Polygon","coordinates":[[{}]]}}}}"#,
+            ring.join(",")
+        )
+    };
+    let set = |text: String| pb::SetServiceAreaRequest {
+        resolution: 7,
+        shape: Some(pb::set_service_area_request::Shape::Geojson(text)),
+    };
+    let area = c.fleet.set_service_area(set(boundary(false))).await.expect("area").into_inner();
+    assert!(area.cell_count > 10, "{}", area.cell_count);
+    let err = c.fleet.set_service_area(set(boundary(true))).await.expect_err("swapped");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("swapped"), "{}", err.message());
+    let err = c
+        .fleet
+        .set_service_area(set("{\"type\":\"Point\",\"coordinates\":[9.5,47.1]}".into()))
+        .await
+        .expect_err("a point");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().starts_with("geojson"), "{}", err.message());
+    // The first area stays in force.
+    let now = c.fleet.get_service_area(pb::GetServiceAreaRequest {}).await.expect("get").into_inner();
+    assert_eq!(now.cell_count, area.cell_count);
+}

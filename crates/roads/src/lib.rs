@@ -183,6 +183,20 @@ impl RoadNetwork {
         Ok((net, Opened::Imported(report, written)))
     }
 
+    /// The middle of the map's bounding box and how far its roads reach
+    /// from it (m): where the map is, to tell a service area drawn elsewhere.
+    pub fn extent(&self) -> (LatLon, f64) {
+        let nodes = &self.graph.nodes;
+        let Some(&first) = nodes.first() else { return (LatLon { lat: 0.0, lon: 0.0 }, 0.0) };
+        let (mut lo, mut hi) = (first, first);
+        for p in nodes {
+            lo = LatLon { lat: lo.lat.min(p.lat), lon: lo.lon.min(p.lon) };
+            hi = LatLon { lat: hi.lat.max(p.lat), lon: hi.lon.max(p.lon) };
+        }
+        let centre = LatLon { lat: (lo.lat + hi.lat) / 2.0, lon: (lo.lon + hi.lon) / 2.0 };
+        (centre, nodes.iter().map(|p| p.distance_m(centre)).fold(0.0, f64::max))
+    }
+
     pub fn graph(&self) -> &RoadGraph {
         &self.graph
     }

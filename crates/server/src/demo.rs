@@ -14,14 +14,10 @@ pub const DEMO_DAYS: i32 = 60;
 
 /// The road node nearest to the centre of the network's bounding box.
 pub fn central_point(roads: &RoadNetwork) -> LatLon {
-    let nodes = &roads.graph().nodes;
-    let (mut lo, mut hi) = (nodes[0], nodes[0]);
-    for p in nodes {
-        lo = LatLon { lat: lo.lat.min(p.lat), lon: lo.lon.min(p.lon) };
-        hi = LatLon { lat: hi.lat.max(p.lat), lon: hi.lon.max(p.lon) };
-    }
-    let centre = LatLon { lat: (lo.lat + hi.lat) / 2.0, lon: (lo.lon + hi.lon) / 2.0 };
-    nodes
+    let (centre, _) = roads.extent();
+    roads
+        .graph()
+        .nodes
         .iter()
         .copied()
         .min_by(|a, b| a.distance_m(centre).total_cmp(&b.distance_m(centre)))

@@ -111,8 +111,13 @@ impl FleetService for Fleet {
                 }
                 ServiceArea::from_polygon(&ring, res).map_err(|e| invalid("polygon", e))?
             }
-            None => return Err(invalid("shape", "give a circle or a polygon")),
+            Some(pb::set_service_area_request::Shape::Geojson(text)) => {
+                ServiceArea::from_geojson(&text, res).map_err(|e| invalid("geojson", e))?
+            }
+            None => return Err(invalid("shape", "give a circle, a polygon or a GeoJSON boundary")),
         };
+        let (centre, reach) = self.roads.extent();
+        area.check_on_map(centre, reach + 20_000.0).map_err(|e| invalid("shape", e))?;
         self.store.set_service_area(area.resolution(), &area.cells()).await.map_err(store_status)?;
         let reply = area_to_pb(&area);
         self.dispatcher.area_changed(area);

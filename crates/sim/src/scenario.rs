@@ -50,8 +50,17 @@ pub enum TravelModel {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum AreaShape {
-    Circle { centre: LatLon, radius_m: f64 },
+    Circle {
+        centre: LatLon,
+        radius_m: f64,
+    },
     Polygon(Vec<LatLon>),
+    /// A town's boundary file as its GIS office sends it.
+    GeoJson {
+        path: PathBuf,
+        text: String,
+        centre: LatLon,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +73,7 @@ impl AreaConfig {
     /// A point inside the area (circle centre or polygon centroid) for a default depot.
     pub fn centre(&self) -> LatLon {
         match &self.shape {
-            AreaShape::Circle { centre, .. } => *centre,
+            AreaShape::Circle { centre, .. } | AreaShape::GeoJson { centre, .. } => *centre,
             AreaShape::Polygon(ring) => {
                 let n = ring.len().max(1) as f64;
                 LatLon {
@@ -229,6 +238,7 @@ struct RawArea {
     centre: Option<[f64; 2]>,
     radius_m: Option<f64>,
     polygon: Option<Vec<[f64; 2]>>,
+    geojson: Option<String>,
 }
 fn default_resolution() -> u8 {
     noriai_zones::DEFAULT_RESOLUTION
@@ -456,6 +466,28 @@ impl Scenario {
                     return Err(err("area.resolution", format!("is {}; expected 5 to 10", a.resolution)));
                 }
                 let shape = match (a.centre, a.radius_m, a.polygon) {
+                    (None, None, None) if a.geojson.is_some() => {
+                        let path = resolve(a.geojson.as_deref().unwrap_or_default());
+                        let text = std::fs::read_to_string(&path).map_err(|e| {
+                            err("area.geojson", format!("cannot read {}: {e}", path.display()))
+                        })?;
+                        let polys = noriai_zones::geojson::polygons(&text)
+                            .map_err(|e| err("area.geojson", format!("{}: {e}", path.display())))?;
+                        let outer: Vec<LatLon> =
+                            polys.iter().filter_map(|p| p.first()).flatten().copied().collect();
+                        let n = outer.len().max(1) as f64;
+                        let centre = LatLon {
+                            lat: outer.iter().map(|p| p.lat).sum::<f64>() / n,
+                            lon: outer.iter().map(|p| p.lon).sum::<f64>() / n,
+                        };
+                        AreaShape::GeoJson { path, text, centre }
+                    }
+                    _ if a.geojson.is_some() => {
+                        return Err(err(
+                            "area.geojson",
+                            "comes instead of `centre`/`radius_m` or `polygon`; give only one shape".into(),
+                        ));
+                    }
                     (Some(c), Some(r), None) => AreaShape::Circle {
                         centre: point("area.centre", c)?,
                         radius_m: positive("area.radius_m", r)?,
@@ -489,7 +521,7 @@ impl Scenario {
                     _ => {
                         return Err(err(
                             "area",
-                            "expected either `centre` and `radius_m` (a circle) or `polygon`, not both or neither".into(),
+                            "expected either `centre` and `radius_m` (a circle), `polygon` or `geojson`, one of them".into(),
                         ));
                     }
                 };

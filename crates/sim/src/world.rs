@@ -49,6 +49,7 @@ pub fn build_area(cfg: &AreaConfig) -> Result<ServiceArea, ZoneError> {
             ServiceArea::from_circle(*centre, *radius_m, cfg.resolution)
         }
         AreaShape::Polygon(ring) => ServiceArea::from_polygon(ring, cfg.resolution),
+        AreaShape::GeoJson { text, .. } => ServiceArea::from_geojson(text, cfg.resolution),
     }
 }
 
@@ -80,6 +81,11 @@ impl World {
             .map(build_area)
             .transpose()
             .map_err(|e| SimError::Invalid(format!("{}: `area`: {e}", sc.file.display())))?;
+        if let (Some(area), Some(net)) = (&area, &net) {
+            let (centre, reach) = net.extent();
+            area.check_on_map(centre, reach + 20_000.0)
+                .map_err(|e| SimError::Invalid(format!("{}: `area`: {e}", sc.file.display())))?;
+        }
         let depot = sc
             .depot()
             .ok_or_else(|| SimError::Invalid(format!("{}: `fleet.depot` is missing", sc.file.display())))?;

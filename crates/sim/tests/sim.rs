@@ -445,10 +445,53 @@ fn several_demand_draws_give_each_kpis_mean_and_range() {
     let mut small = sc.clone();
     small.fleet.vehicles = 2;
     small.name = "two".into();
-    let (draws, spreads) = noriai_sim::compare_seeds(&[sc.clone(), small], 2, &MapCache::new(), 2, &|_| {}).unwrap();
+    let (draws, spreads) =
+        noriai_sim::compare_seeds(&[sc.clone(), small], 2, &MapCache::new(), 2, &|_| {}).unwrap();
     assert_eq!((draws.len(), spreads.len()), (2, 2));
     assert_eq!(draws[0].runs[0].day.riders.len(), draws[0].runs[1].day.riders.len());
     draws[0].write(dir.path(), Some(&spreads)).unwrap();
     let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
     assert!(html.contains("demand draws") && html.contains("stroke=\"#222\""));
+}
+
+/// A town's boundary comes as GeoJSON from its GIS office; one with
+/// latitude and longitude swapped lands far off the map and says so.
+#[test]
+fn a_geojson_boundary_is_the_area_and_a_swapped_one_gets_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let corners = [(9.47, 47.04), (9.64, 47.04), (9.64, 47.27), (9.47, 47.27), (9.47, 47.04)];
+    let file = |swap: bool| {
+        let ring: Vec<String> = corners
+            .iter()
+            .map(|&(lon, lat)| if swap { format!("[{lat},{lon}]") } else { format!("[{lon},{lat}]") })
+            .collect();
+        format!(
+            r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{}},"geometry":{{"type":"MultiPolygon","coordinates":[[[{}]]]}}}}]}}"#,
+            ring.join(",")
+        )
+    };
+    let (good, swapped) = (file(false), file(true));
+    write(dir.path(), "town.geojson", &good);
+    write(dir.path(), "swapped.geojson", &swapped);
+    let with_area = |file: &str| {
+        scenario_text("vehicles = 3", "", "[demand]\ntrips = 40")
+            .replace("centre = [47.14, 9.52]\nradius_m = 9000", &format!("geojson = \"{file}\""))
+    };
+    let path = write(dir.path(), "s.toml", &with_area("town.geojson"));
+    let sc = Scenario::from_file(&path).unwrap();
+    let run = run_one(&sc, &MapCache::new(), None, &noriai_roads::NoProgress).unwrap();
+    assert!(
+        run.world.area.as_ref().is_some_and(|a| a.contains(noriai_model::LatLon { lat: 47.14, lon: 9.52 }))
+    );
+    assert!(run.kpis.served > 0);
+    let path = write(dir.path(), "t.toml", &with_area("swapped.geojson"));
+    let sc = Scenario::from_file(&path).unwrap();
+    let err = match run_one(&sc, &MapCache::new(), None, &noriai_roads::NoProgress) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("an area far off the map must be refused"),
+    };
+    assert!(err.contains("area") && err.contains("swapped") && err.contains("km from the map"), "{err}");
+    let path = write(dir.path(), "u.toml", &with_area("missing.geojson"));
+    let err = Scenario::from_file(&path).unwrap_err().to_string();
+    assert!(err.contains("area.geojson") && err.contains("missing.geojson"), "{err}");
 }

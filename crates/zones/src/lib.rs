@@ -1,6 +1,8 @@
 //! Zones: where a town's on-demand service runs. A service area is a set of
-//! H3 cells (h3o) built from a circle or a polygon; a trip is allowed when both
-//! its ends lie in the area. Pure: no IO.
+//! H3 cells (h3o) built from a circle, a polygon or a town's GeoJSON boundary;
+//! a trip is allowed when both its ends lie in the area. Pure: no IO.
+
+pub mod geojson;
 
 use h3o::geom::{ContainmentMode, TilerBuilder};
 use h3o::{CellIndex, LatLng, Resolution};
@@ -30,6 +32,8 @@ pub enum ZoneError {
     Cell(u64),
     #[error("cell {cell:#x} has resolution {found}, the area uses {expected}")]
     MixedResolution { cell: u64, found: u8, expected: u8 },
+    #[error("the GeoJSON boundary: {0}")]
+    GeoJson(#[from] geojson::GeoJsonError),
 }
 
 /// A set of H3 cells where trips may start and end.
@@ -72,6 +76,65 @@ impl ServiceArea {
             return Err(ZoneError::Empty);
         }
         Ok(Self { resolution, cells })
+    }
+
+    /// Every cell that touches any of the polygons of a GeoJSON boundary
+    /// (Polygon or MultiPolygon, holes left out).
+    pub fn from_geojson(text: &str, res: u8) -> Result<Self, ZoneError> {
+        let resolution = resolution(res)?;
+        let mut tiler =
+            TilerBuilder::new(resolution).containment_mode(ContainmentMode::IntersectsBoundary).build();
+        for rings in geojson::polygons(text)? {
+            let mut lines = rings.iter().map(|ring| {
+                let mut coords: Vec<geo::Coord<f64>> =
+                    ring.iter().map(|p| geo::coord! { x: p.lon, y: p.lat }).collect();
+                coords.dedup();
+                geo::LineString::new(coords)
+            });
+            let Some(outer) = lines.next() else { continue };
+            if outer.0.len() < 3 {
+                return Err(ZoneError::TooFewPoints(outer.0.len()));
+            }
+            tiler
+                .add(geo::Polygon::new(outer, lines.collect()))
+                .map_err(|e| ZoneError::InvalidPolygon(e.to_string()))?;
+        }
+        let cells: HashSet<CellIndex> = tiler.into_coverage().collect();
+        if cells.is_empty() {
+            return Err(ZoneError::Empty);
+        }
+        Ok(Self { resolution, cells })
+    }
+
+    /// The mean of the cells' centres: where the area is, for telling an
+    /// area drawn far from the map (often latitude and longitude swapped).
+    pub fn centre(&self) -> Option<LatLon> {
+        let n = self.cells.len() as f64;
+        let (lat, lon) = self.cells.iter().fold((0.0, 0.0), |(a, b), c| {
+            let ll = LatLng::from(*c);
+            (a + ll.lat(), b + ll.lng())
+        });
+        (n > 0.0).then(|| LatLon { lat: lat / n, lon: lon / n })
+    }
+
+    /// Refuses an area whose centre lies more than `reach_m` from `map_centre`
+    /// (nothing in it could be served), saying so with the distance, and
+    /// that latitude and longitude look swapped when swapping them would put
+    /// the area on the map.
+    pub fn check_on_map(&self, map_centre: LatLon, reach_m: f64) -> Result<(), String> {
+        let Some(c) = self.centre() else { return Ok(()) };
+        let off = c.distance_m(map_centre);
+        if off <= reach_m {
+            return Ok(());
+        }
+        let swapped = LatLon::new(c.lon, c.lat).ok().map(|s| s.distance_m(map_centre));
+        let hint = match swapped {
+            Some(d) if d <= reach_m => {
+                "; its latitudes and longitudes look swapped (GeoJSON positions are [longitude, latitude], a scenario's `polygon` is [[lat, lon], …])"
+            }
+            _ => "; is it the right town?",
+        };
+        Err(format!("the area lies {:.0} km from the map's roads{hint}", off / 1000.0))
     }
 
     /// Every cell that touches a circle (drawn as a 64-sided polygon).
