@@ -55,9 +55,17 @@ const WHEELCHAIR: &[&str] = &["wheelchair", "wheelchairs", "wheelchair_places"];
 /// `passengers` (default 1) and `wheelchair` (0/1 or true/false, default 0).
 /// A bad row is an error naming the row; other columns are ignored.
 pub fn read_csv(path: &Path) -> Result<Demand, SimError> {
-    let file = std::fs::File::open(path).map_err(|source| SimError::Read { path: path.into(), source })?;
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(file);
+    let bytes = std::fs::read(path).map_err(|source| SimError::Read { path: path.into(), source })?;
     let whole = |message: String| SimError::Csv { path: path.into(), message };
+    let (text, encoding) = decode(&bytes).ok_or_else(|| {
+        whole(
+            "the file is neither UTF-8 nor Shift_JIS text; in Excel, save it as \"CSV UTF-8 (comma delimited)\" \
+             (CSV UTF-8 (コンマ区切り))"
+                .into(),
+        )
+    })?;
+    let mut reader =
+        csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(text.as_bytes());
     let header: Vec<String> = reader
         .headers()
         .map_err(|e| whole(format!("cannot read the header row: {e}")))?
@@ -139,7 +147,7 @@ pub fn read_csv(path: &Path) -> Result<Demand, SimError> {
     if trips.is_empty() {
         return Err(whole("holds no trips (only a header)".into()));
     }
-    Ok(Demand { trips, source: format!("CSV {}", path.display()), unreachable_places: Vec::new() })
+    Ok(Demand { trips, source: format!("CSV {}{encoding}", path.display()), unreachable_places: Vec::new() })
 }
 
 /// `HH:MM`, `HH:MM:SS`, or a date and time (`YYYY-MM-DD HH:MM[:SS]`, `T` allowed).
@@ -214,6 +222,19 @@ fn cumulative(weights: impl Iterator<Item = f64>) -> Vec<f64> {
             acc
         })
         .collect()
+}
+
+/// The text of a CSV file: UTF-8 (with or without a byte-order mark), or
+/// Shift_JIS, which Japanese Excel writes by default; with a note on the
+/// encoding for the demand's description.
+fn decode(bytes: &[u8]) -> Option<(std::borrow::Cow<'_, str>, &'static str)> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return Some((text.into(), ""));
+    }
+    encoding_rs::SHIFT_JIS
+        .decode_without_bom_handling_and_without_replacement(bytes)
+        .map(|text| (text, " (read as Shift_JIS)"))
 }
 
 /// Generates a day of trips from the map's places inside the area that a

@@ -86,6 +86,30 @@ fn scenario_errors_name_the_key() {
     assert!(e.contains("line 1"), "{e}");
 }
 
+/// Japanese Excel saves CSV as Shift_JIS: it is read; bytes that are no
+/// text at all get a hint to save as CSV UTF-8.
+#[test]
+fn a_shift_jis_csv_from_excel_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "origin_lat,origin_lon,destination_lat,destination_lon,time,seats,memo\n\
+                47.14,9.52,47.16,9.51,08:30,1,病院へ（付き添いなし）\n";
+    let (sjis, _, bad) = encoding_rs::SHIFT_JIS.encode(text);
+    assert!(!bad && std::str::from_utf8(&sjis).is_err(), "a real Shift_JIS file, not UTF-8");
+    let path = dir.path().join("excel.csv");
+    std::fs::write(&path, &sjis).unwrap();
+    let d = noriai_sim::demand::read_csv(&path).unwrap();
+    assert_eq!(d.trips.len(), 1);
+    assert!(d.source.contains("Shift_JIS"), "{}", d.source);
+    // UTF-8 with a byte-order mark, as "CSV UTF-8" saves it.
+    let bom = dir.path().join("bom.csv");
+    std::fs::write(&bom, [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat()).unwrap();
+    assert_eq!(noriai_sim::demand::read_csv(&bom).unwrap().trips.len(), 1);
+    let junk = dir.path().join("junk.csv");
+    std::fs::write(&junk, [0xff_u8, 0xfe, 0x80, 0x81, 0xff, 0x0a]).unwrap();
+    let e = noriai_sim::demand::read_csv(&junk).unwrap_err().to_string();
+    assert!(e.contains("junk.csv") && e.contains("CSV UTF-8"), "{e}");
+}
+
 #[test]
 fn csv_bad_row_is_named() {
     let dir = tempfile::tempdir().unwrap();
