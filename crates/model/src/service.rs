@@ -286,10 +286,40 @@ pub struct Booking {
     pub day: ServiceDay,
     /// The promise: pickup within this window.
     pub pickup_window: (i64, i64),
+    /// Whether that window is final and the rider knows it.
+    pub window: WindowStage,
     pub expected_arrival: i64,
     pub vehicle_id: i64,
     pub recurrence_id: Option<i64>,
     pub idempotency_key: String,
+}
+
+/// Which pickup window a rider has been told. A rider booking for a later
+/// day is told a wide window; the evening before, the batch plans inside it
+/// and narrows it to the final one, which an operator then tells the rider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WindowStage {
+    /// The wide window told at booking, to be narrowed the evening before.
+    Wide,
+    /// Narrowed by the evening batch; the rider has not been told yet.
+    ToTell,
+    /// The final window, and the rider knows it.
+    Final,
+}
+
+impl WindowStage {
+    /// The stored name.
+    pub fn name(self) -> &'static str {
+        match self {
+            WindowStage::Wide => "wide",
+            WindowStage::ToTell => "to_tell",
+            WindowStage::Final => "final",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        [WindowStage::Wide, WindowStage::ToTell, WindowStage::Final].into_iter().find(|s| s.name() == name)
+    }
 }
 
 /// Whether a planned stop picks a rider up or drops them off.

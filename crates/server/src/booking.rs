@@ -181,4 +181,34 @@ impl BookingService for Bookings {
             applied: s.applied,
         }))
     }
+
+    async fn finalize_day(
+        &self,
+        req: Request<pb::FinalizeDayRequest>,
+    ) -> Result<Response<pb::FinalizeDayResponse>, Status> {
+        let day = convert::day("day", &req.into_inner().day)?;
+        let s = self.dispatcher.replan(day, 5.0).await?;
+        let to_tell = self.dispatcher.finalize(day).await?;
+        Ok(Response::new(pb::FinalizeDayResponse {
+            replan: Some(pb::ReplanDayResponse {
+                bookings: s.bookings as u32,
+                km_before: s.km_before,
+                km_after: s.km_after,
+                applied: s.applied,
+            }),
+            to_tell: to_tell.iter().map(convert::booking_to_pb).collect(),
+        }))
+    }
+
+    async fn mark_rider_told(
+        &self,
+        req: Request<pb::MarkRiderToldRequest>,
+    ) -> Result<Response<pb::Booking>, Status> {
+        let id = req.into_inner().booking_id;
+        if id <= 0 {
+            return Err(invalid("booking_id", "is required"));
+        }
+        let b = self.store.mark_told(id).await.map_err(store_status)?;
+        Ok(Response::new(convert::booking_to_pb(&b)))
+    }
 }

@@ -5,7 +5,7 @@ use crate::pb;
 use noriai_model::LatLon;
 use noriai_model::service::{
     Booking, BookingStatus, FleetVehicle, Needs, Place, PlaceKind, Rider, ServiceDay, StopRecord, Trip,
-    TripAsk, TripTime, local_hhmm, local_window,
+    TripAsk, TripTime, WindowStage, local_hhmm, local_window,
 };
 use tonic::Status;
 
@@ -252,6 +252,11 @@ pub fn booking_to_pb(b: &Booking) -> pb::Booking {
         recurrence_id: b.recurrence_id.unwrap_or(0),
         vehicle_id: b.vehicle_id,
         pickup_window_local: local_window(b.pickup_window.0, b.pickup_window.1),
+        window_stage: match b.window {
+            WindowStage::Wide => pb::WindowStage::Wide,
+            WindowStage::ToTell => pb::WindowStage::ToTell,
+            WindowStage::Final => pb::WindowStage::Final,
+        } as i32,
         expected_arrival_local: local_hhmm(b.expected_arrival),
     }
 }

@@ -16,7 +16,7 @@ use crate::offers::{MAX_PENDING_BYTES, MAX_PENDING_OFFERS, OfferBook, PendingOff
 use noriai_dispatch::{LivePlan, NoOffer, Offer, OfferOptions, OnlineError, Reason, Wish};
 use noriai_model::service::{
     Booking, BookingStatus, FleetVehicle, PlaceKind, PlanStop, ServiceDay, Shift, StopAction, Trip, TripAsk,
-    TripTime, format_time_of_day, local_window,
+    TripTime, WindowStage, format_time_of_day, local_window,
 };
 use noriai_model::{
     Capacity, LatLon, LocId, Request, RequestId, StopKind, TimeWindow, TravelTimes, Vehicle, VehicleId,
@@ -82,6 +82,10 @@ enum Command {
         day: ServiceDay,
         seconds: f64,
         reply: Reply<ReplanSummary>,
+    },
+    Finalize {
+        day: ServiceDay,
+        reply: Reply<Vec<Booking>>,
     },
     /// A batch plan computed off the dispatcher task, to apply if the day has not changed since.
     ApplyReplan {
@@ -194,6 +198,11 @@ impl DispatcherHandle {
     pub async fn replan(&self, day: ServiceDay, seconds: f64) -> Result<ReplanSummary> {
         self.ask(|reply| Command::Replan { day, seconds, reply }).await
     }
+    /// Narrows every wide window of a day to its final one around the plan;
+    /// returns the bookings whose riders must now be told.
+    pub async fn finalize(&self, day: ServiceDay) -> Result<Vec<Booking>> {
+        self.ask(|reply| Command::Finalize { day, reply }).await
+    }
 
     /// The latest published view of a day, loading the day first if needed.
     pub async fn day_view(&self, day: ServiceDay) -> Result<DayView> {
@@ -226,6 +235,16 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 
 fn lock<T>(lock: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// When the evening batch of the next day runs (seconds after local midnight).
+pub const EVENING_S: u32 = 21 * 3600;
+
+/// Whether a booking for `day` made at `now` is told a wide window first:
+/// the day is after tomorrow, or tomorrow before this evening's batch.
+fn told_wide(day: ServiceDay, now: i64) -> bool {
+    let today = ServiceDay::of_unix(now);
+    day.0 > today.0 + 1 || (day.0 == today.0 + 1 && now < today.at(EVENING_S))
 }
 
 fn now_unix() -> i64 {
@@ -369,8 +388,20 @@ impl Core {
             .map_err(|e| DispatchError::invalid("trip", e))
     }
 
-    fn promise_for(&self, request: &Request, offer: &Offer) -> Result<TimeWindow> {
-        self.policy.promise(request, offer).map_err(DispatchError::internal)
+    /// The window to tell the rider: a wide one when the trip is on a later
+    /// day whose evening batch has not run yet, else the final one.
+    fn promise_for(
+        &self,
+        request: &Request,
+        offer: &Offer,
+        day: ServiceDay,
+    ) -> Result<(TimeWindow, WindowStage)> {
+        let (window, stage) = if told_wide(day, now_unix()) {
+            (self.policy.prebooking_promise(request, offer), WindowStage::Wide)
+        } else {
+            (self.policy.promise(request, offer), WindowStage::Final)
+        };
+        Ok((window.map_err(DispatchError::internal)?, stage))
     }
 
     /// Keeps priced offers for booking and says them as the rider hears them.
@@ -386,7 +417,7 @@ impl Core {
             request: priced.request.clone(),
         });
         for offer in priced.offers {
-            let promise = self.promise_for(&priced.request, &offer)?;
+            let (promise, stage) = self.promise_for(&priced.request, &offer, view.day)?;
             // Identical vehicles give identical offers; a rider needs distinct times.
             let window =
                 (midnight + promise.earliest().round() as i64, midnight + promise.latest().round() as i64);
@@ -397,7 +428,7 @@ impl Core {
             let ride_minutes =
                 (offer.expected_arrival - offer.pickup_time - priced.request.pickup_service) / 60.0;
             let pending =
-                PendingOffer { quote: quote.clone(), offer, promise, expires: now + self.offer_ttl_s };
+                PendingOffer { quote: quote.clone(), offer, promise, stage, expires: now + self.offer_ttl_s };
             let id = lock(&self.offers).add(pending, now);
             quoted.push(QuotedOffer { id, pickup_window: window, expected_arrival, ride_minutes });
         }
@@ -580,6 +611,9 @@ impl Dispatcher {
                     tracing::warn!("re-plan of {day}: {e}");
                 }
             }
+            Command::Finalize { day, reply } => {
+                let _ = reply.send(self.finalize(day).await);
+            }
             Command::ApplyReplan { day, version, stops, summary, reply } => {
                 let _ = reply.send(self.apply_replan(day, version, stops, summary).await);
             }
@@ -732,7 +766,7 @@ impl Dispatcher {
                     .into_iter()
                     .next()
                     .ok_or_else(|| DispatchError::internal("empty offer list"))?;
-                let promise = self.core.promise_for(&priced.request, &offer)?;
+                let (promise, stage) = self.core.promise_for(&priced.request, &offer, view.day)?;
                 let quote = QuotedTrip {
                     day: view.day,
                     built: view.built,
@@ -740,7 +774,8 @@ impl Dispatcher {
                     points: checked.points,
                     request: priced.request,
                 };
-                let pending = PendingOffer { quote: Arc::new(quote), offer, promise, expires: i64::MAX };
+                let pending =
+                    PendingOffer { quote: Arc::new(quote), offer, promise, stage, expires: i64::MAX };
                 self.commit(key, pending, options).await
             }
         }
@@ -795,6 +830,7 @@ impl Dispatcher {
                     midnight + pending.promise.earliest().round() as i64,
                     midnight + pending.promise.latest().round() as i64,
                 ),
+                window: pending.stage,
                 expected_arrival: arrival,
                 vehicle_id: state.fleet[v],
                 recurrence_id: options.recurrence,
@@ -895,6 +931,74 @@ impl Dispatcher {
         self.core.publish(&state);
         self.days.insert(shift.day, state);
         Ok(shift)
+    }
+
+    /// The evening before: each rider still holding a wide window gets the
+    /// final one around the planned pickup. The plan keeps every stop and
+    /// time (each planned pickup lies inside its new window); stored first,
+    /// then in memory. A repeat finds nothing left to narrow.
+    async fn finalize(&mut self, day: ServiceDay) -> Result<Vec<Booking>> {
+        let wide: Vec<Booking> = self
+            .core
+            .store
+            .list_bookings(None, Some(day), false)
+            .await?
+            .into_iter()
+            .filter(|b| b.window == WindowStage::Wide)
+            .collect();
+        if wide.is_empty() {
+            return Ok(Vec::new());
+        }
+        let policy = self.core.policy.clone();
+        let state = self.day_state(day).await?;
+        let (narrowed_plan, windows) = {
+            let table = read(&state.table);
+            let planned: HashMap<RequestId, f64> = state
+                .plan
+                .plan(&*table)
+                .routes
+                .iter()
+                .flat_map(|r| &r.stops)
+                .filter_map(|s| match s.kind {
+                    StopKind::Pickup(id) => Some((id, s.start_of_service)),
+                    _ => None,
+                })
+                .collect();
+            let request_of: HashMap<i64, RequestId> =
+                state.booking_of.iter().map(|(r, b)| (*b, *r)).collect();
+            let midnight = day.midnight_unix();
+            let mut requests = state.plan.requests().to_vec();
+            let mut windows = Vec::new();
+            for b in &wide {
+                let Some(rid) = request_of.get(&b.id) else { continue };
+                let (Some(&at), Some(req)) = (planned.get(rid), requests.iter_mut().find(|r| r.id == *rid))
+                else {
+                    continue;
+                };
+                let fin = policy.promise_around(req, at).map_err(DispatchError::internal)?;
+                // Whole seconds, as stored, never narrower than computed.
+                let fin = TimeWindow::new(fin.earliest().floor(), fin.latest().ceil())
+                    .map_err(DispatchError::internal)?;
+                req.promise(fin).map_err(DispatchError::internal)?;
+                windows.push((b.id, (midnight + fin.earliest() as i64, midnight + fin.latest() as i64)));
+            }
+            let vehicles = state.plan.vehicles().to_vec();
+            let plan = LivePlan::restore(vehicles, requests, &state.plan.stops(), &*table)
+                .map_err(|e| DispatchError::internal(format!("narrowing the windows of {day}: {e}")))?;
+            (plan, windows)
+        };
+        self.core.store.narrow_windows(&windows).await?;
+        if let Some(state) = self.days.get_mut(&day) {
+            state.plan = Arc::new(narrowed_plan);
+            state.version += 1;
+            self.core.publish(state);
+        }
+        let mut told = Vec::with_capacity(windows.len());
+        for (id, _) in &windows {
+            told.push(self.core.store.get_booking(*id).await?);
+        }
+        tracing::info!(%day, riders = told.len(), "final pickup windows set; riders to be told");
+        Ok(told)
     }
 
     /// Re-plans a day as a batch on a blocking thread, so quotes and bookings

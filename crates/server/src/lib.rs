@@ -162,7 +162,8 @@ async fn watch_store(
 }
 
 /// Every evening from 21:00 (Asia/Tokyo) re-plans the next day's pre-booked
-/// rides once, as a batch that keeps every promise; with a demo fleet
+/// rides once, as a batch that keeps every promise, then narrows each wide
+/// window to the final one (`FinalizeDay`); with a demo fleet
 /// (`demo_store`), also keeps its shifts rolling.
 async fn evening_work(dispatcher: dispatcher::DispatcherHandle, demo_store: Option<Store>) {
     use noriai_model::service::ServiceDay;
@@ -175,7 +176,7 @@ async fn evening_work(dispatcher: dispatcher::DispatcherHandle, demo_store: Opti
             .map_or(0, |d| d.as_secs() as i64);
         let today = ServiceDay::of_unix(now);
         let tomorrow = today.next();
-        if now - today.midnight_unix() >= 21 * 3600 && done != Some(tomorrow) {
+        if now - today.midnight_unix() >= i64::from(dispatcher::EVENING_S) && done != Some(tomorrow) {
             if let Some(store) = &demo_store {
                 match demo::keep_demo_shifts(store).await {
                     Ok(0) => {}
@@ -190,6 +191,13 @@ async fn evening_work(dispatcher: dispatcher::DispatcherHandle, demo_store: Opti
                     tracing::info!(day = %tomorrow, bookings = s.bookings, applied = s.applied, "evening re-plan")
                 }
                 Err(e) => tracing::warn!(day = %tomorrow, "evening re-plan failed: {e}"),
+            }
+            // Then every rider who booked in advance gets the final window.
+            match dispatcher.finalize(tomorrow).await {
+                Ok(told) => {
+                    tracing::info!(day = %tomorrow, riders = told.len(), "riders to tell their final window")
+                }
+                Err(e) => tracing::warn!(day = %tomorrow, "setting the final windows failed: {e}"),
             }
             done = Some(tomorrow);
         }

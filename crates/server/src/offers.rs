@@ -6,7 +6,7 @@
 //! oldest offers are forgotten first.
 
 use noriai_dispatch::Offer;
-use noriai_model::service::{ServiceDay, Trip};
+use noriai_model::service::{ServiceDay, Trip, WindowStage};
 use noriai_model::{Request, TimeWindow};
 use noriai_roads::Snapped;
 use std::collections::{HashMap, VecDeque};
@@ -37,6 +37,8 @@ pub struct PendingOffer {
     pub quote: Arc<QuotedTrip>,
     pub offer: Offer,
     pub promise: TimeWindow,
+    /// Whether `promise` is the wide window of a booking for a later day.
+    pub stage: WindowStage,
     /// Unix seconds after which it can no longer be booked.
     pub expires: i64,
 }
@@ -170,6 +172,7 @@ mod tests {
                 added_cost: 0.0,
             },
             promise: window,
+            stage: WindowStage::Final,
             expires,
         }
     }

@@ -258,3 +258,51 @@ async fn demo_shifts_roll_on_and_keep_an_operators_change() {
     assert_eq!(noriai_server::demo::keep_demo_shifts(&store).await.expect("again"), 0);
     store.close().await;
 }
+
+/// A rider booking for a later day is told a wide window; the evening before,
+/// the day is finalised: each wide window becomes the final one around the
+/// plan, inside the first, the rider is to be told, and the plan keeps them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn advance_bookings_get_a_wide_window_then_the_final_one() {
+    use noriai_model::service::WindowStage;
+    let s = setup().await;
+    let later = s.day.next(); // the day after tomorrow: always before its evening batch
+    let pts = points(&s.roads, 12);
+    let mut booked = Vec::new();
+    for (k, pair) in pts.chunks(2).enumerate() {
+        let t = TripAsk {
+            time: TripTime::DepartAfter(later.at((9 + k as u32) * 3600)),
+            ..trip(&s, pair[0], pair[1], 9.0)
+        };
+        let b =
+            s.handle.book(format!("adv-{k}"), BookWhat::Trip(t), BookOptions::default()).await.expect("book");
+        assert_eq!(b.window, WindowStage::Wide);
+        assert!(b.pickup_window.1 - b.pickup_window.0 >= 25 * 60, "{:?}", b.pickup_window);
+        booked.push(b);
+    }
+    let told = s.handle.finalize(later).await.expect("finalize");
+    assert_eq!(told.len(), booked.len());
+    for b in &booked {
+        let now = told.iter().find(|t| t.id == b.id).expect("told");
+        assert_eq!(now.window, WindowStage::ToTell);
+        let (w, f) = (b.pickup_window, now.pickup_window);
+        assert!(w.0 <= f.0 && f.1 <= w.1 + 1, "final {f:?} inside told {w:?}");
+        assert!(f.1 - f.0 <= 15 * 60 + 2, "{f:?}");
+    }
+    assert!(s.handle.finalize(later).await.expect("again").is_empty(), "a repeat narrows nothing");
+    let plans = s.store.plans_from(later).await.expect("plans");
+    for b in &booked {
+        let stops = plans.iter().flat_map(|p| &p.stops).filter(|x| x.booking_id == b.id).count();
+        assert_eq!(stops, 2, "booking {} keeps its stops", b.id);
+        let pickup = plans.iter().flat_map(|p| &p.stops).find(|x| x.booking_id == b.id).expect("pickup");
+        let f = told.iter().find(|t| t.id == b.id).expect("told").pickup_window;
+        assert!(f.0 - 1 <= pickup.eta && pickup.eta <= f.1 + 1, "planned {} outside final {f:?}", pickup.eta);
+    }
+    // A restart rebuilds the day with the final windows, and new riders still fit.
+    let fresh = Dispatcher::spawn(s.roads.clone(), s.store.clone(), None, ServicePolicy::default());
+    let again = TripAsk { time: TripTime::DepartAfter(later.at(12 * 3600)), ..trip(&s, pts[3], pts[8], 9.0) };
+    fresh.book("adv-after".into(), BookWhat::Trip(again), ANYWAY).await.expect("book after finalizing");
+    let told_now = s.store.mark_told(booked[0].id).await.expect("told");
+    assert_eq!(told_now.window, WindowStage::Final);
+    s.store.close().await;
+}

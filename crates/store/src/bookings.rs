@@ -2,7 +2,9 @@
 //! cancelling, and reading them back exactly as they were given.
 
 use noriai_model::LatLon;
-use noriai_model::service::{Booking, BookingStatus, Place, PlaceKind, ServiceDay, Trip, TripTime};
+use noriai_model::service::{
+    Booking, BookingStatus, Place, PlaceKind, ServiceDay, Trip, TripTime, WindowStage,
+};
 use sqlx::any::AnyRow;
 use sqlx::error::ErrorKind;
 use sqlx::{AnyConnection, Row};
@@ -16,7 +18,7 @@ macro_rules! booking_columns {
         "id, rider_id, origin_stop_id, origin_lat, origin_lon, origin_label, \
          destination_stop_id, destination_lat, destination_lon, destination_label, \
          time_kind, time_unix, seats, wheelchair_places, status, day, pickup_earliest, pickup_latest, \
-         expected_arrival, vehicle_id, recurrence_id, idempotency_key"
+         expected_arrival, vehicle_id, recurrence_id, idempotency_key, window_stage"
     };
 }
 
@@ -58,6 +60,11 @@ fn booking_from_row(row: &AnyRow) -> Result<Booking, StoreError> {
         status,
         day: to_day(row.try_get("day")?)?,
         pickup_window: (row.try_get("pickup_earliest")?, row.try_get("pickup_latest")?),
+        window: {
+            let stage: String = row.try_get("window_stage")?;
+            WindowStage::from_name(&stage)
+                .ok_or_else(|| StoreError::Corrupt(format!("pickup window stage `{stage}`")))?
+        },
         expected_arrival: row.try_get("expected_arrival")?,
         vehicle_id: row.try_get("vehicle_id")?,
         recurrence_id: row.try_get("recurrence_id")?,
@@ -107,10 +114,10 @@ async fn insert_booking(
         "rider_id, origin_stop_id, origin_lat, origin_lon, origin_label, \
          destination_stop_id, destination_lat, destination_lon, destination_label, \
          time_kind, time_unix, seats, wheelchair_places, status, day, pickup_earliest, pickup_latest, \
-         expected_arrival, vehicle_id, recurrence_id, idempotency_key",
+         expected_arrival, vehicle_id, recurrence_id, idempotency_key, window_stage",
         ") VALUES ($1, $2, CASE WHEN $2 IS NULL THEN $3 END, CASE WHEN $2 IS NULL THEN $4 END, $5, \
          $6, CASE WHEN $6 IS NULL THEN $7 END, CASE WHEN $6 IS NULL THEN $8 END, $9, \
-         $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) RETURNING id"
+         $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) RETURNING id"
     ))
     .bind(b.trip.rider_id)
     .bind(o_stop)
@@ -133,6 +140,7 @@ async fn insert_booking(
     .bind(vehicle_id)
     .bind(b.recurrence_id)
     .bind(stored_key(&b.idempotency_key))
+    .bind(b.window.name())
     .fetch_one(conn)
     .await
 }
@@ -235,6 +243,63 @@ impl Store {
             }
         }
         err.into()
+    }
+
+    /// The evening before: each booking's wide window becomes its final one
+    /// (`windows`: booking id and window, in Unix seconds), and the rider is
+    /// to be told. One transaction; only confirmed bookings still in their
+    /// wide window change, so a repeat changes nothing. Returns how many did.
+    pub async fn narrow_windows(&self, windows: &[(i64, (i64, i64))]) -> Result<usize, StoreError> {
+        let mut w = self.begin_write().await?;
+        let mut changed = 0;
+        for &(id, (start, end)) in windows {
+            if end < start {
+                return Err(StoreError::Invalid(format!("the window of booking {id} ends before it starts")));
+            }
+            let done = sqlx::query(
+                "UPDATE bookings SET pickup_earliest = $2, pickup_latest = $3, window_stage = 'to_tell' \
+                 WHERE id = $1 AND status = 'confirmed' AND window_stage = 'wide'",
+            )
+            .bind(id)
+            .bind(start)
+            .bind(end)
+            .execute(&mut *w.tx)
+            .await?;
+            changed += done.rows_affected() as usize;
+        }
+        w.tx.commit().await?;
+        Ok(changed)
+    }
+
+    /// Records that the rider of a booking was told its final window.
+    /// [`StoreError::AlreadyCancelled`] for a cancelled booking,
+    /// [`StoreError::Invalid`] when there is nothing to tell.
+    pub async fn mark_told(&self, id: i64) -> Result<Booking, StoreError> {
+        let mut w = self.begin_write().await?;
+        let b = fetch_booking(&mut w.tx, id).await?;
+        if b.status == BookingStatus::Cancelled {
+            return Err(StoreError::AlreadyCancelled { id });
+        }
+        match b.window {
+            WindowStage::ToTell => {}
+            WindowStage::Wide => {
+                return Err(StoreError::Invalid(format!(
+                    "booking {id} still has its wide window; its final one is set the evening before"
+                )));
+            }
+            WindowStage::Final => {
+                return Err(StoreError::Invalid(format!(
+                    "the rider of booking {id} already knows the final window"
+                )));
+            }
+        }
+        sqlx::query("UPDATE bookings SET window_stage = 'final' WHERE id = $1")
+            .bind(id)
+            .execute(&mut *w.tx)
+            .await?;
+        let b = fetch_booking(&mut w.tx, id).await?;
+        w.tx.commit().await?;
+        Ok(b)
     }
 
     /// The booking made with this idempotency key, if any (an empty key finds

@@ -175,6 +175,7 @@ on_both_backends!(
     reopening_finds_everything,
     concurrent_commits_all_land,
     concurrent_commits_on_one_vehicle_day_never_lose_a_booking,
+    wide_windows_are_narrowed_once_and_told,
 );
 
 #[tokio::test]

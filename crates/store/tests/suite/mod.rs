@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use noriai_model::LatLon;
 use noriai_model::service::{
     Booking, BookingStatus, FleetVehicle, Needs, Place, PlaceKind, PlanStop, Rider, ServiceDay, Shift,
-    StopAction, StopRecord, Trip, TripTime,
+    StopAction, StopRecord, Trip, TripTime, WindowStage,
 };
 use noriai_store::{Store, StoreError, VehicleDayPlan};
 
@@ -61,6 +61,7 @@ fn booking(rider_id: i64, day: ServiceDay, minute: u32, key: &str) -> Booking {
         status: BookingStatus::Confirmed,
         day,
         pickup_window: (t, t + 900),
+        window: WindowStage::Final,
         expected_arrival: 0,
         vehicle_id: 0,
         recurrence_id: None,
@@ -681,4 +682,28 @@ pub async fn concurrent_commits_on_one_vehicle_day_never_lose_a_booking(db: Test
     assert_eq!(won.len(), 1, "exactly one commit fits an unchanged plan");
     assert_eq!(store.list_bookings(None, None, true).await.unwrap(), won);
     assert_eq!(store.plans_from(d).await.unwrap(), [solo_plan(v1.id, d, won[0].id, won[0].pickup_window.0)]);
+}
+
+pub async fn wide_windows_are_narrowed_once_and_told(db: TestDb) {
+    let store = &db.store;
+    let (r, v1, _) = seed(store).await;
+    let d = day();
+    let wide = Booking { window: WindowStage::Wide, ..booking(r.id, d, 9 * 60, "wide-1") };
+    let t = wide.pickup_window.0;
+    let wide = Booking { pickup_window: (t - 1800, t + 1800), ..wide };
+    let a = store.commit_booking(&wide, &[solo_plan(v1.id, d, 0, t)]).await.unwrap();
+    assert_eq!((a.window, a.pickup_window), (WindowStage::Wide, (t - 1800, t + 1800)));
+    // Nothing to tell yet.
+    assert!(matches!(store.mark_told(a.id).await, Err(StoreError::Invalid(_))));
+    assert_eq!(store.narrow_windows(&[(a.id, (t - 300, t + 600))]).await.unwrap(), 1);
+    let b = store.get_booking(a.id).await.unwrap();
+    assert_eq!((b.window, b.pickup_window), (WindowStage::ToTell, (t - 300, t + 600)));
+    // A repeat (a second evening run) changes nothing.
+    assert_eq!(store.narrow_windows(&[(a.id, (t, t + 60))]).await.unwrap(), 0);
+    assert_eq!(store.get_booking(a.id).await.unwrap().pickup_window, (t - 300, t + 600));
+    let told = store.mark_told(a.id).await.unwrap();
+    assert_eq!(told.window, WindowStage::Final);
+    assert!(matches!(store.mark_told(a.id).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(store.mark_told(a.id + 99).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(store.narrow_windows(&[(a.id, (t, t - 1))]).await, Err(StoreError::Invalid(_))));
 }
