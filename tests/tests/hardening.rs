@@ -81,8 +81,20 @@ async fn a_database_outage_fails_fast_keeps_quoting_and_heals_by_itself() {
     assert!(!err.message().contains("pool"), "no raw database error: {}", err.message());
     assert!(t.elapsed() < Duration::from_secs(8), "the caller waited {:?}", t.elapsed());
 
+    // A cancellation that cannot be stored changes nothing: the booking stays
+    // confirmed and planned, and cancelling again later works.
+    let err = c
+        .booking
+        .cancel(pb::CancelRequest { booking_id: before.id })
+        .await
+        .expect_err("no cancellation without the database");
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+
     proxy.restore();
     wait_for_health(&server, ServingStatus::Serving, Duration::from_secs(20)).await;
+    let plan = c.fleet.day_plan(pb::DayPlanRequest { day: day(1) }).await.expect("day plan").into_inner();
+    let stops = plan.routes.iter().flat_map(|v| &v.stops).filter(|s| s.booking_id == before.id).count();
+    assert_eq!(stops, 2, "the booking whose cancellation failed is still planned");
     // The same offer books now: it was kept while its commit failed.
     let after = c
         .booking
@@ -95,6 +107,9 @@ async fn a_database_outage_fails_fast_keeps_quoting_and_heals_by_itself() {
         .expect("booking works again without a restart")
         .into_inner();
     assert_ne!(after.id, before.id);
+    let cancelled =
+        c.booking.cancel(pb::CancelRequest { booking_id: before.id }).await.expect("cancel").into_inner();
+    assert_eq!(cancelled.status, pb::BookingStatus::Cancelled as i32);
     drop(server);
     drop(proxy);
 }
