@@ -106,7 +106,9 @@ impl Policy {
         before: f64,
         after: f64,
     ) -> Result<TimeWindow, ModelError> {
-        let w = request.pickup_window;
+        // Within what the rider asked for and anything already promised
+        // (a final window stays inside the wide one told at booking).
+        let w = request.effective_pickup_window();
         let start = (at - before).max(w.earliest());
         let end = (at + after).min(w.latest()).max(at);
         TimeWindow::new(start.min(at), end)
@@ -163,6 +165,21 @@ mod tests {
             let fin = p.promise_around(&r, at).unwrap();
             assert!(fin.contains(at) && wide.earliest() <= fin.earliest() && fin.latest() <= wide.latest());
             assert!(fin.latest() - fin.earliest() <= p.promise_before_s + p.promise_after_s + 1e-9);
+        }
+        // "Arrive by" wishes are wider than the wide window; the final window
+        // must still stay inside the wide one the rider was told.
+        let mut r = p
+            .request(RequestId(2), LocId(0), LocId(1), 600.0, Wish::ArriveBy(40_000.0), Capacity::new(1, 0))
+            .unwrap();
+        let wish = r.pickup_window;
+        let wide = p.window_around(&r, wish.earliest() + 2000.0, 1800.0, 1800.0).unwrap();
+        r.promise(wide).unwrap();
+        for at in [wide.earliest(), wide.latest()] {
+            let fin = p.promise_around(&r, at).unwrap();
+            assert!(
+                fin.contains(at) && wide.earliest() <= fin.earliest() && fin.latest() <= wide.latest(),
+                "{fin:?} in {wide:?}"
+            );
         }
     }
 }

@@ -237,6 +237,13 @@ fn lock<T>(lock: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// A window in whole seconds, never narrower: promises are stored in whole
+/// seconds, and a day rebuilt from the store must see exactly the windows
+/// the live plan kept.
+fn whole_seconds(w: TimeWindow) -> Result<TimeWindow> {
+    TimeWindow::new(w.earliest().floor(), w.latest().ceil()).map_err(DispatchError::internal)
+}
+
 /// When the evening batch of the next day runs (seconds after local midnight).
 pub const EVENING_S: u32 = 21 * 3600;
 
@@ -401,7 +408,7 @@ impl Core {
         } else {
             (self.policy.promise(request, offer), WindowStage::Final)
         };
-        Ok((window.map_err(DispatchError::internal)?, stage))
+        Ok((whole_seconds(window.map_err(DispatchError::internal)?)?, stage))
     }
 
     /// Keeps priced offers for booking and says them as the rider hears them.
@@ -633,6 +640,23 @@ impl Dispatcher {
         self.days.get_mut(&day).ok_or_else(|| DispatchError::internal("day state vanished"))
     }
 
+    /// A store write failed. When the store says our plan is stale (for
+    /// example a commit that landed although its connection was lost) or
+    /// fails in a way we do not understand, the live day no longer matches
+    /// it: forget the day, so the next command rebuilds it from the store.
+    /// An unreachable database keeps the day: nothing was written, and
+    /// quoting goes on from memory.
+    fn unsure(&mut self, day: ServiceDay, e: StoreError) -> DispatchError {
+        let e = DispatchError::from(e);
+        if let DispatchError::Store(
+            crate::errors::StoreFailure::Internal(_) | crate::errors::StoreFailure::Stale(_),
+        ) = &e
+        {
+            self.forget_day(day);
+        }
+        e
+    }
+
     /// Forgets a day's state; it is rebuilt from the store when next needed.
     fn forget_day(&mut self, day: ServiceDay) {
         self.days.remove(&day);
@@ -667,13 +691,17 @@ impl Dispatcher {
         let mut booking_of = HashMap::new();
         let mut request_of: HashMap<i64, RequestId> = HashMap::new();
         for b in &bookings {
-            let (origin, destination) = core.resolve_places(&b.trip).await?;
+            let ours = |e: DispatchError| match e {
+                DispatchError::Store(_) => e,
+                other => DispatchError::internal(format!("stored booking {}: {other}", b.id)),
+            };
+            let (origin, destination) = core.resolve_places(&b.trip).await.map_err(ours)?;
             let rid = RequestId(requests.len() as u32 + 1);
             let snap = |p: LatLon| {
                 core.roads.snap(p).map_err(|e| DispatchError::internal(format!("booking {}: {e}", b.id)))
             };
             let (o, d) = (table.add(&core.roads, snap(origin)?), table.add(&core.roads, snap(destination)?));
-            let mut req = core.request_for(rid, o, d, &table, &b.trip, day)?;
+            let mut req = core.request_for(rid, o, d, &table, &b.trip, day).map_err(ours)?;
             let promise = TimeWindow::new(
                 (b.pickup_window.0 - day.midnight_unix()) as f64,
                 (b.pickup_window.1 - day.midnight_unix()) as f64,
@@ -827,8 +855,8 @@ impl Dispatcher {
                 status: BookingStatus::Confirmed,
                 day,
                 pickup_window: (
-                    midnight + pending.promise.earliest().round() as i64,
-                    midnight + pending.promise.latest().round() as i64,
+                    midnight + pending.promise.earliest() as i64,
+                    midnight + pending.promise.latest() as i64,
                 ),
                 window: pending.stage,
                 expected_arrival: arrival,
@@ -841,7 +869,12 @@ impl Dispatcher {
         if !options.allow_overlap {
             self.refuse_overlap(&booking).await?;
         }
-        let saved = self.core.store.commit_booking(&booking, &[stored_plan]).await?;
+        let saved = self
+            .core
+            .store
+            .commit_booking(&booking, &[stored_plan])
+            .await
+            .map_err(|e| self.unsure(day, e))?;
         // Durable: now memory. Only this task adds points, so they get the
         // ids the view gave them; if not, rebuild the day from the store.
         let state = self.days.get_mut(&day).ok_or_else(|| DispatchError::internal("day state vanished"))?;
@@ -900,7 +933,8 @@ impl Dispatcher {
             // The new plan no longer visits the booking, so its mapping can stay until the commit.
             plans.push(state.vehicle_plan(&plan, &*table, v, None));
         }
-        let saved = self.core.store.cancel_booking(id, &plans).await?;
+        let saved =
+            self.core.store.cancel_booking(id, &plans).await.map_err(|e| self.unsure(booking.day, e))?;
         // Durable: now memory.
         let roads = self.core.roads.clone();
         if let Some(state) = self.days.get_mut(&booking.day) {
@@ -975,10 +1009,7 @@ impl Dispatcher {
                 else {
                     continue;
                 };
-                let fin = policy.promise_around(req, at).map_err(DispatchError::internal)?;
-                // Whole seconds, as stored, never narrower than computed.
-                let fin = TimeWindow::new(fin.earliest().floor(), fin.latest().ceil())
-                    .map_err(DispatchError::internal)?;
+                let fin = whole_seconds(policy.promise_around(req, at).map_err(DispatchError::internal)?)?;
                 req.promise(fin).map_err(DispatchError::internal)?;
                 windows.push((b.id, (midnight + fin.earliest() as i64, midnight + fin.latest() as i64)));
             }
@@ -987,7 +1018,7 @@ impl Dispatcher {
                 .map_err(|e| DispatchError::internal(format!("narrowing the windows of {day}: {e}")))?;
             (plan, windows)
         };
-        self.core.store.narrow_windows(&windows).await?;
+        self.core.store.narrow_windows(&windows).await.map_err(|e| self.unsure(day, e))?;
         if let Some(state) = self.days.get_mut(&day) {
             state.plan = Arc::new(narrowed_plan);
             state.version += 1;
@@ -1076,7 +1107,7 @@ impl Dispatcher {
                 (0..state.fleet.len()).map(|v| state.vehicle_plan(&plan, &*table, v, None)).collect();
             (plan, plans)
         };
-        self.core.store.replace_plans(&plans).await?;
+        self.core.store.replace_plans(&plans).await.map_err(|e| self.unsure(day, e))?;
         summary.km_after = plan.cost() / 1000.0;
         summary.applied = true;
         if let Some(state) = self.days.get_mut(&day) {
