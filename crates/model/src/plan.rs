@@ -44,3 +44,17 @@ pub struct RoutePlan {
 pub struct Plan {
     pub routes: Vec<RoutePlan>,
 }
+
+impl Plan {
+    /// The planned start of service at each request's pickup.
+    pub fn pickup_starts(&self) -> std::collections::HashMap<RequestId, f64> {
+        self.routes
+            .iter()
+            .flat_map(|r| &r.stops)
+            .filter_map(|s| match s.kind {
+                StopKind::Pickup(id) => Some((id, s.start_of_service)),
+                _ => None,
+            })
+            .collect()
+    }
+}

@@ -987,17 +987,7 @@ impl Dispatcher {
         let state = self.day_state(day).await?;
         let (narrowed_plan, windows) = {
             let table = read(&state.table);
-            let planned: HashMap<RequestId, f64> = state
-                .plan
-                .plan(&*table)
-                .routes
-                .iter()
-                .flat_map(|r| &r.stops)
-                .filter_map(|s| match s.kind {
-                    StopKind::Pickup(id) => Some((id, s.start_of_service)),
-                    _ => None,
-                })
-                .collect();
+            let planned = state.plan.plan(&*table).pickup_starts();
             let request_of: HashMap<i64, RequestId> =
                 state.booking_of.iter().map(|(r, b)| (*b, *r)).collect();
             let midnight = day.midnight_unix();

@@ -508,16 +508,7 @@ impl<'a, P: Places> Day<'a, P> {
     /// the final promise around their planned pickup, which holds the plan as
     /// it is (each planned time lies inside its new window).
     fn narrow_promises(&mut self) -> Result<(), SimError> {
-        let planned: std::collections::HashMap<RequestId, f64> = self
-            .cache
-            .routes
-            .iter()
-            .flat_map(|r| &r.stops)
-            .filter_map(|s| match s.kind {
-                StopKind::Pickup(id) => Some((id, s.start_of_service)),
-                _ => None,
-            })
-            .collect();
+        let planned = self.cache.pickup_starts();
         let mut requests = self.plan.requests().to_vec();
         let mut narrowed = Vec::new();
         for req in &mut requests {
