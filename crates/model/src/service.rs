@@ -288,6 +288,9 @@ pub struct Booking {
     pub pickup_window: (i64, i64),
     /// Whether that window is final and the rider knows it.
     pub window: WindowStage,
+    /// The wide window told at booking, for a booking made for a later day;
+    /// kept after the evening narrows `pickup_window` to the final one.
+    pub wide_window: Option<(i64, i64)>,
     pub expected_arrival: i64,
     pub vehicle_id: i64,
     pub recurrence_id: Option<i64>,

@@ -258,5 +258,6 @@ pub fn booking_to_pb(b: &Booking) -> pb::Booking {
             WindowStage::Final => pb::WindowStage::Final,
         } as i32,
         expected_arrival_local: local_hhmm(b.expected_arrival),
+        wide_window_local: b.wide_window.map(|(start, end)| local_window(start, end)).unwrap_or_default(),
     }
 }

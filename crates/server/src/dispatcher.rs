@@ -849,16 +849,16 @@ impl Dispatcher {
                 .iter()
                 .find(|s| s.booking_id == 0 && s.action == StopAction::Dropoff)
                 .map_or(midnight + offer.expected_arrival.round() as i64, |s| s.eta);
+            let pickup_window =
+                (midnight + pending.promise.earliest() as i64, midnight + pending.promise.latest() as i64);
             let booking = Booking {
                 id: 0,
                 trip: quote.trip.clone(),
                 status: BookingStatus::Confirmed,
                 day,
-                pickup_window: (
-                    midnight + pending.promise.earliest() as i64,
-                    midnight + pending.promise.latest() as i64,
-                ),
+                pickup_window,
                 window: pending.stage,
+                wide_window: (pending.stage == WindowStage::Wide).then_some(pickup_window),
                 expected_arrival: arrival,
                 vehicle_id: state.fleet[v],
                 recurrence_id: options.recurrence,

@@ -277,6 +277,7 @@ async fn advance_bookings_get_a_wide_window_then_the_final_one() {
         let b =
             s.handle.book(format!("adv-{k}"), BookWhat::Trip(t), BookOptions::default()).await.expect("book");
         assert_eq!(b.window, WindowStage::Wide);
+        assert_eq!(b.wide_window, Some(b.pickup_window));
         assert!(b.pickup_window.1 - b.pickup_window.0 >= 25 * 60, "{:?}", b.pickup_window);
         booked.push(b);
     }
@@ -285,6 +286,7 @@ async fn advance_bookings_get_a_wide_window_then_the_final_one() {
     for b in &booked {
         let now = told.iter().find(|t| t.id == b.id).expect("told");
         assert_eq!(now.window, WindowStage::ToTell);
+        assert_eq!(now.wide_window, Some(b.pickup_window), "the wide window told at booking is kept");
         let (w, f) = (b.pickup_window, now.pickup_window);
         assert!(w.0 <= f.0 && f.1 <= w.1 + 1, "final {f:?} inside told {w:?}");
         assert!(f.1 - f.0 <= 15 * 60 + 2, "{f:?}");

@@ -633,3 +633,47 @@ pub fn render_comparison(kpis: &[Kpis], demand: &str, spreads: Option<&[Spread]>
     );
     page("noriai simulate — comparison", &b)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(name: &str, vehicles: u32) -> Kpis {
+        Kpis { scenario: name.into(), vehicles, ..Kpis::default() }
+    }
+
+    /// The `width="…"` of the first `<svg>` in a chart.
+    fn svg_width(svg: &str) -> f64 {
+        let rest = &svg[svg.find("width=\"").expect("a width") + 7..];
+        rest[..rest.find('"').expect("closing quote")].parse().expect("a number")
+    }
+
+    #[test]
+    fn a_sweep_labels_bars_by_fleet_size() {
+        let sweep = [plan("town", 3), plan("town", 4), plan("town", 5)];
+        assert_eq!(plan_labels(&sweep), ["3 veh 台", "4 veh 台", "5 veh 台"]);
+    }
+
+    #[test]
+    fn a_comparison_labels_bars_by_plan_name_cut_to_fit() {
+        let plans = [plan("today", 4), plan("with-virtual-stops-in-winter", 4)];
+        assert_eq!(plan_labels(&plans), ["today", "with-virtual-s…"]);
+        let kanji = [plan("冬ダイヤ", 4), plan("夏ダイヤ", 4)];
+        assert_eq!(plan_labels(&kanji), ["冬ダイヤ", "夏ダイヤ"]);
+    }
+
+    #[test]
+    fn a_chart_is_wide_enough_for_its_title_and_labels() {
+        let fmt = |v: f64| format!("{v:.0}");
+        let labels = vec!["a".to_string(), "b".to_string()];
+        let short = bars(&labels, &[1.0, 2.0], "Km", "#000", &fmt);
+        assert_eq!(svg_width(&short), 300.0, "a short chart keeps the minimum width");
+        let title = "Cost per served trip 利用1件あたり費用 (JPY)";
+        let long = bars(&labels, &[1.0, 2.0], title, "#000", &fmt);
+        let needed = title.chars().map(|c| if c.is_ascii() { 7.0 } else { 13.0 }).sum::<f64>();
+        assert!(svg_width(&long) >= needed + 36.0, "{} < {needed}", svg_width(&long));
+        let many: Vec<String> = (0..12).map(|i| format!("plan-number-{i}")).collect();
+        let wide = bars(&many, &[1.0; 12], "Km", "#000", &fmt);
+        assert!(svg_width(&wide) >= 12.0 * 13.0 * 6.5, "each label has room under its bar");
+    }
+}

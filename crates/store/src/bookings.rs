@@ -18,7 +18,8 @@ macro_rules! booking_columns {
         "id, rider_id, origin_stop_id, origin_lat, origin_lon, origin_label, \
          destination_stop_id, destination_lat, destination_lon, destination_label, \
          time_kind, time_unix, seats, wheelchair_places, status, day, pickup_earliest, pickup_latest, \
-         expected_arrival, vehicle_id, recurrence_id, idempotency_key, window_stage"
+         expected_arrival, vehicle_id, recurrence_id, idempotency_key, window_stage, \
+         wide_earliest, wide_latest"
     };
 }
 
@@ -64,6 +65,11 @@ fn booking_from_row(row: &AnyRow) -> Result<Booking, StoreError> {
             let stage: String = row.try_get("window_stage")?;
             WindowStage::from_name(&stage)
                 .ok_or_else(|| StoreError::Corrupt(format!("pickup window stage `{stage}`")))?
+        },
+        wide_window: match (row.try_get("wide_earliest")?, row.try_get("wide_latest")?) {
+            (Some(start), Some(end)) => Some((start, end)),
+            (None, None) => None,
+            _ => return Err(StoreError::Corrupt("a wide window with one end only".into())),
         },
         expected_arrival: row.try_get("expected_arrival")?,
         vehicle_id: row.try_get("vehicle_id")?,
@@ -114,10 +120,11 @@ async fn insert_booking(
         "rider_id, origin_stop_id, origin_lat, origin_lon, origin_label, \
          destination_stop_id, destination_lat, destination_lon, destination_label, \
          time_kind, time_unix, seats, wheelchair_places, status, day, pickup_earliest, pickup_latest, \
-         expected_arrival, vehicle_id, recurrence_id, idempotency_key, window_stage",
+         expected_arrival, vehicle_id, recurrence_id, idempotency_key, window_stage, \
+         wide_earliest, wide_latest",
         ") VALUES ($1, $2, CASE WHEN $2 IS NULL THEN $3 END, CASE WHEN $2 IS NULL THEN $4 END, $5, \
          $6, CASE WHEN $6 IS NULL THEN $7 END, CASE WHEN $6 IS NULL THEN $8 END, $9, \
-         $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) RETURNING id"
+         $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) RETURNING id"
     ))
     .bind(b.trip.rider_id)
     .bind(o_stop)
@@ -141,6 +148,8 @@ async fn insert_booking(
     .bind(b.recurrence_id)
     .bind(stored_key(&b.idempotency_key))
     .bind(b.window.name())
+    .bind(b.wide_window.map(|w| w.0))
+    .bind(b.wide_window.map(|w| w.1))
     .fetch_one(conn)
     .await
 }
@@ -257,7 +266,9 @@ impl Store {
                 return Err(StoreError::Invalid(format!("the window of booking {id} ends before it starts")));
             }
             let done = sqlx::query(
-                "UPDATE bookings SET pickup_earliest = $2, pickup_latest = $3, window_stage = 'to_tell' \
+                "UPDATE bookings SET pickup_earliest = $2, pickup_latest = $3, window_stage = 'to_tell', \
+                 wide_earliest = COALESCE(wide_earliest, pickup_earliest), \
+                 wide_latest = COALESCE(wide_latest, pickup_latest) \
                  WHERE id = $1 AND status = 'confirmed' AND window_stage = 'wide'",
             )
             .bind(id)

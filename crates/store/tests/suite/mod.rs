@@ -62,6 +62,7 @@ fn booking(rider_id: i64, day: ServiceDay, minute: u32, key: &str) -> Booking {
         day,
         pickup_window: (t, t + 900),
         window: WindowStage::Final,
+        wide_window: None,
         expected_arrival: 0,
         vehicle_id: 0,
         recurrence_id: None,
@@ -690,7 +691,8 @@ pub async fn wide_windows_are_narrowed_once_and_told(db: TestDb) {
     let d = day();
     let wide = Booking { window: WindowStage::Wide, ..booking(r.id, d, 9 * 60, "wide-1") };
     let t = wide.pickup_window.0;
-    let wide = Booking { pickup_window: (t - 1800, t + 1800), ..wide };
+    let wide =
+        Booking { pickup_window: (t - 1800, t + 1800), wide_window: Some((t - 1800, t + 1800)), ..wide };
     let a = store.commit_booking(&wide, &[solo_plan(v1.id, d, 0, t)]).await.unwrap();
     assert_eq!((a.window, a.pickup_window), (WindowStage::Wide, (t - 1800, t + 1800)));
     // Nothing to tell yet.
@@ -698,11 +700,13 @@ pub async fn wide_windows_are_narrowed_once_and_told(db: TestDb) {
     assert_eq!(store.narrow_windows(&[(a.id, (t - 300, t + 600))]).await.unwrap(), 1);
     let b = store.get_booking(a.id).await.unwrap();
     assert_eq!((b.window, b.pickup_window), (WindowStage::ToTell, (t - 300, t + 600)));
+    // The wide window told at booking is kept beside the final one.
+    assert_eq!(b.wide_window, Some((t - 1800, t + 1800)));
     // A repeat (a second evening run) changes nothing.
     assert_eq!(store.narrow_windows(&[(a.id, (t, t + 60))]).await.unwrap(), 0);
     assert_eq!(store.get_booking(a.id).await.unwrap().pickup_window, (t - 300, t + 600));
     let told = store.mark_told(a.id).await.unwrap();
-    assert_eq!(told.window, WindowStage::Final);
+    assert_eq!((told.window, told.wide_window), (WindowStage::Final, Some((t - 1800, t + 1800))));
     assert!(matches!(store.mark_told(a.id).await, Err(StoreError::Invalid(_))));
     assert!(matches!(store.mark_told(a.id + 99).await, Err(StoreError::NotFound { .. })));
     assert!(matches!(store.narrow_windows(&[(a.id, (t, t - 1))]).await, Err(StoreError::Invalid(_))));
