@@ -2,6 +2,7 @@
 //! requests, vehicles and plans. Nothing here does IO; everything is plain data
 //! that the roads, dispatch, store and server crates agree on.
 
+pub mod access;
 pub mod geo;
 pub mod plan;
 pub mod request;

@@ -18,6 +18,7 @@
 //! another booking was committed) into [`StoreError::StalePlan`] instead of a
 //! silently lost booking.
 
+mod accounts;
 mod bookings;
 mod error;
 mod fleet;

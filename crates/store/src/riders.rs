@@ -142,7 +142,7 @@ impl Store {
         let updated = sqlx::query(
             "UPDATE riders SET name = $2, name_kana = $3, phone = $4, phone_digits = $5, name_fold = $6, \
              kana_fold = $7, home_address = $8, home_lat = $9, home_lon = $10, wheelchair = $11, \
-             companion = $12, walking_aid = $13, driver_notes = $14 WHERE id = $1",
+             companion = $12, walking_aid = $13, driver_notes = $14 WHERE id = $1 AND erased_at IS NULL",
         )
         .bind(rider.id)
         .bind(&rider.name)
@@ -192,10 +192,14 @@ impl Store {
     }
 
     pub async fn get_rider(&self, id: i64) -> Result<Rider, StoreError> {
-        let row = sqlx::query(concat!("SELECT ", rider_columns!(), " FROM riders WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            rider_columns!(),
+            " FROM riders WHERE id = $1 AND erased_at IS NULL"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         match row {
             Some(row) => rider_from_row(&row),
             None => Err(StoreError::NotFound { what: "rider", id }),
@@ -224,7 +228,7 @@ impl Store {
             "SELECT ",
             rider_columns!(),
             " FROM riders \
-             WHERE ($1 IS NULL OR phone_digits LIKE $1 ESCAPE '!') \
+             WHERE erased_at IS NULL AND ($1 IS NULL OR phone_digits LIKE $1 ESCAPE '!') \
                AND ($2 IS NULL OR name_fold LIKE $2 ESCAPE '!' OR kana_fold LIKE $2 ESCAPE '!') \
              ORDER BY kana_fold, id LIMIT $3"
         ))

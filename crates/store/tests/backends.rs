@@ -30,6 +30,19 @@ impl TestDb {
         self.store.close().await;
         self.store = Store::connect(&self.url).await.expect("reopen the store");
     }
+
+    /// Runs SQL on a connection of its own, past the store's API (what a
+    /// careless script or an intruder with the database password would do).
+    pub async fn execute_raw(&self, sql: &'static str) -> Result<(), sqlx::Error> {
+        use sqlx::Connection;
+        if self.url.starts_with("sqlite") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await?;
+            sqlx::raw_sql(sql).execute(&mut conn).await.map(drop)
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await?;
+            sqlx::raw_sql(sql).execute(&mut conn).await.map(drop)
+        }
+    }
 }
 
 async fn on_sqlite<F, Fut>(test: F)
@@ -176,6 +189,9 @@ on_both_backends!(
     concurrent_commits_all_land,
     concurrent_commits_on_one_vehicle_day_never_lose_a_booking,
     wide_windows_are_narrowed_once_and_told,
+    tokens_are_found_by_digest_listed_and_revoked,
+    the_audit_trail_is_append_only_and_found_by_rider,
+    erasing_a_rider_keeps_bookings_without_personal_data,
 );
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use noriai_model::LatLon;
+use noriai_model::access::{AuditAction, AuditEntry, Role, Scope, TokenRecord, TokenUnusable};
 use noriai_model::service::{
     Booking, BookingStatus, FleetVehicle, Needs, Place, PlaceKind, PlanStop, Rider, ServiceDay, Shift,
     StopAction, StopRecord, Trip, TripTime, WindowStage,
@@ -710,4 +711,119 @@ pub async fn wide_windows_are_narrowed_once_and_told(db: TestDb) {
     assert!(matches!(store.mark_told(a.id).await, Err(StoreError::Invalid(_))));
     assert!(matches!(store.mark_told(a.id + 99).await, Err(StoreError::NotFound { .. })));
     assert!(matches!(store.narrow_windows(&[(a.id, (t, t - 1))]).await, Err(StoreError::Invalid(_))));
+}
+
+fn token(role: Role, scope: Scope, name: &str) -> TokenRecord {
+    TokenRecord {
+        id: 0,
+        role,
+        scope,
+        name: name.into(),
+        created_at: 1_000,
+        expires_at: Some(9_000),
+        revoked_at: None,
+    }
+}
+
+pub async fn tokens_are_found_by_digest_listed_and_revoked(db: TestDb) {
+    let store = &db.store;
+    let (r, v1, _) = seed(store).await;
+    let admin = store.insert_token("aa11", &token(Role::Admin, Scope::Service, "first admin")).await.unwrap();
+    let driver =
+        store.insert_token("bb22", &token(Role::Driver, Scope::Vehicle(v1.id), "Sato")).await.unwrap();
+    let rider = store.insert_token("cc33", &token(Role::Rider, Scope::Rider(r.id), "app")).await.unwrap();
+    assert_ne!(admin.id, driver.id);
+    let (found, digest) = store.token_by_digest("bb22").await.unwrap().expect("found");
+    assert_eq!((found, digest.as_str()), (driver.clone(), "bb22"));
+    assert!(store.token_by_digest("bb2").await.unwrap().is_none(), "digests match whole");
+    assert!(matches!(
+        store.insert_token("aa11", &token(Role::Operator, Scope::Service, "copy")).await,
+        Err(StoreError::Duplicate(_))
+    ));
+    assert!(matches!(
+        store.insert_token("dd44", &token(Role::Driver, Scope::Vehicle(v1.id + 100), "ghost")).await,
+        Err(StoreError::NotFound { what: "vehicle", .. })
+    ));
+    assert_eq!(store.list_tokens().await.unwrap(), vec![admin.clone(), driver.clone(), rider.clone()]);
+    let revoked = store.revoke_token(driver.id, 5_000).await.unwrap();
+    assert_eq!(revoked.revoked_at, Some(5_000));
+    assert_eq!(
+        store.revoke_token(driver.id, 6_000).await.unwrap().revoked_at,
+        Some(5_000),
+        "first time kept"
+    );
+    let (again, _) = store.token_by_digest("bb22").await.unwrap().expect("still listed");
+    assert_eq!(again.usable_at(4_999), Ok(()));
+    assert_eq!(again.usable_at(5_000), Err(TokenUnusable::Revoked));
+    assert_eq!(admin.usable_at(9_000), Err(TokenUnusable::Expired));
+    assert!(matches!(store.revoke_token(999, 1).await, Err(StoreError::NotFound { what: "token", .. })));
+}
+
+pub async fn the_audit_trail_is_append_only_and_found_by_rider(db: TestDb) {
+    let store = &db.store;
+    let (r, v1, _) = seed(store).await;
+    let other = store.insert_rider(&rider("他人", "タニン", "0172-00-0001")).await.unwrap();
+    let d = day();
+    let b = booking(r.id, d, 9 * 60, "audit-1");
+    let t = b.pickup_window.0;
+    let b = store.commit_booking(&b, &[solo_plan(v1.id, d, 0, t)]).await.unwrap();
+    let entry = |rider_id, booking_id, action| AuditEntry {
+        id: 0,
+        at: 1_700_000_000,
+        token_id: 7,
+        role: Role::Operator,
+        rpc: "RiderService/GetRider".into(),
+        action,
+        rider_id,
+        booking_id,
+    };
+    store
+        .append_audit(&[
+            entry(Some(r.id), None, AuditAction::Read),
+            entry(Some(other.id), None, AuditAction::Read),
+            entry(None, Some(b.id), AuditAction::Change),
+        ])
+        .await
+        .unwrap();
+    let mine = store.audit_of_rider(r.id, 100).await.unwrap();
+    assert_eq!(mine.len(), 2, "the rider's own entry and their booking's: {mine:?}");
+    assert_eq!((mine[0].rider_id, mine[1].booking_id), (Some(r.id), Some(b.id)));
+    assert_eq!(mine[1].action, AuditAction::Change);
+    assert_eq!(store.audit_of_rider(other.id, 100).await.unwrap().len(), 1);
+    assert_eq!(store.recent_audit(2).await.unwrap().len(), 2);
+    // Nothing can rewrite or remove the trail, not even SQL through the pool.
+    assert!(db.execute_raw("UPDATE audit SET role = 'admin'").await.is_err(), "updates refused");
+    assert!(db.execute_raw("DELETE FROM audit").await.is_err(), "deletes refused");
+    assert_eq!(store.audit_of_rider(r.id, 100).await.unwrap()[0].role, Role::Operator);
+}
+
+pub async fn erasing_a_rider_keeps_bookings_without_personal_data(db: TestDb) {
+    let store = &db.store;
+    let (r, v1, _) = seed(store).await;
+    let d = day();
+    let b = booking(r.id, d, 9 * 60, "erase-1");
+    let t = b.pickup_window.0;
+    let b = store.commit_booking(&b, &[solo_plan(v1.id, d, 0, t)]).await.unwrap();
+    let app = store.insert_token("ee55", &token(Role::Rider, Scope::Rider(r.id), "app")).await.unwrap();
+    assert_eq!(store.erase_rider(r.id, 2_000).await.unwrap(), 1);
+    assert!(matches!(store.get_rider(r.id).await, Err(StoreError::NotFound { what: "rider", .. })));
+    assert!(store.search_riders(Some(&r.phone), None, 10).await.unwrap().is_empty());
+    assert!(store.search_riders(None, Some(&r.name_kana), 10).await.unwrap().is_empty());
+    let kept = store.get_booking(b.id).await.unwrap();
+    assert_eq!((kept.status, kept.pickup_window, kept.trip.rider_id), (b.status, b.pickup_window, r.id));
+    assert!(kept.trip.origin.label.is_empty() && kept.trip.destination.label.is_empty());
+    assert!(kept.idempotency_key.is_empty());
+    if let (PlaceKind::Point(was), PlaceKind::Point(now)) = (&b.trip.origin.kind, &kept.trip.origin.kind) {
+        assert!(
+            (was.lat - now.lat).abs() <= 0.005 + 1e-9
+                && (now.lat * 100.0 - (now.lat * 100.0).round()).abs() < 1e-6
+        );
+    } else {
+        panic!("the booking's origin stays a point");
+    }
+    let (revoked, _) = store.token_by_digest("ee55").await.unwrap().expect("kept");
+    assert_eq!((revoked.id, revoked.revoked_at), (app.id, Some(2_000)));
+    // The phone number is free for a new registration.
+    store.insert_rider(&rider("新しい人", "アタラシイヒト", &r.phone)).await.unwrap();
+    assert!(matches!(store.erase_rider(r.id + 999, 1).await, Err(StoreError::NotFound { .. })));
 }

@@ -1,0 +1,233 @@
+//! Access tokens (kept as SHA-256 digests of their secrets), the append-only
+//! audit trail, and erasing a rider's personal data on request.
+
+use noriai_model::access::{AuditAction, AuditEntry, Role, Scope, TokenRecord};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use sqlx::error::ErrorKind;
+
+use crate::error::is_violation;
+use crate::{Store, StoreError};
+
+macro_rules! token_columns {
+    () => {
+        "id, role, vehicle_id, rider_id, name, created_at, expires_at, revoked_at"
+    };
+}
+
+fn token_from_row(row: &AnyRow) -> Result<TokenRecord, StoreError> {
+    let role_name: String = row.try_get("role")?;
+    let role = Role::from_name(&role_name)
+        .ok_or_else(|| StoreError::Corrupt(format!("token role `{role_name}`")))?;
+    let scope = Scope::for_role(role, row.try_get("vehicle_id")?, row.try_get("rider_id")?)
+        .map_err(|why| StoreError::Corrupt(format!("token scope: {why}")))?;
+    Ok(TokenRecord {
+        id: row.try_get("id")?,
+        role,
+        scope,
+        name: row.try_get("name")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+fn audit_from_row(row: &AnyRow) -> Result<AuditEntry, StoreError> {
+    let role_name: String = row.try_get("role")?;
+    let action_name: String = row.try_get("action")?;
+    Ok(AuditEntry {
+        id: row.try_get("id")?,
+        at: row.try_get("at")?,
+        token_id: row.try_get("token_id")?,
+        role: Role::from_name(&role_name)
+            .ok_or_else(|| StoreError::Corrupt(format!("audit role `{role_name}`")))?,
+        rpc: row.try_get("rpc")?,
+        action: AuditAction::from_name(&action_name)
+            .ok_or_else(|| StoreError::Corrupt(format!("audit action `{action_name}`")))?,
+        rider_id: row.try_get("rider_id")?,
+        booking_id: row.try_get("booking_id")?,
+    })
+}
+
+impl Store {
+    /// Stores a new token by the SHA-256 digest of its secret (hex); the
+    /// record's `id` is ignored and the stored one returned. A vehicle or
+    /// rider in the scope must exist.
+    pub async fn insert_token(
+        &self,
+        secret_sha256: &str,
+        token: &TokenRecord,
+    ) -> Result<TokenRecord, StoreError> {
+        let mut w = self.begin_write().await?;
+        let inserted = sqlx::query_scalar(
+            "INSERT INTO tokens (secret_sha256, role, vehicle_id, rider_id, name, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(secret_sha256)
+        .bind(token.role.name())
+        .bind(token.scope.vehicle())
+        .bind(token.scope.rider())
+        .bind(&token.name)
+        .bind(token.created_at)
+        .bind(token.expires_at)
+        .fetch_one(&mut *w.tx)
+        .await;
+        let id: i64 = match inserted {
+            Ok(id) => id,
+            Err(e) if is_violation(&e, ErrorKind::ForeignKeyViolation) => {
+                return Err(match token.scope {
+                    Scope::Vehicle(id) => StoreError::NotFound { what: "vehicle", id },
+                    Scope::Rider(id) => StoreError::NotFound { what: "rider", id },
+                    Scope::Service => e.into(),
+                });
+            }
+            Err(e) if is_violation(&e, ErrorKind::UniqueViolation) => {
+                return Err(StoreError::Duplicate("a token with this secret exists already".into()));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        w.tx.commit().await?;
+        Ok(TokenRecord { id, revoked_at: None, ..token.clone() })
+    }
+
+    /// The token whose secret has this SHA-256 digest (hex), revoked and
+    /// expired ones included, with the stored digest.
+    pub async fn token_by_digest(
+        &self,
+        secret_sha256: &str,
+    ) -> Result<Option<(TokenRecord, String)>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            token_columns!(),
+            ", secret_sha256 FROM tokens WHERE secret_sha256 = $1"
+        ))
+        .bind(secret_sha256)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(Some((token_from_row(&row)?, row.try_get("secret_sha256")?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Every token, oldest first; never their secrets.
+    pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let rows = sqlx::query(concat!("SELECT ", token_columns!(), " FROM tokens ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    /// Revokes a token from `now` on. Revoking twice keeps the first time.
+    pub async fn revoke_token(&self, id: i64, now: i64) -> Result<TokenRecord, StoreError> {
+        let mut w = self.begin_write().await?;
+        sqlx::query("UPDATE tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *w.tx)
+            .await?;
+        let row = sqlx::query(concat!("SELECT ", token_columns!(), " FROM tokens WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut *w.tx)
+            .await?;
+        let token = match row {
+            Some(row) => token_from_row(&row)?,
+            None => return Err(StoreError::NotFound { what: "token", id }),
+        };
+        w.tx.commit().await?;
+        Ok(token)
+    }
+
+    /// Appends entries to the audit trail (their `id` is ignored), in one
+    /// transaction.
+    pub async fn append_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut w = self.begin_write().await?;
+        for e in entries {
+            sqlx::query(
+                "INSERT INTO audit (at, token_id, role, rpc, action, rider_id, booking_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(e.at)
+            .bind(e.token_id)
+            .bind(e.role.name())
+            .bind(&e.rpc)
+            .bind(e.action.name())
+            .bind(e.rider_id)
+            .bind(e.booking_id)
+            .execute(&mut *w.tx)
+            .await?;
+        }
+        w.tx.commit().await?;
+        Ok(())
+    }
+
+    /// The audit trail of one rider: entries naming the rider or one of the
+    /// rider's bookings, oldest first, at most `limit`.
+    pub async fn audit_of_rider(&self, rider_id: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, at, token_id, role, rpc, action, rider_id, booking_id FROM audit \
+             WHERE rider_id = $1 OR booking_id IN (SELECT id FROM bookings WHERE rider_id = $1) \
+             ORDER BY id LIMIT $2",
+        )
+        .bind(rider_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(audit_from_row).collect()
+    }
+
+    /// The latest `limit` audit entries, newest first.
+    pub async fn recent_audit(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, at, token_id, role, rpc, action, rider_id, booking_id FROM audit ORDER BY id DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(audit_from_row).collect()
+    }
+
+    /// Erases a rider's personal data on request (APPI): the profile is
+    /// blanked and the row kept as erased, the bookings stay for statistics
+    /// without labels or idempotency keys and with their points rounded to
+    /// about a kilometre, recurring-trip notes are blanked, and the rider's
+    /// own tokens are revoked. Returns how many bookings were stripped.
+    pub async fn erase_rider(&self, id: i64, now: i64) -> Result<usize, StoreError> {
+        let mut w = self.begin_write().await?;
+        let erased = sqlx::query(
+            "UPDATE riders SET name = '', name_kana = '', phone = '', phone_digits = NULL, name_fold = '', \
+             kana_fold = '', home_address = '', home_lat = 0, home_lon = 0, driver_notes = '', \
+             erased_at = COALESCE(erased_at, $2) WHERE id = $1",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *w.tx)
+        .await?;
+        if erased.rows_affected() == 0 {
+            return Err(StoreError::NotFound { what: "rider", id });
+        }
+        let bookings = sqlx::query(
+            "UPDATE bookings SET origin_label = '', destination_label = '', idempotency_key = NULL, \
+             origin_lat = ROUND(CAST(origin_lat AS NUMERIC), 2), origin_lon = ROUND(CAST(origin_lon AS NUMERIC), 2), \
+             destination_lat = ROUND(CAST(destination_lat AS NUMERIC), 2), \
+             destination_lon = ROUND(CAST(destination_lon AS NUMERIC), 2) WHERE rider_id = $1",
+        )
+        .bind(id)
+        .execute(&mut *w.tx)
+        .await?;
+        sqlx::query("UPDATE recurrences SET description = '' WHERE rider_id = $1")
+            .bind(id)
+            .execute(&mut *w.tx)
+            .await?;
+        sqlx::query("UPDATE tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE rider_id = $1")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *w.tx)
+            .await?;
+        w.tx.commit().await?;
+        Ok(bookings.rows_affected() as usize)
+    }
+}
