@@ -7,7 +7,29 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct Bearer(MetadataValue<Ascii>);
+
+impl Bearer {
+    pub fn new(token: &str) -> Bearer {
+        Bearer(format!("Bearer {}", token.trim()).parse().expect("a token is ASCII"))
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        req.metadata_mut().insert("authorization", self.0.clone());
+        Ok(req)
+    }
+}
+
+/// A channel whose calls carry a token.
+pub type Authed = InterceptedService<Channel, Bearer>;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -107,13 +129,32 @@ impl Server {
         Channel::from_shared(format!("http://{}", self.addr)).expect("uri").connect().await.expect("connect")
     }
 
+    /// The admin token `noriai serve` wrote on first start.
+    pub fn admin_token(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("admin.token")).expect("admin.token").trim().to_string()
+    }
+
+    /// A token made with `noriai token create` against this server's data
+    /// directory (`args`: `--role driver --vehicle 1`, …).
+    pub fn create_token(&self, args: &[&str]) -> String {
+        let out = Command::new(binary())
+            .args(["token", "create", "--data-dir"])
+            .arg(&self.data_dir)
+            .args(args)
+            .output()
+            .expect("run noriai token create");
+        assert!(out.status.success(), "token create failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).lines().last().expect("the secret").trim().to_string()
+    }
+
+    /// Clients acting as the first admin.
     pub async fn clients(&self) -> Clients {
-        let ch = self.channel().await;
-        Clients {
-            riders: pb::rider_service_client::RiderServiceClient::new(ch.clone()),
-            fleet: pb::fleet_service_client::FleetServiceClient::new(ch.clone()),
-            booking: pb::booking_service_client::BookingServiceClient::new(ch),
-        }
+        self.clients_as(&self.admin_token()).await
+    }
+
+    /// Clients whose calls carry `token`.
+    pub async fn clients_as(&self, token: &str) -> Clients {
+        Clients::over(self.channel().await, token)
     }
 }
 
@@ -126,9 +167,23 @@ impl Drop for Server {
 
 #[derive(Clone)]
 pub struct Clients {
-    pub riders: pb::rider_service_client::RiderServiceClient<Channel>,
-    pub fleet: pb::fleet_service_client::FleetServiceClient<Channel>,
-    pub booking: pb::booking_service_client::BookingServiceClient<Channel>,
+    pub riders: pb::rider_service_client::RiderServiceClient<Authed>,
+    pub fleet: pb::fleet_service_client::FleetServiceClient<Authed>,
+    pub booking: pb::booking_service_client::BookingServiceClient<Authed>,
+    pub accounts: pb::account_service_client::AccountServiceClient<Authed>,
+}
+
+impl Clients {
+    /// Clients on `channel` whose calls carry `token`.
+    pub fn over(channel: Channel, token: &str) -> Clients {
+        let authed = InterceptedService::new(channel, Bearer::new(token));
+        Clients {
+            riders: pb::rider_service_client::RiderServiceClient::new(authed.clone()),
+            fleet: pb::fleet_service_client::FleetServiceClient::new(authed.clone()),
+            booking: pb::booking_service_client::BookingServiceClient::new(authed.clone()),
+            accounts: pb::account_service_client::AccountServiceClient::new(authed),
+        }
+    }
 }
 
 /// A fresh temporary directory for one test.

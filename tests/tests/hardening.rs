@@ -215,7 +215,10 @@ async fn strange_input_is_refused_plainly_on_postgres() {
 async fn undecodable_requests_are_invalid_arguments() {
     let dir = temp_dir("garbage");
     let server = Server::start(&dir, &[]);
-    let ch = server.channel().await;
+    let ch = tonic::service::interceptor::InterceptedService::new(
+        server.channel().await,
+        Bearer::new(&server.admin_token()),
+    );
     let mut grpc = tonic::client::Grpc::new(ch);
     for body in [vec![0xff_u8; 64], vec![0x0a, 0x03, 0xff, 0xfe, 0xfd], b"\x0a\x05hello\x12".to_vec()] {
         grpc.ready().await.expect("ready");

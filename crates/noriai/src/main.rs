@@ -2,6 +2,7 @@
 //! benchmark instances and (later) serving and simulating. It owns argument
 //! parsing, progress bars and output formats; the work lives in the library crates.
 
+mod accounts;
 mod progress;
 mod route;
 mod serve;
@@ -39,6 +40,12 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Simulate service days through the real dispatcher: KPIs and an offline HTML report.
     Simulate(simulate::SimulateArgs),
+    /// Create, list and revoke access tokens (works beside a running server).
+    Token(accounts::TokenArgs),
+    /// Who read or changed riders' data: the audit trail.
+    Audit(accounts::AuditArgs),
+    /// A rider's data requests under APPI: export or erase.
+    Rider(accounts::RiderArgs),
 }
 
 #[derive(Subcommand)]
@@ -61,6 +68,9 @@ fn main() -> ExitCode {
         Command::Solve(a) => solve::solve(a),
         Command::Serve(a) => serve::serve(a),
         Command::Simulate(a) => simulate::simulate(a),
+        Command::Token(a) => accounts::token(a),
+        Command::Audit(a) => accounts::audit(a),
+        Command::Rider(a) => accounts::rider(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -28,9 +28,37 @@ pub struct ServeArgs {
     /// Do not create the demo fleet and service area on an empty database.
     #[arg(long)]
     pub no_demo: bool,
+    /// TLS certificate chain (PEM); with --tls-key, serve over TLS.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Allow listening on a non-loopback address without TLS (tokens would
+    /// cross the network in clear text).
+    #[arg(long)]
+    pub insecure_listen: bool,
+    /// Quotes and rider searches each token may make per minute.
+    #[arg(long, default_value_t = std::num::NonZeroU32::new(300).unwrap_or(std::num::NonZeroU32::MIN))]
+    pub quota_per_minute: std::num::NonZeroU32,
 }
 
 pub fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    let tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(cert), Some(key)) => Some(noriai_server::TlsFiles {
+            cert_pem: std::fs::read(cert)
+                .with_context(|| format!("reading TLS certificate {}", cert.display()))?,
+            key_pem: std::fs::read(key).with_context(|| format!("reading TLS key {}", key.display()))?,
+        }),
+        _ => None,
+    };
+    if tls.is_none() && !a.listen.ip().is_loopback() && !a.insecure_listen {
+        anyhow::bail!(
+            "{} is reachable from the network, and without TLS tokens and riders' data would cross it in clear \
+             text; give --tls-cert and --tls-key, listen on 127.0.0.1, or add --insecure-listen behind a TLS proxy",
+            a.listen
+        );
+    }
     let profile = SpeedProfile::by_name(&a.profile)
         .with_context(|| format!("unknown profile `{}`; use `default` or `winter`", a.profile))?;
     let map = a.map.unwrap_or_else(crate::default_map);
@@ -38,13 +66,11 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let (roads, _) =
         RoadNetwork::open(&map, &profile, &bars).with_context(|| format!("loading map {}", map.display()))?;
     bars.finish();
+    std::fs::create_dir_all(&a.data_dir)
+        .with_context(|| format!("cannot create data directory {}", a.data_dir.display()))?;
     let db = match a.db {
         Some(url) => url,
-        None => {
-            std::fs::create_dir_all(&a.data_dir)
-                .with_context(|| format!("cannot create data directory {}", a.data_dir.display()))?;
-            format!("sqlite://{}", a.data_dir.join("noriai.sqlite").display())
-        }
+        None => format!("sqlite://{}", a.data_dir.join("noriai.sqlite").display()),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
@@ -56,6 +82,9 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<()> {
             store,
             policy: Default::default(),
             demo: !a.no_demo,
+            access: noriai_server::auth::AccessConfig { quota_per_minute: a.quota_per_minute },
+            admin_token_file: a.data_dir.join("admin.token"),
+            tls,
         };
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;

@@ -1,12 +1,16 @@
 //! BookingService: quotes, bookings, cancellations, lists and recurring trips.
 //! Decisions go through the dispatcher task; reads go straight to the store.
 
+use crate::auth::Caller;
 use crate::convert::{self, invalid};
 use crate::dispatcher::{BookOptions, BookWhat, DispatcherHandle};
 use crate::errors::store_status;
 use crate::pb;
 use crate::pb::booking_service_server::BookingService;
-use noriai_model::service::{ServiceDay, TripAsk, TripTime, local_hhmm, local_window, parse_time_of_day};
+use noriai_model::access::AuditAction::{Change, Read};
+use noriai_model::service::{
+    Booking, ServiceDay, TripAsk, TripTime, local_hhmm, local_window, parse_time_of_day,
+};
 use noriai_store::Store;
 use tonic::{Request, Response, Status};
 
@@ -15,10 +19,25 @@ pub struct Bookings {
     pub dispatcher: DispatcherHandle,
 }
 
+fn ids(bookings: &[Booking]) -> Vec<i64> {
+    bookings.iter().map(|b| b.id).collect()
+}
+
+impl Bookings {
+    /// A stored booking the caller may see (riders: only their own).
+    async fn visible_booking(&self, caller: &Caller, id: i64) -> Result<Booking, Status> {
+        let b = self.store.get_booking(id).await.map_err(store_status)?;
+        caller.may_see_rider(b.trip.rider_id)?;
+        Ok(b)
+    }
+}
+
 #[tonic::async_trait]
 impl BookingService for Bookings {
     async fn quote(&self, req: Request<pb::QuoteRequest>) -> Result<Response<pb::QuoteResponse>, Status> {
+        let caller = Caller::of(&req)?;
         let trip = convert::trip("trip", req.into_inner().trip.as_ref())?;
+        caller.may_see_rider(trip.rider_id)?;
         let offers = self.dispatcher.quote(trip).await?;
         Ok(Response::new(pb::QuoteResponse {
             offers: offers
@@ -38,6 +57,7 @@ impl BookingService for Bookings {
     }
 
     async fn book(&self, req: Request<pb::BookRequest>) -> Result<Response<pb::Booking>, Status> {
+        let caller = Caller::of(&req)?;
         let r = req.into_inner();
         let key = convert::idempotency_key("idempotency_key", &r.idempotency_key)?;
         let what = match r.what {
@@ -48,17 +68,29 @@ impl BookingService for Bookings {
             Some(pb::book_request::What::Trip(t)) => BookWhat::Trip(convert::trip("trip", Some(&t))?),
             _ => return Err(invalid("offer_id", "give an offer_id from Quote, or a trip to book directly")),
         };
+        match &what {
+            BookWhat::Trip(t) => caller.may_see_rider(t.rider_id)?,
+            BookWhat::Offer(id) => {
+                if let Some(rider) = self.dispatcher.offer_rider(id) {
+                    caller.may_see_rider(rider)?;
+                }
+            }
+        }
         let options = BookOptions { recurrence: None, allow_overlap: r.allow_overlap };
         let b = self.dispatcher.book(key, what, options).await?;
+        caller.audit(&self.store, Change, &[], &[b.id]).await?;
         Ok(Response::new(convert::booking_to_pb(&b)))
     }
 
     async fn cancel(&self, req: Request<pb::CancelRequest>) -> Result<Response<pb::Booking>, Status> {
+        let caller = Caller::of(&req)?;
         let id = req.into_inner().booking_id;
         if id <= 0 {
             return Err(invalid("booking_id", "is required"));
         }
+        self.visible_booking(&caller, id).await?;
         let b = self.dispatcher.cancel(id).await?;
+        caller.audit(&self.store, Change, &[], &[b.id]).await?;
         Ok(Response::new(convert::booking_to_pb(&b)))
     }
 
@@ -66,8 +98,10 @@ impl BookingService for Bookings {
         &self,
         req: Request<pb::GetBookingRequest>,
     ) -> Result<Response<pb::Booking>, Status> {
+        let caller = Caller::of(&req)?;
         let id = req.into_inner().booking_id;
-        let b = self.store.get_booking(id).await.map_err(store_status)?;
+        let b = self.visible_booking(&caller, id).await?;
+        caller.audit(&self.store, Read, &[], &[b.id]).await?;
         Ok(Response::new(convert::booking_to_pb(&b)))
     }
 
@@ -75,13 +109,19 @@ impl BookingService for Bookings {
         &self,
         req: Request<pb::ListBookingsRequest>,
     ) -> Result<Response<pb::ListBookingsResponse>, Status> {
+        let caller = Caller::of(&req)?;
         let r = req.into_inner();
-        let rider = (r.rider_id > 0).then_some(r.rider_id);
+        // A rider lists their own bookings, named or not.
+        let rider = (r.rider_id > 0).then_some(r.rider_id).or(caller.scope.rider());
+        if let Some(id) = rider {
+            caller.may_see_rider(id)?;
+        }
         let day = if r.day.trim().is_empty() { None } else { Some(convert::day("day", &r.day)?) };
         if rider.is_none() && day.is_none() {
             return Err(invalid("day", "give a day (YYYY-MM-DD), a rider_id, or both"));
         }
         let list = self.store.list_bookings(rider, day, r.include_cancelled).await.map_err(store_status)?;
+        caller.audit(&self.store, Read, &[], &ids(&list)).await?;
         Ok(Response::new(pb::ListBookingsResponse {
             bookings: list.iter().map(convert::booking_to_pb).collect(),
         }))
@@ -91,6 +131,7 @@ impl BookingService for Bookings {
         &self,
         req: Request<pb::BookRecurringRequest>,
     ) -> Result<Response<pb::BookRecurringResponse>, Status> {
+        let caller = Caller::of(&req)?;
         let r = req.into_inner();
         convert::idempotency_key("idempotency_key", &r.idempotency_key)?;
         let first = convert::day("first_day", &r.first_day)?;
@@ -151,15 +192,20 @@ impl BookingService for Bookings {
         };
         let mut out =
             pb::BookRecurringResponse { recurrence_id: recurrence, booked: Vec::new(), missed: Vec::new() };
+        let mut booked = Vec::new();
         for d in days {
             let trip = TripAsk { time: TripTime::DepartAfter(d.at(at)), ..template.clone() };
             let key = format!("{}/{d}", r.idempotency_key);
             let options = BookOptions { recurrence: Some(recurrence), allow_overlap: r.allow_overlap };
             match self.dispatcher.book(key, BookWhat::Trip(trip), options).await {
-                Ok(b) => out.booked.push(convert::booking_to_pb(&b)),
+                Ok(b) => {
+                    out.booked.push(convert::booking_to_pb(&b));
+                    booked.push(b.id);
+                }
                 Err(s) => out.missed.push(pb::RecurringMiss { day: d.to_string(), reason: s.to_string() }),
             }
         }
+        caller.audit(&self.store, Change, &[template.rider_id], &booked).await?;
         Ok(Response::new(out))
     }
 
@@ -186,9 +232,11 @@ impl BookingService for Bookings {
         &self,
         req: Request<pb::FinalizeDayRequest>,
     ) -> Result<Response<pb::FinalizeDayResponse>, Status> {
+        let caller = Caller::of(&req)?;
         let day = convert::day("day", &req.into_inner().day)?;
         let s = self.dispatcher.replan(day, 5.0).await?;
         let to_tell = self.dispatcher.finalize(day).await?;
+        caller.audit(&self.store, Read, &[], &ids(&to_tell)).await?;
         Ok(Response::new(pb::FinalizeDayResponse {
             replan: Some(pb::ReplanDayResponse {
                 bookings: s.bookings as u32,
@@ -204,11 +252,13 @@ impl BookingService for Bookings {
         &self,
         req: Request<pb::MarkRiderToldRequest>,
     ) -> Result<Response<pb::Booking>, Status> {
+        let caller = Caller::of(&req)?;
         let id = req.into_inner().booking_id;
         if id <= 0 {
             return Err(invalid("booking_id", "is required"));
         }
         let b = self.store.mark_told(id).await.map_err(store_status)?;
+        caller.audit(&self.store, Change, &[], &[b.id]).await?;
         Ok(Response::new(convert::booking_to_pb(&b)))
     }
 }

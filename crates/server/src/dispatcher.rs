@@ -219,6 +219,11 @@ impl DispatcherHandle {
         self.core.store_reachable.store(reachable, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// The rider an offer still kept for booking was quoted for.
+    pub fn offer_rider(&self, offer_id: &str) -> Option<i64> {
+        lock(&self.core.offers).get(offer_id).map(|o| o.quote.trip.rider_id)
+    }
+
     /// Offers kept for booking now.
     pub fn pending_offers(&self) -> usize {
         lock(&self.core.offers).len()

@@ -164,8 +164,13 @@ impl FleetService for Fleet {
         &self,
         req: Request<pb::DayPlanRequest>,
     ) -> Result<Response<pb::DayPlanResponse>, Status> {
+        let caller = crate::auth::Caller::of(&req)?;
         let day = convert::day("day", &req.into_inner().day)?;
-        Ok(Response::new(self.load_day_plan(day).await?))
+        // A driver sees the route of their own vehicle only.
+        let plan = self.load_day_plan(day, caller.scope.vehicle()).await?;
+        let bookings: Vec<i64> = plan.routes.iter().flat_map(|r| &r.stops).map(|s| s.booking_id).collect();
+        caller.audit(&self.store, noriai_model::access::AuditAction::Read, &[], &bookings).await?;
+        Ok(Response::new(plan))
     }
 
     async fn list_stops(
@@ -178,20 +183,36 @@ impl FleetService for Fleet {
 }
 
 impl Fleet {
-    /// The stored routes of a day, joined with bookings and riders for drivers.
+    /// The stored routes of a day (of one vehicle, if given), joined with
+    /// bookings and riders for drivers.
     pub async fn load_day_plan(
         &self,
         day: noriai_model::service::ServiceDay,
+        only_vehicle: Option<i64>,
     ) -> Result<pb::DayPlanResponse, Status> {
         use noriai_model::service::{PlaceKind, StopAction};
         let vehicles = self.store.list_vehicles().await.map_err(store_status)?;
         let plans = self.store.plans_from(day).await.map_err(store_status)?;
         let mut routes = Vec::new();
-        for p in plans.into_iter().filter(|p| p.day == day && !p.stops.is_empty()) {
+        let wanted = |p: &noriai_store::VehicleDayPlan| only_vehicle.is_none_or(|v| v == p.vehicle_id);
+        for p in plans.into_iter().filter(|p| p.day == day && !p.stops.is_empty() && wanted(p)) {
             let mut stops = Vec::with_capacity(p.stops.len());
             for s in &p.stops {
                 let b = self.store.get_booking(s.booking_id).await.map_err(store_status)?;
-                let rider = self.store.get_rider(b.trip.rider_id).await.map_err(store_status)?;
+                // A rider erased on request (APPI) rides on without a name.
+                let rider = match self.store.get_rider(b.trip.rider_id).await {
+                    Ok(r) => r,
+                    Err(noriai_store::StoreError::NotFound { .. }) => noriai_model::service::Rider {
+                        id: b.trip.rider_id,
+                        name: String::new(),
+                        name_kana: String::new(),
+                        phone: String::new(),
+                        home_address: String::new(),
+                        home: noriai_model::LatLon { lat: 0.0, lon: 0.0 },
+                        needs: Default::default(),
+                    },
+                    Err(e) => return Err(store_status(e)),
+                };
                 let place = if s.action == StopAction::Pickup { &b.trip.origin } else { &b.trip.destination };
                 let location = match place.kind {
                     PlaceKind::Point(p) => p,

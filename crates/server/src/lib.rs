@@ -3,6 +3,8 @@
 //! reflection and health. Protobuf types stay in [`pb`] and are converted at
 //! this edge ([`convert`]); everything behind it speaks domain types.
 
+pub mod accounts;
+pub mod auth;
 pub mod booking;
 pub mod codec;
 pub mod convert;
@@ -23,10 +25,12 @@ pub mod pb {
 use noriai_roads::RoadNetwork;
 use noriai_store::Store;
 use noriai_zones::ServiceArea;
+use pb::account_service_server::AccountServiceServer;
 use pb::booking_service_server::BookingServiceServer;
 use pb::fleet_service_server::FleetServiceServer;
 use pb::rider_service_server::RiderServiceServer;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// The service's rules: the dispatch policy shared with the simulator, and
@@ -51,6 +55,20 @@ pub struct ServeConfig {
     pub policy: ServicePolicy,
     /// Create a demo fleet and service area when the store has no vehicle.
     pub demo: bool,
+    /// Per-token quotas.
+    pub access: auth::AccessConfig,
+    /// Where the first admin token is written (mode 0600) when the file
+    /// does not exist yet.
+    pub admin_token_file: PathBuf,
+    /// Serve over TLS with this certificate chain and key (PEM).
+    pub tls: Option<TlsFiles>,
+}
+
+/// A certificate chain and its private key, PEM encoded.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +83,39 @@ pub enum ServeError {
     Store(#[from] noriai_store::StoreError),
     #[error("stored service area: {0}")]
     Area(#[from] noriai_zones::ZoneError),
+    #[error("cannot write the admin token to {path}: {source}")]
+    AdminToken { path: PathBuf, source: std::io::Error },
+    #[error("cannot create the admin token: {0}")]
+    Account(#[from] accounts::AccountError),
+}
+
+/// On first start (no token file yet) creates an admin token and writes its
+/// secret to `path`, readable by the owner only. The secret is never logged.
+pub async fn ensure_admin_token(store: &Store, path: &std::path::Path) -> Result<(), ServeError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if path.exists() {
+        tracing::info!(file = %path.display(), "admin token file present");
+        return Ok(());
+    }
+    let new = accounts::NewToken {
+        role: noriai_model::access::Role::Admin,
+        vehicle: None,
+        rider: None,
+        name: format!("first admin ({})", path.display()),
+        expires_days: None,
+    };
+    let (token, secret) = accounts::create_token(store, &new).await?;
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+        file.write_all(secret.as_bytes())?;
+        file.write_all(b"\n")?;
+        file.sync_all()
+    };
+    write().map_err(|source| ServeError::AdminToken { path: path.to_path_buf(), source })?;
+    tracing::info!(token = token.id, file = %path.display(), "admin token written");
+    eprintln!("admin token written to {} (send it as `authorization: Bearer …`)", path.display());
+    Ok(())
 }
 
 /// Runs the service until `shutdown` resolves.
@@ -72,7 +123,9 @@ pub async fn serve(
     config: ServeConfig,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    let ServeConfig { listen, roads, store, policy, demo } = config;
+    let ServeConfig { listen, roads, store, policy, demo, access, admin_token_file, tls } = config;
+    ensure_admin_token(&store, &admin_token_file).await?;
+    let gate = Arc::new(auth::Gate::new(store.clone(), access));
     if demo {
         demo::seed_if_empty(&store, &roads).await?;
         demo::keep_demo_shifts(&store).await?;
@@ -103,8 +156,15 @@ pub async fn serve(
         .map_err(|source| ServeError::Listen { addr: listen, source })?;
     let local = listener.local_addr().map_err(|source| ServeError::Listen { addr: listen, source })?;
     tracing::info!("noriai listening on {local}");
-    eprintln!("noriai serving gRPC on {local} (reflection and health enabled)");
-    tonic::transport::Server::builder()
+    let mut server = tonic::transport::Server::builder();
+    if let Some(tls) = &tls {
+        let identity = tonic::transport::Identity::from_pem(&tls.cert_pem, &tls.key_pem);
+        server = server.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
+    }
+    let scheme = if tls.is_some() { "TLS" } else { "plaintext" };
+    eprintln!("noriai serving gRPC on {local} ({scheme}; tokens required; reflection and health open)");
+    server
+        .layer(auth::AuthLayer { gate: gate.clone() })
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
@@ -115,6 +175,7 @@ pub async fn serve(
             roads: roads.clone(),
         }))
         .add_service(BookingServiceServer::new(booking::Bookings { store: store.clone(), dispatcher }))
+        .add_service(AccountServiceServer::new(accounts::Accounts { store: store.clone(), gate }))
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
         .await?;
     Ok(())

@@ -1,9 +1,11 @@
 //! RiderService: register, update, get and search riders.
 
+use crate::auth::Caller;
 use crate::convert::{self, invalid};
 use crate::errors::store_status;
 use crate::pb;
 use crate::pb::rider_service_server::RiderService;
+use noriai_model::access::AuditAction::{Change, Read};
 use noriai_model::service::Rider;
 use noriai_roads::RoadNetwork;
 use noriai_store::Store;
@@ -54,6 +56,7 @@ impl RiderService for Riders {
         &self,
         req: Request<pb::RegisterRiderRequest>,
     ) -> Result<Response<pb::Rider>, Status> {
+        let caller = Caller::of(&req)?;
         let r = req.into_inner();
         let rider = rider_from(
             0,
@@ -66,6 +69,7 @@ impl RiderService for Riders {
         )?;
         self.check_home(&rider)?;
         let saved = self.store.insert_rider(&rider).await.map_err(store_status)?;
+        caller.audit(&self.store, Change, &[saved.id], &[]).await?;
         tracing::info!(rider = saved.id, "rider registered");
         Ok(Response::new(convert::rider_to_pb(&saved)))
     }
@@ -74,6 +78,7 @@ impl RiderService for Riders {
         &self,
         req: Request<pb::UpdateRiderRequest>,
     ) -> Result<Response<pb::Rider>, Status> {
+        let caller = Caller::of(&req)?;
         let r = req.into_inner();
         if r.id <= 0 {
             return Err(invalid("id", "is required"));
@@ -89,12 +94,16 @@ impl RiderService for Riders {
         )?;
         self.check_home(&rider)?;
         self.store.update_rider(&rider).await.map_err(store_status)?;
+        caller.audit(&self.store, Change, &[rider.id], &[]).await?;
         Ok(Response::new(convert::rider_to_pb(&rider)))
     }
 
     async fn get_rider(&self, req: Request<pb::GetRiderRequest>) -> Result<Response<pb::Rider>, Status> {
+        let caller = Caller::of(&req)?;
         let id = req.into_inner().id;
+        caller.may_see_rider(id)?;
         let r = self.store.get_rider(id).await.map_err(store_status)?;
+        caller.audit(&self.store, Read, &[r.id], &[]).await?;
         Ok(Response::new(convert::rider_to_pb(&r)))
     }
 
@@ -102,6 +111,7 @@ impl RiderService for Riders {
         &self,
         req: Request<pb::SearchRidersRequest>,
     ) -> Result<Response<pb::SearchRidersResponse>, Status> {
+        let caller = Caller::of(&req)?;
         let r = req.into_inner();
         let given = |field: &str, s: &str| -> Result<Option<String>, Status> {
             if s.trim().is_empty() { Ok(None) } else { convert::required_text(field, s).map(Some) }
@@ -121,6 +131,8 @@ impl RiderService for Riders {
             n => n.min(100),
         };
         let riders = self.store.search_riders(phone, name, limit).await.map_err(store_status)?;
+        let ids: Vec<i64> = riders.iter().map(|r| r.id).collect();
+        caller.audit(&self.store, Read, &ids, &[]).await?;
         Ok(Response::new(pb::SearchRidersResponse {
             riders: riders.iter().map(convert::rider_to_pb).collect(),
         }))

@@ -1,0 +1,222 @@
+//! AccountService: tokens, the audit trail, and riders' requests under APPI
+//! (export, erasure). The same functions serve `noriai token`, `noriai
+//! audit` and `noriai rider` on the command line.
+
+use crate::auth::{self, Caller, Gate, unix_now};
+use crate::convert::{self, invalid};
+use crate::errors::store_status;
+use crate::pb;
+use crate::pb::account_service_server::AccountService;
+use noriai_model::access::{AuditAction, AuditEntry, Role, Scope, TokenRecord};
+use noriai_model::service::{ServiceDay, local_hhmm};
+use noriai_store::{Store, StoreError};
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+/// What a new token is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewToken {
+    pub role: Role,
+    pub vehicle: Option<i64>,
+    pub rider: Option<i64>,
+    pub name: String,
+    pub expires_days: Option<u32>,
+}
+
+/// Why an account command failed, in words the admin can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Create(#[from] auth::CreateError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<AccountError> for Status {
+    fn from(e: AccountError) -> Status {
+        match e {
+            AccountError::Invalid(m) => Status::invalid_argument(m),
+            AccountError::Create(auth::CreateError::Random(m)) => Status::internal(m),
+            AccountError::Create(auth::CreateError::Store(s)) | AccountError::Store(s) => store_status(s),
+        }
+    }
+}
+
+/// Creates a token; returns its record and the secret to hand over once.
+pub async fn create_token(store: &Store, new: &NewToken) -> Result<(TokenRecord, String), AccountError> {
+    let scope = Scope::for_role(new.role, new.vehicle, new.rider).map_err(AccountError::Invalid)?;
+    let now = unix_now();
+    let expires_at = match new.expires_days {
+        Some(0) | None => None,
+        Some(days) if days > 3650 => {
+            return Err(AccountError::Invalid("expires_days: at most 3650 (ten years)".into()));
+        }
+        Some(days) => Some(now + i64::from(days) * 86_400),
+    };
+    if new.name.chars().any(char::is_control) || new.name.chars().count() > 200 {
+        return Err(AccountError::Invalid("name: plain text of at most 200 characters".into()));
+    }
+    let record = TokenRecord {
+        id: 0,
+        role: new.role,
+        scope,
+        name: new.name.clone(),
+        created_at: now,
+        expires_at,
+        revoked_at: None,
+    };
+    Ok(auth::create_token(store, &record).await?)
+}
+
+/// One rider's data as JSON: the profile, every booking (cancelled ones too)
+/// and the audit entries about them.
+pub async fn export_rider(store: &Store, rider_id: i64) -> Result<serde_json::Value, StoreError> {
+    let rider = store.get_rider(rider_id).await?;
+    let bookings = store.list_bookings(Some(rider_id), None, true).await?;
+    let audit = store.audit_of_rider(rider_id, 100_000).await?;
+    Ok(serde_json::json!({ "rider": rider, "bookings": bookings, "audit": audit }))
+}
+
+fn role_to_pb(role: Role) -> pb::Role {
+    match role {
+        Role::Admin => pb::Role::Admin,
+        Role::Operator => pb::Role::Operator,
+        Role::Driver => pb::Role::Driver,
+        Role::Planner => pb::Role::Planner,
+        Role::Rider => pb::Role::Rider,
+    }
+}
+
+fn role_from_pb(role: i32) -> Result<Role, Status> {
+    match pb::Role::try_from(role) {
+        Ok(pb::Role::Admin) => Ok(Role::Admin),
+        Ok(pb::Role::Operator) => Ok(Role::Operator),
+        Ok(pb::Role::Driver) => Ok(Role::Driver),
+        Ok(pb::Role::Planner) => Ok(Role::Planner),
+        Ok(pb::Role::Rider) => Ok(Role::Rider),
+        Ok(pb::Role::Unspecified) | Err(_) => Err(invalid(
+            "role",
+            "give one of ROLE_ADMIN, ROLE_OPERATOR, ROLE_DRIVER, ROLE_PLANNER, ROLE_RIDER",
+        )),
+    }
+}
+
+pub fn token_to_pb(t: &TokenRecord) -> pb::Token {
+    pb::Token {
+        id: t.id,
+        role: role_to_pb(t.role) as i32,
+        vehicle_id: t.scope.vehicle().unwrap_or(0),
+        rider_id: t.scope.rider().unwrap_or(0),
+        name: t.name.clone(),
+        created_at: convert::timestamp(t.created_at),
+        expires_at: t.expires_at.and_then(convert::timestamp),
+        revoked_at: t.revoked_at.and_then(convert::timestamp),
+    }
+}
+
+/// "2026-12-01 09:30:12" in Asia/Tokyo.
+pub fn local_date_time(unix: i64) -> String {
+    let day = ServiceDay::of_unix(unix);
+    format!("{day} {}:{:02}", local_hhmm(unix), (unix - day.midnight_unix()).rem_euclid(60))
+}
+
+fn audit_to_pb(e: &AuditEntry) -> pb::AuditEntry {
+    pb::AuditEntry {
+        id: e.id,
+        at: convert::timestamp(e.at),
+        at_local: local_date_time(e.at),
+        token_id: e.token_id,
+        role: role_to_pb(e.role) as i32,
+        rpc: e.rpc.clone(),
+        action: e.action.name().to_string(),
+        rider_id: e.rider_id.unwrap_or(0),
+        booking_id: e.booking_id.unwrap_or(0),
+    }
+}
+
+pub struct Accounts {
+    pub store: Store,
+    pub gate: Arc<Gate>,
+}
+
+#[tonic::async_trait]
+impl AccountService for Accounts {
+    async fn create_token(
+        &self,
+        req: Request<pb::CreateTokenRequest>,
+    ) -> Result<Response<pb::CreateTokenResponse>, Status> {
+        let r = req.into_inner();
+        let new = NewToken {
+            role: role_from_pb(r.role)?,
+            vehicle: (r.vehicle_id != 0).then_some(r.vehicle_id),
+            rider: (r.rider_id != 0).then_some(r.rider_id),
+            name: r.name,
+            expires_days: Some(r.expires_days),
+        };
+        let (token, secret) = create_token(&self.store, &new).await?;
+        tracing::info!(token = token.id, role = %token.role, "token created");
+        Ok(Response::new(pb::CreateTokenResponse { token: Some(token_to_pb(&token)), secret }))
+    }
+
+    async fn list_tokens(
+        &self,
+        _: Request<pb::ListTokensRequest>,
+    ) -> Result<Response<pb::ListTokensResponse>, Status> {
+        let tokens = self.store.list_tokens().await.map_err(store_status)?;
+        Ok(Response::new(pb::ListTokensResponse { tokens: tokens.iter().map(token_to_pb).collect() }))
+    }
+
+    async fn revoke_token(
+        &self,
+        req: Request<pb::RevokeTokenRequest>,
+    ) -> Result<Response<pb::Token>, Status> {
+        let id = req.into_inner().id;
+        let token = self.store.revoke_token(id, unix_now()).await.map_err(store_status)?;
+        self.gate.forget(id);
+        tracing::info!(token = id, "token revoked");
+        Ok(Response::new(token_to_pb(&token)))
+    }
+
+    async fn audit_log(
+        &self,
+        req: Request<pb::AuditLogRequest>,
+    ) -> Result<Response<pb::AuditLogResponse>, Status> {
+        let r = req.into_inner();
+        let limit = match r.limit {
+            0 => 100,
+            n => n.min(1000),
+        };
+        let entries = match r.rider_id {
+            0 => self.store.recent_audit(limit).await,
+            id => self.store.audit_of_rider(id, limit).await,
+        }
+        .map_err(store_status)?;
+        Ok(Response::new(pb::AuditLogResponse { entries: entries.iter().map(audit_to_pb).collect() }))
+    }
+
+    async fn export_rider(
+        &self,
+        req: Request<pb::ExportRiderRequest>,
+    ) -> Result<Response<pb::ExportRiderResponse>, Status> {
+        let caller = Caller::of(&req)?;
+        let id = req.into_inner().rider_id;
+        // Recorded first, so the export holds its own entry.
+        caller.audit(&self.store, AuditAction::Read, &[id], &[]).await?;
+        let data = export_rider(&self.store, id).await.map_err(store_status)?;
+        Ok(Response::new(pb::ExportRiderResponse { json: data.to_string() }))
+    }
+
+    async fn erase_rider(
+        &self,
+        req: Request<pb::EraseRiderRequest>,
+    ) -> Result<Response<pb::EraseRiderResponse>, Status> {
+        let caller = Caller::of(&req)?;
+        let id = req.into_inner().rider_id;
+        let stripped = self.store.erase_rider(id, unix_now()).await.map_err(store_status)?;
+        caller.audit(&self.store, AuditAction::Change, &[id], &[]).await?;
+        tracing::info!(rider = id, bookings = stripped, "rider's personal data erased on request");
+        Ok(Response::new(pb::EraseRiderResponse { bookings_stripped: stripped as u32 }))
+    }
+}
