@@ -74,6 +74,8 @@ pub struct Server {
     child: Child,
     pub addr: String,
     pub data_dir: PathBuf,
+    /// Everything the server wrote to stderr so far (its logs).
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -84,20 +86,38 @@ impl Server {
 
     /// Like [`Server::start`] with a given `noriai` binary (benches use the release build).
     pub fn start_binary(bin: &Path, data_dir: &Path, extra: &[&str]) -> Server {
+        Self::start_with(bin, data_dir, extra, &[])
+    }
+
+    /// Like [`Server::start`] with environment variables (`RUST_LOG`, …).
+    pub fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::start_with(&binary(), data_dir, extra, env)
+    }
+
+    fn start_with(bin: &Path, data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         std::fs::create_dir_all(data_dir).expect("data dir");
+        let listen = if extra.contains(&"--listen") { &[][..] } else { &["--listen", "127.0.0.1:0"][..] };
         let mut child = Command::new(bin)
             .current_dir(repo_root())
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg("serve")
+            .args(listen)
+            .arg("--data-dir")
             .arg(data_dir)
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start noriai serve");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = std::sync::mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(mut kept) = kept.lock() {
+                    kept.push(line.clone());
+                }
                 if let Some(rest) = line.split("serving gRPC on ").nth(1) {
                     let addr = rest.split_whitespace().next().unwrap_or_default().to_string();
                     let _ = tx.send(Ok(addr));
@@ -111,7 +131,7 @@ impl Server {
             Ok(Err(line)) => panic!("noriai serve failed: {line}"),
             Err(e) => panic!("noriai serve did not start: {e}"),
         };
-        Server { child, addr, data_dir: data_dir.to_path_buf() }
+        Server { child, addr, data_dir: data_dir.to_path_buf(), log }
     }
 
     /// The server's process id (to read its memory, for example).
@@ -376,5 +396,43 @@ impl DbProxy {
 impl Drop for DbProxy {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// Sends bytes as they are and returns the answer's bytes.
+#[derive(Debug, Clone, Default)]
+pub struct RawCodec;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl tonic::codec::Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        use bytes::BufMut;
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
+        use bytes::Buf;
+        let mut out = vec![0; src.remaining()];
+        src.copy_to_slice(&mut out);
+        Ok(Some(out))
     }
 }

@@ -1,0 +1,371 @@
+//! Accounts and roles end to end: every RPC of every service for every
+//! role, tokens that cannot be used, scopes, the audit trail, APPI export
+//! and erasure, quotas, logs without personal data, and TLS.
+
+use noriai_e2e::*;
+use noriai_server::pb;
+use prost::Message;
+use tonic::Code;
+
+/// Every method of our services, as `noriai.v1.Service/Method`, read from
+/// the descriptors the server itself serves.
+fn every_rpc() -> Vec<String> {
+    let set = prost_types::FileDescriptorSet::decode(pb::FILE_DESCRIPTOR_SET).expect("descriptors");
+    let mut out = Vec::new();
+    for file in set.file {
+        for service in &file.service {
+            for method in &service.method {
+                out.push(format!("{}.{}/{}", file.package(), service.name(), method.name()));
+            }
+        }
+    }
+    assert!(out.len() >= 25, "found only {out:?}");
+    out
+}
+
+/// Calls `rpc` with an empty request (every field at its default) and the
+/// given token, and returns the status (OK as `Code::Ok`).
+async fn call(server: &Server, rpc: &str, token: Option<&str>) -> tonic::Status {
+    let ch = server.channel().await;
+    let mut req = tonic::Request::new(Vec::<u8>::new());
+    if let Some(t) = token {
+        req.metadata_mut().insert("authorization", format!("Bearer {t}").parse().expect("ascii"));
+    }
+    let mut grpc = tonic::client::Grpc::new(ch);
+    grpc.ready().await.expect("ready");
+    let path: tonic::codegen::http::uri::PathAndQuery = format!("/{rpc}").parse().expect("path");
+    match grpc.unary(req, path, RawCodec).await {
+        Ok(_) => tonic::Status::ok(""),
+        Err(s) => s,
+    }
+}
+
+struct Tokens {
+    admin: String,
+    operator: String,
+    driver: String,
+    planner: String,
+    rider: String,
+    rider_id: i64,
+}
+
+async fn tokens(server: &Server) -> Tokens {
+    let mut c = server.clients().await;
+    let r = register(&mut c, "試験 太郎", "シケン タロウ", "0172-11-2233", PLACES[0]).await;
+    Tokens {
+        admin: server.admin_token(),
+        operator: server.create_token(&["--role", "operator", "--name", "受付 佐藤"]),
+        driver: server.create_token(&["--role", "driver", "--vehicle", "1"]),
+        planner: server.create_token(&["--role", "planner"]),
+        rider: server.create_token(&["--role", "rider", "--rider", &r.id.to_string()]),
+        rider_id: r.id,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rpc_has_a_rule_and_every_role_gets_only_what_it_allows() {
+    let dir = temp_dir("roles");
+    let server = Server::start(&dir, &[]);
+    let t = tokens(&server).await;
+    let roles = [
+        ("admin", &t.admin),
+        ("operator", &t.operator),
+        ("driver", &t.driver),
+        ("planner", &t.planner),
+        ("rider", &t.rider),
+    ];
+    for rpc in every_rpc() {
+        let rule = noriai_server::auth::RULES.iter().find(|(path, _)| *path == rpc);
+        let Some((_, allowed)) = rule else { panic!("{rpc} has no access rule") };
+        let anonymous = call(&server, &rpc, None).await;
+        assert_eq!(anonymous.code(), Code::Unauthenticated, "{rpc} without a token: {anonymous:?}");
+        for (name, token) in roles {
+            let status = call(&server, &rpc, Some(token)).await;
+            let may = allowed.iter().any(|r| r.name() == name);
+            let refused_by_role = status.code() == Code::PermissionDenied
+                && status.message().contains(&format!("role `{name}` may not call"));
+            assert_eq!(!may, refused_by_role, "{rpc} as {name}: {status:?}");
+            assert_ne!(status.code(), Code::Unauthenticated, "{rpc} as {name}: {status:?}");
+        }
+    }
+    // Health and reflection stay open for load balancers and tools.
+    let health = call(&server, "grpc.health.v1.Health/Check", None).await;
+    assert_eq!(health.code(), Code::Ok, "{health:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_that_cannot_be_used_say_why() {
+    let dir = temp_dir("badtokens");
+    let server = Server::start(&dir, &[]);
+    let rpc = "noriai.v1.FleetService/ListVehicles";
+    let says = |s: tonic::Status, what: &str| {
+        assert_eq!(s.code(), Code::Unauthenticated, "{s:?}");
+        assert!(s.message().contains(what), "`{}` should say {what}", s.message());
+    };
+    says(call(&server, rpc, None).await, "no token");
+    says(call(&server, rpc, Some("letmein")).await, "malformed");
+    says(call(&server, rpc, Some(&format!("noriai_{}", "ab".repeat(32)))).await, "unknown");
+    let operator = server.create_token(&["--role", "operator"]);
+    assert_eq!(call(&server, rpc, Some(&operator)).await.code(), Code::Ok);
+    // Revoked through the admin API: refused at once.
+    let mut admin = server.clients().await;
+    let list = admin.accounts.list_tokens(pb::ListTokensRequest {}).await.expect("list").into_inner();
+    let id = list.tokens.iter().find(|t| t.role == pb::Role::Operator as i32).expect("operator token").id;
+    assert!(list.tokens.iter().all(|t| !format!("{t:?}").contains(&operator[7..])), "no secrets listed");
+    admin.accounts.revoke_token(pb::RevokeTokenRequest { id }).await.expect("revoke");
+    says(call(&server, rpc, Some(&operator)).await, "revoked");
+    // Expired: a token whose time ran out (written past the API, which
+    // only makes tokens that expire in the future).
+    let store = noriai_store::Store::connect(&format!("sqlite://{}", dir.join("noriai.sqlite").display()))
+        .await
+        .expect("store");
+    let secret = noriai_server::auth::new_secret().expect("random");
+    let old = noriai_model::access::TokenRecord {
+        id: 0,
+        role: noriai_model::access::Role::Operator,
+        scope: noriai_model::access::Scope::Service,
+        name: "last winter".into(),
+        created_at: 1_700_000_000,
+        expires_at: Some(1_700_086_400),
+        revoked_at: None,
+    };
+    store.insert_token(&noriai_server::auth::digest_hex(&secret), &old).await.expect("insert");
+    store.close().await;
+    says(call(&server, rpc, Some(&secret)).await, "expired");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drivers_and_riders_reach_only_their_own_and_every_access_is_audited() {
+    let dir = temp_dir("scopes");
+    let server = Server::start(&dir, &[]);
+    let t = tokens(&server).await;
+    let mut operator = server.clients_as(&t.operator).await;
+    let other = register(&mut operator, "別人 花子", "ベツジン ハナコ", "0172-99-8877", PLACES[1]).await;
+    // The operator books for both riders.
+    let mut booked = Vec::new();
+    for (k, rider) in [t.rider_id, other.id].into_iter().enumerate() {
+        let trip = trip(rider, PLACES[0], PLACES[2], local_time(1, 9 + 2 * k as u32, 0), 1);
+        let b = operator
+            .booking
+            .book(pb::BookRequest {
+                idempotency_key: format!("scope-{k}"),
+                what: Some(pb::book_request::What::Trip(trip)),
+                allow_overlap: false,
+            })
+            .await
+            .expect("book")
+            .into_inner();
+        booked.push(b);
+    }
+    // A rider sees their own profile and bookings, nobody else's.
+    let mut rider = server.clients_as(&t.rider).await;
+    rider.riders.get_rider(pb::GetRiderRequest { id: t.rider_id }).await.expect("own profile");
+    let denied = rider.riders.get_rider(pb::GetRiderRequest { id: other.id }).await.expect_err("other");
+    assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
+    let mine = rider
+        .booking
+        .list_bookings(pb::ListBookingsRequest { rider_id: 0, day: day(1), include_cancelled: true })
+        .await
+        .expect("own bookings")
+        .into_inner();
+    assert_eq!(mine.bookings.iter().map(|b| b.id).collect::<Vec<_>>(), vec![booked[0].id]);
+    let theirs = rider.booking.get_booking(pb::GetBookingRequest { booking_id: booked[1].id }).await;
+    assert_eq!(theirs.expect_err("other's booking").code(), Code::PermissionDenied);
+    let cancel = rider.booking.cancel(pb::CancelRequest { booking_id: booked[1].id }).await;
+    assert_eq!(cancel.expect_err("other's booking").code(), Code::PermissionDenied);
+    // A driver sees only the route of their own vehicle.
+    let mut driver = server.clients_as(&t.driver).await;
+    let plan = driver.fleet.day_plan(pb::DayPlanRequest { day: day(1) }).await.expect("plan").into_inner();
+    assert!(plan.routes.iter().all(|r| r.vehicle_id == 1), "{:?}", plan.routes);
+    let admin_plan = server
+        .clients()
+        .await
+        .fleet
+        .day_plan(pb::DayPlanRequest { day: day(1) })
+        .await
+        .expect("plan")
+        .into_inner();
+    let stops = |p: &pb::DayPlanResponse| p.routes.iter().map(|r| r.stops.len()).sum::<usize>();
+    assert_eq!(stops(&admin_plan), 4, "both bookings planned");
+    // The operator's read of the other rider is in the trail, with who and how.
+    operator.riders.get_rider(pb::GetRiderRequest { id: other.id }).await.expect("read");
+    let mut admin = server.clients().await;
+    let trail = admin
+        .accounts
+        .audit_log(pb::AuditLogRequest { rider_id: other.id, limit: 0 })
+        .await
+        .expect("audit")
+        .into_inner()
+        .entries;
+    let read = trail
+        .iter()
+        .find(|e| e.rpc == "noriai.v1.RiderService/GetRider" && e.action == "read")
+        .expect("the read is recorded");
+    assert_eq!(read.role, pb::Role::Operator as i32);
+    assert!(trail.iter().any(|e| e.booking_id == booked[1].id && e.action == "change"), "the booking too");
+    assert!(!trail.iter().any(|e| e.booking_id == booked[0].id), "another rider's booking is not theirs");
+    // The same trail on the command line.
+    let out = std::process::Command::new(binary())
+        .args(["audit", "--rider", &other.id.to_string(), "--data-dir"])
+        .arg(&dir)
+        .output()
+        .expect("noriai audit");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("noriai.v1.RiderService/GetRider"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rider_can_have_their_data_exported_and_erased() {
+    let dir = temp_dir("appi");
+    let server = Server::start(&dir, &[]);
+    let mut admin = server.clients().await;
+    let r = register(&mut admin, "消去 次郎", "ショウキョ ジロウ", "0172-55-6677", PLACES[0]).await;
+    let trip = trip(r.id, PLACES[0], PLACES[2], local_time(1, 10, 0), 1);
+    let b = admin
+        .booking
+        .book(pb::BookRequest {
+            idempotency_key: "appi-1".into(),
+            what: Some(pb::book_request::What::Trip(trip)),
+            allow_overlap: false,
+        })
+        .await
+        .expect("book")
+        .into_inner();
+    let export =
+        admin.accounts.export_rider(pb::ExportRiderRequest { rider_id: r.id }).await.expect("export");
+    let json: serde_json::Value = serde_json::from_str(&export.into_inner().json).expect("JSON");
+    assert_eq!(json["rider"]["name"], "消去 次郎");
+    assert_eq!(json["bookings"][0]["id"], b.id);
+    assert!(json["audit"].as_array().is_some_and(|a| !a.is_empty()), "{json}");
+    let erased = admin
+        .accounts
+        .erase_rider(pb::EraseRiderRequest { rider_id: r.id })
+        .await
+        .expect("erase")
+        .into_inner();
+    assert_eq!(erased.bookings_stripped, 1);
+    let gone = admin.riders.get_rider(pb::GetRiderRequest { id: r.id }).await.expect_err("erased");
+    assert_eq!(gone.code(), Code::NotFound);
+    let kept = admin.booking.get_booking(pb::GetBookingRequest { booking_id: b.id }).await.expect("kept");
+    assert_eq!(kept.into_inner().status, pb::BookingStatus::Confirmed as i32, "the ride still happens");
+    // The command line: export of another rider, and erasure asks for --yes.
+    let s = register(&mut admin, "輸出 三郎", "ユシュツ サブロウ", "0172-55-0000", PLACES[1]).await;
+    let run = |args: &[&str]| {
+        std::process::Command::new(binary()).args(args).arg("--data-dir").arg(&dir).output().expect("run")
+    };
+    let out = run(&["rider", "export", &s.id.to_string()]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(json["rider"]["phone"], "0172-55-0000");
+    assert!(!run(&["rider", "erase", &s.id.to_string()]).status.success(), "needs --yes");
+    assert!(run(&["rider", "erase", &s.id.to_string(), "--yes"]).status.success());
+    let gone = admin.riders.get_rider(pb::GetRiderRequest { id: s.id }).await.expect_err("erased");
+    assert_eq!(gone.code(), Code::NotFound);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_past_its_quota_is_told_when_to_try_again() {
+    let dir = temp_dir("quota");
+    let server = Server::start(&dir, &["--quota-per-minute", "5"]);
+    let operator = server.create_token(&["--role", "operator"]);
+    let mut c = server.clients_as(&operator).await;
+    let search = pb::SearchRidersRequest { phone: "0172".into(), name: String::new(), limit: 5 };
+    for _ in 0..5 {
+        c.riders.search_riders(search.clone()).await.expect("within the quota");
+    }
+    let refused = c.riders.search_riders(search.clone()).await.expect_err("over the quota");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(refused.message().contains("try again in"), "{}", refused.message());
+    assert!(refused.metadata().get("retry-after-ms").is_some());
+    // Other tokens have quotas of their own; unmetered calls go on.
+    let mut admin = server.clients().await;
+    admin.riders.search_riders(search).await.expect("another token");
+    c.fleet.list_vehicles(pb::ListVehiclesRequest {}).await.expect("not metered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn riders_personal_data_never_reaches_the_logs() {
+    let dir = temp_dir("pii-logs");
+    let server = Server::start_with_env(&dir, &[], &[("RUST_LOG", "trace,geo=info")]);
+    let mut c = server.clients().await;
+    let (name, kana, phone) = ("秘密 梅子", "ヒミツ ウメコ", "0173-98-7654");
+    let r = register(&mut c, name, kana, phone, PLACES[3]).await;
+    c.riders
+        .search_riders(pb::SearchRidersRequest { phone: "98-7654".into(), name: String::new(), limit: 5 })
+        .await
+        .expect("search");
+    let trip = trip(r.id, PLACES[3], PLACES[0], local_time(1, 11, 0), 1);
+    c.booking
+        .book(pb::BookRequest {
+            idempotency_key: "pii-1".into(),
+            what: Some(pb::book_request::What::Trip(trip)),
+            allow_overlap: false,
+        })
+        .await
+        .expect("book");
+    // A refused duplicate registration names the rider by id only.
+    let dup = c
+        .riders
+        .register_rider(pb::RegisterRiderRequest {
+            name: name.into(),
+            name_kana: kana.into(),
+            phone: phone.into(),
+            home_address: String::new(),
+            home: ll(PLACES[3].0, PLACES[3].1),
+            needs: None,
+        })
+        .await;
+    assert_eq!(dup.expect_err("duplicate").code(), Code::AlreadyExists);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let log = server.log.lock().expect("log").join("\n");
+    assert!(log.len() > 1000, "trace logging is on: {} bytes", log.len());
+    for secret in [name, kana, phone, "0173987654", "秘密", "ヒミツ", &server.admin_token()] {
+        let line = log.lines().find(|l| l.contains(secret));
+        assert!(line.is_none(), "`{secret}` is in the server log: {}", line.unwrap_or_default());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_serves_end_to_end_and_plain_listening_stays_on_loopback() {
+    let dir = temp_dir("tls");
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("certificate");
+    let (cert_pem, key_pem) = (cert.cert.pem(), cert.signing_key.serialize_pem());
+    std::fs::write(dir.join("cert.pem"), &cert_pem).expect("write");
+    std::fs::write(dir.join("key.pem"), &key_pem).expect("write");
+    let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let server = Server::start(
+        &dir,
+        &["--tls-cert", c.to_str().expect("utf-8"), "--tls-key", k.to_str().expect("utf-8")],
+    );
+    let port = server.addr.rsplit(':').next().expect("port").to_string();
+    let tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(&cert_pem))
+        .domain_name("localhost");
+    let ch = tonic::transport::Channel::from_shared(format!("https://localhost:{port}"))
+        .expect("uri")
+        .tls_config(tls)
+        .expect("tls")
+        .connect()
+        .await
+        .expect("TLS connect");
+    let mut c = Clients::over(ch, &server.admin_token());
+    let vehicles = c.fleet.list_vehicles(pb::ListVehiclesRequest {}).await.expect("over TLS").into_inner();
+    assert_eq!(vehicles.vehicles.len(), 3);
+    // Plain HTTP/2 to the TLS port gets nowhere.
+    let plain = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
+        .expect("uri")
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .connect()
+        .await;
+    if let Ok(ch) = plain {
+        let mut p = Clients::over(ch, &server.admin_token());
+        assert!(p.fleet.list_vehicles(pb::ListVehiclesRequest {}).await.is_err(), "plaintext refused");
+    }
+    // Without TLS, a network address needs an explicit --insecure-listen.
+    let out = std::process::Command::new(binary())
+        .args(["serve", "--listen", "0.0.0.0:0", "--data-dir"])
+        .arg(temp_dir("tls-plain"))
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--insecure-listen"), "{err}");
+}
