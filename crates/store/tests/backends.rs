@@ -240,3 +240,29 @@ async fn a_database_from_a_newer_version_is_refused_with_a_reason() {
     assert!(matches!(err, StoreError::Migrate(_)), "{err:?}");
     assert!(err.to_string().contains("newer noriai"), "{err}");
 }
+
+/// A database written by the release before accounts (commit 52c59ef: a
+/// demo fleet, one rider, a booking told its final window and one booked
+/// days ahead with a wide window) opens with everything in it.
+#[tokio::test]
+async fn a_database_of_the_previous_release_opens_with_everything_in_it() {
+    use noriai_model::service::WindowStage;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.sqlite");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/release-52c59ef.sqlite"), &path).unwrap();
+    let store = Store::connect(&format!("sqlite://{}", path.display())).await.expect("migrates");
+    let rider = store.get_rider(1).await.unwrap();
+    assert_eq!((rider.name.as_str(), rider.phone.as_str()), ("旧版 花子", "0172-00-1111"));
+    assert!(rider.needs.wheelchair);
+    assert_eq!(store.list_vehicles().await.unwrap().len(), 3);
+    let bookings = store.list_bookings(Some(1), None, true).await.unwrap();
+    assert_eq!(bookings.len(), 2);
+    let (told, wide) = (&bookings[0], &bookings[1]);
+    assert_eq!((told.window, told.wide_window), (WindowStage::Final, None));
+    assert_eq!(told.trip.destination.label, "Balzers clinic");
+    assert_eq!(wide.window, WindowStage::Wide);
+    assert_eq!(wide.wide_window, Some(wide.pickup_window), "the wide window told is kept from now on");
+    assert!(store.list_tokens().await.unwrap().is_empty());
+    assert!(store.audit_of_rider(1, 10).await.unwrap().is_empty());
+    store.close().await;
+}
