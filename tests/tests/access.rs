@@ -256,6 +256,9 @@ async fn a_rider_can_have_their_data_exported_and_erased() {
     let out = run(&["rider", "export", &s.id.to_string()]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(json["rider"]["phone"], "0172-55-0000");
+    let trail =
+        admin.accounts.audit_log(pb::AuditLogRequest { rider_id: s.id, limit: 0 }).await.expect("audit").into_inner();
+    assert!(trail.entries.iter().any(|e| e.rpc == "noriai rider export"), "the command line is audited too");
     assert!(!run(&["rider", "erase", &s.id.to_string()]).status.success(), "needs --yes");
     assert!(run(&["rider", "erase", &s.id.to_string(), "--yes"]).status.success());
     let gone = admin.riders.get_rider(pb::GetRiderRequest { id: s.id }).await.expect_err("erased");

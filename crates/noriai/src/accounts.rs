@@ -4,7 +4,7 @@
 
 use crate::say;
 use anyhow::Context;
-use noriai_model::access::Role;
+use noriai_model::access::{AuditAction, AuditEntry, Role};
 use noriai_server::accounts::{NewToken, create_token, export_rider, local_date_time};
 use noriai_store::Store;
 use std::path::PathBuf;
@@ -210,6 +210,7 @@ pub fn rider(a: RiderArgs) -> anyhow::Result<()> {
     runtime.block_on(async {
         match a.command {
             RiderCommand::Export { id } => {
+                command_line_audit(&store, "noriai rider export", AuditAction::Read, id).await?;
                 let data = export_rider(&store, id).await?;
                 say!("{}", serde_json::to_string_pretty(&data)?);
             }
@@ -218,10 +219,29 @@ pub fn rider(a: RiderArgs) -> anyhow::Result<()> {
                     anyhow::bail!("erasing rider {id} cannot be undone; run again with --yes to confirm");
                 }
                 let stripped = store.erase_rider(id, noriai_server::auth::unix_now()).await?;
+                command_line_audit(&store, "noriai rider erase", AuditAction::Change, id).await?;
                 say!("rider {id} erased; {stripped} bookings kept for statistics without personal data");
             }
         }
         store.close().await;
         Ok(())
     })
+}
+
+/// The audit entry of a command run on the server's machine: no token, so
+/// token 0 with the admin role (whoever can open the database can do
+/// anything), and the command as the call.
+async fn command_line_audit(store: &Store, command: &str, action: AuditAction, rider: i64) -> anyhow::Result<()> {
+    let entry = AuditEntry {
+        id: 0,
+        at: noriai_server::auth::unix_now(),
+        token_id: 0,
+        role: Role::Admin,
+        rpc: command.to_string(),
+        action,
+        rider_id: Some(rider),
+        booking_id: None,
+    };
+    store.append_audit(&[entry]).await.context("recording the access in the audit trail")?;
+    Ok(())
 }

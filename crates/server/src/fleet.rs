@@ -168,7 +168,9 @@ impl FleetService for Fleet {
         let day = convert::day("day", &req.into_inner().day)?;
         // A driver sees the route of their own vehicle only.
         let plan = self.load_day_plan(day, caller.scope.vehicle()).await?;
-        let bookings: Vec<i64> = plan.routes.iter().flat_map(|r| &r.stops).map(|s| s.booking_id).collect();
+        let bookings: std::collections::BTreeSet<i64> =
+            plan.routes.iter().flat_map(|r| &r.stops).map(|s| s.booking_id).collect();
+        let bookings: Vec<i64> = bookings.into_iter().collect();
         caller.audit(&self.store, noriai_model::access::AuditAction::Read, &[], &bookings).await?;
         Ok(Response::new(plan))
     }
