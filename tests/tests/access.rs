@@ -220,7 +220,10 @@ async fn a_rider_can_have_their_data_exported_and_erased() {
     let server = Server::start(&dir, &[]);
     let mut admin = server.clients().await;
     let r = register(&mut admin, "消去 次郎", "ショウキョ ジロウ", "0172-55-6677", PLACES[0]).await;
-    let trip = trip(r.id, PLACES[0], PLACES[2], local_time(1, 10, 0), 1);
+    let mut trip = trip(r.id, PLACES[0], PLACES[2], local_time(1, 10, 0), 1);
+    if let Some(d) = trip.destination.as_mut() {
+        d.label = "Triesen clinic".into();
+    }
     let b = admin
         .booking
         .book(pb::BookRequest {
@@ -236,7 +239,18 @@ async fn a_rider_can_have_their_data_exported_and_erased() {
     let json: serde_json::Value = serde_json::from_str(&export.into_inner().json).expect("JSON");
     assert_eq!(json["rider"]["name"], "消去 次郎");
     assert_eq!(json["bookings"][0]["id"], b.id);
-    assert!(json["audit"].as_array().is_some_and(|a| !a.is_empty()), "{json}");
+    assert_eq!(json["bookings"][0]["trip"]["destination"]["label"], "Triesen clinic");
+    let audit = json["audit"].as_array().expect("audit entries");
+    assert!(
+        audit.iter().any(|e| e["rpc"] == "noriai.v1.BookingService/Book" && e["booking_id"] == b.id),
+        "{json}"
+    );
+    // Not while her ride is still to come; once it is cancelled, yes.
+    let early =
+        admin.accounts.erase_rider(pb::EraseRiderRequest { rider_id: r.id }).await.expect_err("ride to come");
+    assert_eq!(early.code(), Code::FailedPrecondition, "{early:?}");
+    assert!(early.message().contains(&b.id.to_string()), "names the booking: {}", early.message());
+    admin.booking.cancel(pb::CancelRequest { booking_id: b.id }).await.expect("cancel");
     let erased = admin
         .accounts
         .erase_rider(pb::EraseRiderRequest { rider_id: r.id })
@@ -247,7 +261,15 @@ async fn a_rider_can_have_their_data_exported_and_erased() {
     let gone = admin.riders.get_rider(pb::GetRiderRequest { id: r.id }).await.expect_err("erased");
     assert_eq!(gone.code(), Code::NotFound);
     let kept = admin.booking.get_booking(pb::GetBookingRequest { booking_id: b.id }).await.expect("kept");
-    assert_eq!(kept.into_inner().status, pb::BookingStatus::Confirmed as i32, "the ride still happens");
+    let kept = kept.into_inner();
+    let labels = kept.trip.as_ref().map(|t| {
+        (t.destination.as_ref().map(|p| p.label.clone()), t.origin.as_ref().map(|p| p.label.clone()))
+    });
+    assert_eq!(
+        labels,
+        Some((Some(String::new()), Some(String::new()))),
+        "kept for statistics without labels"
+    );
     // The command line: export of another rider, and erasure asks for --yes.
     let s = register(&mut admin, "輸出 三郎", "ユシュツ サブロウ", "0172-55-0000", PLACES[1]).await;
     let run = |args: &[&str]| {
@@ -256,8 +278,12 @@ async fn a_rider_can_have_their_data_exported_and_erased() {
     let out = run(&["rider", "export", &s.id.to_string()]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(json["rider"]["phone"], "0172-55-0000");
-    let trail =
-        admin.accounts.audit_log(pb::AuditLogRequest { rider_id: s.id, limit: 0 }).await.expect("audit").into_inner();
+    let trail = admin
+        .accounts
+        .audit_log(pb::AuditLogRequest { rider_id: s.id, limit: 0 })
+        .await
+        .expect("audit")
+        .into_inner();
     assert!(trail.entries.iter().any(|e| e.rpc == "noriai rider export"), "the command line is audited too");
     assert!(!run(&["rider", "erase", &s.id.to_string()]).status.success(), "needs --yes");
     assert!(run(&["rider", "erase", &s.id.to_string(), "--yes"]).status.success());

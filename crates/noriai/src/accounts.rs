@@ -218,8 +218,10 @@ pub fn rider(a: RiderArgs) -> anyhow::Result<()> {
                 if !yes {
                     anyhow::bail!("erasing rider {id} cannot be undone; run again with --yes to confirm");
                 }
-                let stripped = store.erase_rider(id, noriai_server::auth::unix_now()).await?;
                 command_line_audit(&store, "noriai rider erase", AuditAction::Change, id).await?;
+                let now = noriai_server::auth::unix_now();
+                let today = noriai_model::service::ServiceDay::of_unix(now);
+                let stripped = store.erase_rider(id, today, now).await?;
                 say!("rider {id} erased; {stripped} bookings kept for statistics without personal data");
             }
         }
@@ -231,7 +233,12 @@ pub fn rider(a: RiderArgs) -> anyhow::Result<()> {
 /// The audit entry of a command run on the server's machine: no token, so
 /// token 0 with the admin role (whoever can open the database can do
 /// anything), and the command as the call.
-async fn command_line_audit(store: &Store, command: &str, action: AuditAction, rider: i64) -> anyhow::Result<()> {
+async fn command_line_audit(
+    store: &Store,
+    command: &str,
+    action: AuditAction,
+    rider: i64,
+) -> anyhow::Result<()> {
     let entry = AuditEntry {
         id: 0,
         at: noriai_server::auth::unix_now(),

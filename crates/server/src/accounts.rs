@@ -174,7 +174,7 @@ impl AccountService for Accounts {
     ) -> Result<Response<pb::Token>, Status> {
         let id = req.into_inner().id;
         let token = self.store.revoke_token(id, unix_now()).await.map_err(store_status)?;
-        self.gate.forget(id);
+        self.gate.revoked(id);
         tracing::info!(token = id, "token revoked");
         Ok(Response::new(token_to_pb(&token)))
     }
@@ -214,8 +214,15 @@ impl AccountService for Accounts {
     ) -> Result<Response<pb::EraseRiderResponse>, Status> {
         let caller = Caller::of(&req)?;
         let id = req.into_inner().rider_id;
-        let stripped = self.store.erase_rider(id, unix_now()).await.map_err(store_status)?;
+        // Recorded first: an erasure must never go unrecorded.
         caller.audit(&self.store, AuditAction::Change, &[id], &[]).await?;
+        let today = ServiceDay::of_unix(unix_now());
+        let stripped = self.store.erase_rider(id, today, unix_now()).await.map_err(store_status)?;
+        for token in self.store.list_tokens().await.map_err(store_status)? {
+            if token.scope == Scope::Rider(id) {
+                self.gate.revoked(token.id);
+            }
+        }
         tracing::info!(rider = id, bookings = stripped, "rider's personal data erased on request");
         Ok(Response::new(pb::EraseRiderResponse { bookings_stripped: stripped as u32 }))
     }

@@ -210,6 +210,9 @@ type TokenCache = HashMap<[u8; 32], (Option<TokenRecord>, Instant)>;
 pub struct Gate {
     store: Store,
     cache: Mutex<TokenCache>,
+    /// Tokens revoked through this server: refused at once, even when a
+    /// lookup that raced the revocation cached them as usable.
+    revoked: Mutex<std::collections::HashSet<i64>>,
     quotas: DefaultKeyedRateLimiter<i64>,
 }
 
@@ -224,13 +227,16 @@ impl Gate {
         Gate {
             store,
             cache: Mutex::new(HashMap::new()),
+            revoked: Mutex::new(std::collections::HashSet::new()),
             quotas: DefaultKeyedRateLimiter::keyed(Quota::per_minute(config.quota_per_minute)),
         }
     }
 
-    /// Forgets what it knew of a token (after a revocation), so the next
-    /// call reads it again.
-    pub fn forget(&self, token_id: i64) {
+    /// Refuses a token from now on (after it was revoked in the store).
+    pub fn revoked(&self, token_id: i64) {
+        if let Ok(mut revoked) = self.revoked.lock() {
+            revoked.insert(token_id);
+        }
         if let Ok(mut cache) = self.cache.lock() {
             cache.retain(|_, (t, _)| t.as_ref().is_none_or(|t| t.id != token_id));
         }
@@ -320,6 +326,9 @@ impl Gate {
             }
         };
         let token = token.ok_or_else(|| unauthenticated("unknown token: it was never issued here"))?;
+        if self.revoked.lock().is_ok_and(|r| r.contains(&token.id)) {
+            return Err(unauthenticated(&format!("token {} was revoked", token.id)));
+        }
         match token.usable_at(unix_now()) {
             Ok(()) => Ok(token),
             Err(TokenUnusable::Revoked) => Err(unauthenticated(&format!("token {} was revoked", token.id))),

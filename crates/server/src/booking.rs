@@ -70,14 +70,21 @@ impl BookingService for Bookings {
         };
         match &what {
             BookWhat::Trip(t) => caller.may_see_rider(t.rider_id)?,
-            BookWhat::Offer(id) => {
-                if let Some(rider) = self.dispatcher.offer_rider(id) {
-                    caller.may_see_rider(rider)?;
+            BookWhat::Offer(id) => match (self.dispatcher.offer_rider(id), caller.scope.rider()) {
+                (Some(rider), _) => caller.may_see_rider(rider)?,
+                // A rider's retry of a booked offer finds it by key, below.
+                (None, Some(_)) if self.store.booking_by_key(&key).await.map_err(store_status)?.is_some() => {
                 }
-            }
+                (None, Some(_)) => {
+                    return Err(Status::not_found("no such offer: quote again (offers are kept 10 minutes)"));
+                }
+                (None, None) => {}
+            },
         }
         let options = BookOptions { recurrence: None, allow_overlap: r.allow_overlap };
         let b = self.dispatcher.book(key, what, options).await?;
+        // An idempotent retry answers with the stored booking: only its rider may see it.
+        caller.may_see_rider(b.trip.rider_id)?;
         caller.audit(&self.store, Change, &[], &[b.id]).await?;
         Ok(Response::new(convert::booking_to_pb(&b)))
     }

@@ -60,11 +60,16 @@ impl FleetService for Fleet {
 
     async fn list_vehicles(
         &self,
-        _: Request<pb::ListVehiclesRequest>,
+        req: Request<pb::ListVehiclesRequest>,
     ) -> Result<Response<pb::ListVehiclesResponse>, Status> {
+        let caller = crate::auth::Caller::of(&req)?;
         let list = self.store.list_vehicles().await.map_err(store_status)?;
         Ok(Response::new(pb::ListVehiclesResponse {
-            vehicles: list.iter().map(convert::vehicle_to_pb).collect(),
+            vehicles: list
+                .iter()
+                .filter(|v| caller.may_see_vehicle(v.id).is_ok())
+                .map(convert::vehicle_to_pb)
+                .collect(),
         }))
     }
 
@@ -85,9 +90,16 @@ impl FleetService for Fleet {
         &self,
         req: Request<pb::ListShiftsRequest>,
     ) -> Result<Response<pb::ListShiftsResponse>, Status> {
+        let caller = crate::auth::Caller::of(&req)?;
         let day = convert::day("day", &req.into_inner().day)?;
         let list = self.store.shifts_on(day).await.map_err(store_status)?;
-        Ok(Response::new(pb::ListShiftsResponse { shifts: list.iter().map(shift_to_pb).collect() }))
+        Ok(Response::new(pb::ListShiftsResponse {
+            shifts: list
+                .iter()
+                .filter(|s| caller.may_see_vehicle(s.vehicle_id).is_ok())
+                .map(shift_to_pb)
+                .collect(),
+        }))
     }
 
     async fn set_service_area(

@@ -2,6 +2,7 @@
 //! audit trail, and erasing a rider's personal data on request.
 
 use noriai_model::access::{AuditAction, AuditEntry, Role, Scope, TokenRecord};
+use noriai_model::service::ServiceDay;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use sqlx::error::ErrorKind;
@@ -195,8 +196,20 @@ impl Store {
     /// without labels or idempotency keys and with their points rounded to
     /// about a kilometre, recurring-trip notes are blanked, and the rider's
     /// own tokens are revoked. Returns how many bookings were stripped.
-    pub async fn erase_rider(&self, id: i64, now: i64) -> Result<usize, StoreError> {
+    /// Refused with [`StoreError::RidesToCome`] while the rider has confirmed
+    /// bookings on `today` or later.
+    pub async fn erase_rider(&self, id: i64, today: ServiceDay, now: i64) -> Result<usize, StoreError> {
         let mut w = self.begin_write().await?;
+        let upcoming: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM bookings WHERE rider_id = $1 AND status = 'confirmed' AND day >= $2 ORDER BY id",
+        )
+        .bind(id)
+        .bind(i64::from(today.0))
+        .fetch_all(&mut *w.tx)
+        .await?;
+        if !upcoming.is_empty() {
+            return Err(StoreError::RidesToCome { rider: id, bookings: upcoming });
+        }
         let erased = sqlx::query(
             "UPDATE riders SET name = '', name_kana = '', phone = '', phone_digits = NULL, name_fold = '', \
              kana_fold = '', home_address = '', home_lat = 0, home_lon = 0, driver_notes = '', \

@@ -18,6 +18,12 @@ pub enum StoreError {
     /// it" from "someone already had".
     #[error("booking {id} is already cancelled")]
     AlreadyCancelled { id: i64 },
+    /// A rider's data cannot be erased while rides are still to come: the
+    /// driver needs it, and the plan its exact places.
+    #[error(
+        "rider {rider} still has bookings {bookings:?} today or later; cancel them (or wait until they are ridden) first"
+    )]
+    RidesToCome { rider: i64, bookings: Vec<i64> },
     /// The input cannot be stored as given (e.g. a shift that ends before it
     /// starts, or plans that visit the same stop twice).
     #[error("{0}")]

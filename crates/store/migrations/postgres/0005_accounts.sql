@@ -29,7 +29,7 @@ CREATE INDEX audit_rider ON audit (rider_id, at);
 CREATE INDEX audit_booking ON audit (booking_id, at);
 CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$;
-CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit
+CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit
 FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
 
 -- When a rider's personal data was erased on request (APPI); the row stays
