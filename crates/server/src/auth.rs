@@ -126,6 +126,21 @@ impl Caller {
         }
     }
 
+    /// An audit entry of this caller naming nothing yet (the store fills in
+    /// the booking it commits with the entry).
+    pub fn entry(&self, action: AuditAction) -> AuditEntry {
+        AuditEntry {
+            id: 0,
+            at: unix_now(),
+            token_id: self.token_id,
+            role: self.role,
+            rpc: self.rpc.to_string(),
+            action,
+            rider_id: None,
+            booking_id: None,
+        }
+    }
+
     /// Records that this caller read or changed a rider's or a booking's
     /// data. The call fails if the trail cannot be written: personal data is
     /// never handed out unrecorded.
@@ -136,17 +151,7 @@ impl Caller {
         riders: &[i64],
         bookings: &[i64],
     ) -> Result<(), Status> {
-        let at = unix_now();
-        let entry = |rider_id, booking_id| AuditEntry {
-            id: 0,
-            at,
-            token_id: self.token_id,
-            role: self.role,
-            rpc: self.rpc.to_string(),
-            action,
-            rider_id,
-            booking_id,
-        };
+        let entry = |rider_id, booking_id| AuditEntry { rider_id, booking_id, ..self.entry(action) };
         let entries: Vec<AuditEntry> = riders
             .iter()
             .map(|&r| entry(Some(r), None))

@@ -81,11 +81,14 @@ impl BookingService for Bookings {
                 (None, None) => {}
             },
         }
-        let options = BookOptions { recurrence: None, allow_overlap: r.allow_overlap };
+        let options = BookOptions {
+            recurrence: None,
+            allow_overlap: r.allow_overlap,
+            audit: Some(caller.entry(Change)),
+        };
         let b = self.dispatcher.book(key, what, options).await?;
         // An idempotent retry answers with the stored booking: only its rider may see it.
         caller.may_see_rider(b.trip.rider_id)?;
-        caller.audit(&self.store, Change, &[], &[b.id]).await?;
         Ok(Response::new(convert::booking_to_pb(&b)))
     }
 
@@ -96,8 +99,7 @@ impl BookingService for Bookings {
             return Err(invalid("booking_id", "is required"));
         }
         self.visible_booking(&caller, id).await?;
-        let b = self.dispatcher.cancel(id).await?;
-        caller.audit(&self.store, Change, &[], &[b.id]).await?;
+        let b = self.dispatcher.cancel(id, Some(caller.entry(Change))).await?;
         Ok(Response::new(convert::booking_to_pb(&b)))
     }
 
@@ -199,20 +201,19 @@ impl BookingService for Bookings {
         };
         let mut out =
             pb::BookRecurringResponse { recurrence_id: recurrence, booked: Vec::new(), missed: Vec::new() };
-        let mut booked = Vec::new();
         for d in days {
             let trip = TripAsk { time: TripTime::DepartAfter(d.at(at)), ..template.clone() };
             let key = format!("{}/{d}", r.idempotency_key);
-            let options = BookOptions { recurrence: Some(recurrence), allow_overlap: r.allow_overlap };
+            let options = BookOptions {
+                recurrence: Some(recurrence),
+                allow_overlap: r.allow_overlap,
+                audit: Some(caller.entry(Change)),
+            };
             match self.dispatcher.book(key, BookWhat::Trip(trip), options).await {
-                Ok(b) => {
-                    out.booked.push(convert::booking_to_pb(&b));
-                    booked.push(b.id);
-                }
+                Ok(b) => out.booked.push(convert::booking_to_pb(&b)),
                 Err(s) => out.missed.push(pb::RecurringMiss { day: d.to_string(), reason: s.to_string() }),
             }
         }
-        caller.audit(&self.store, Change, &[template.rider_id], &booked).await?;
         Ok(Response::new(out))
     }
 

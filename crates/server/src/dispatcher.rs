@@ -14,6 +14,7 @@ use crate::ServicePolicy;
 use crate::errors::DispatchError;
 use crate::offers::{MAX_PENDING_BYTES, MAX_PENDING_OFFERS, OfferBook, PendingOffer, QuotedTrip};
 use noriai_dispatch::{LivePlan, NoOffer, Offer, OfferOptions, OnlineError, Reason, Wish};
+use noriai_model::access::AuditEntry;
 use noriai_model::service::{
     Booking, BookingStatus, FleetVehicle, PlaceKind, PlanStop, ServiceDay, Shift, StopAction, Trip, TripAsk,
     TripTime, WindowStage, format_time_of_day, local_window,
@@ -45,12 +46,14 @@ pub enum BookWhat {
 }
 
 /// How to book.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct BookOptions {
     /// The recurring trip this booking is an occurrence of.
     pub recurrence: Option<i64>,
     /// Book even if the rider has a booking whose pickup window overlaps.
     pub allow_overlap: bool,
+    /// Who books, recorded with the booking in one transaction.
+    pub audit: Option<AuditEntry>,
 }
 
 type Result<T, E = DispatchError> = std::result::Result<T, E>;
@@ -69,6 +72,7 @@ enum Command {
     },
     Cancel {
         id: i64,
+        audit: Option<AuditEntry>,
         reply: Reply<Booking>,
     },
     SetShift {
@@ -183,8 +187,9 @@ impl DispatcherHandle {
     pub async fn book(&self, key: String, what: BookWhat, options: BookOptions) -> Result<Booking> {
         self.ask(|reply| Command::Book { key, what, options, reply }).await
     }
-    pub async fn cancel(&self, id: i64) -> Result<Booking> {
-        self.ask(|reply| Command::Cancel { id, reply }).await
+    /// Cancels a booking; `audit` (who cancels) is stored with it.
+    pub async fn cancel(&self, id: i64, audit: Option<AuditEntry>) -> Result<Booking> {
+        self.ask(|reply| Command::Cancel { id, audit, reply }).await
     }
     pub async fn set_shift(&self, shift: Shift) -> Result<Shift> {
         self.ask(|reply| Command::SetShift { shift, reply }).await
@@ -607,8 +612,8 @@ impl Dispatcher {
             Command::Book { key, what, options, reply } => {
                 let _ = reply.send(self.book(key, what, options).await);
             }
-            Command::Cancel { id, reply } => {
-                let _ = reply.send(self.cancel(id).await);
+            Command::Cancel { id, audit, reply } => {
+                let _ = reply.send(self.cancel(id, audit.as_ref()).await);
             }
             Command::SetShift { shift, reply } => {
                 let _ = reply.send(self.set_shift(shift).await);
@@ -877,7 +882,7 @@ impl Dispatcher {
         let saved = self
             .core
             .store
-            .commit_booking(&booking, &[stored_plan])
+            .commit_booking_audited(&booking, &[stored_plan], options.audit.as_ref())
             .await
             .map_err(|e| self.unsure(day, e))?;
         // Durable: now memory. Only this task adds points, so they get the
@@ -918,7 +923,7 @@ impl Dispatcher {
         }
     }
 
-    async fn cancel(&mut self, id: i64) -> Result<Booking> {
+    async fn cancel(&mut self, id: i64, audit: Option<&AuditEntry>) -> Result<Booking> {
         let booking = self.core.store.get_booking(id).await?;
         if booking.status == BookingStatus::Cancelled {
             return Err(DispatchError::Precondition(format!("booking {id} is already cancelled")));
@@ -938,8 +943,12 @@ impl Dispatcher {
             // The new plan no longer visits the booking, so its mapping can stay until the commit.
             plans.push(state.vehicle_plan(&plan, &*table, v, None));
         }
-        let saved =
-            self.core.store.cancel_booking(id, &plans).await.map_err(|e| self.unsure(booking.day, e))?;
+        let saved = self
+            .core
+            .store
+            .cancel_booking_audited(id, &plans, audit)
+            .await
+            .map_err(|e| self.unsure(booking.day, e))?;
         // Durable: now memory.
         let roads = self.core.roads.clone();
         if let Some(state) = self.days.get_mut(&booking.day) {

@@ -69,7 +69,7 @@ fn trip(s: &Setup, from: LatLon, to: LatLon, hour: f64) -> TripAsk {
 }
 
 /// Many trips of one test rider at overlapping times.
-const ANYWAY: BookOptions = BookOptions { recurrence: None, allow_overlap: true };
+const ANYWAY: BookOptions = BookOptions { recurrence: None, allow_overlap: true, audit: None };
 
 async fn table_points(s: &Setup) -> usize {
     s.handle.day_view(s.day).await.expect("day view").table_points()
@@ -130,7 +130,7 @@ async fn cancellations_give_points_back_and_the_plan_stays_whole() {
 
     let keep = booked.split_off(booked.len() - 5);
     for b in &booked {
-        s.handle.cancel(b.id).await.expect("cancel");
+        s.handle.cancel(b.id, None).await.expect("cancel");
     }
     let shrunk = table_points(&s).await;
     assert!(shrunk < grown, "cancelled bookings give their points back: {grown} -> {shrunk}");

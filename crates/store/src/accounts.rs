@@ -50,6 +50,25 @@ fn audit_from_row(row: &AnyRow) -> Result<AuditEntry, StoreError> {
     })
 }
 
+/// Appends one audit entry inside the caller's transaction, so a change and
+/// its record commit together.
+pub(crate) async fn insert_audit(conn: &mut sqlx::AnyConnection, e: &AuditEntry) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit (at, token_id, role, rpc, action, rider_id, booking_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(e.at)
+    .bind(e.token_id)
+    .bind(e.role.name())
+    .bind(&e.rpc)
+    .bind(e.action.name())
+    .bind(e.rider_id)
+    .bind(e.booking_id)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
 impl Store {
     /// Stores a new token by the SHA-256 digest of its secret (hex); the
     /// record's `id` is ignored and the stored one returned. A vehicle or
@@ -147,19 +166,7 @@ impl Store {
         }
         let mut w = self.begin_write().await?;
         for e in entries {
-            sqlx::query(
-                "INSERT INTO audit (at, token_id, role, rpc, action, rider_id, booking_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(e.at)
-            .bind(e.token_id)
-            .bind(e.role.name())
-            .bind(&e.rpc)
-            .bind(e.action.name())
-            .bind(e.rider_id)
-            .bind(e.booking_id)
-            .execute(&mut *w.tx)
-            .await?;
+            insert_audit(&mut w.tx, e).await?;
         }
         w.tx.commit().await?;
         Ok(())

@@ -2,6 +2,7 @@
 //! cancelling, and reading them back exactly as they were given.
 
 use noriai_model::LatLon;
+use noriai_model::access::AuditEntry;
 use noriai_model::service::{
     Booking, BookingStatus, Place, PlaceKind, ServiceDay, Trip, TripTime, WindowStage,
 };
@@ -9,6 +10,7 @@ use sqlx::any::AnyRow;
 use sqlx::error::ErrorKind;
 use sqlx::{AnyConnection, Row};
 
+use crate::accounts::insert_audit;
 use crate::error::{is_violation, to_day, to_u32};
 use crate::plans::{PlanSet, VehicleDayPlan, read_plans_from};
 use crate::{Backend, Store, StoreError};
@@ -193,6 +195,17 @@ impl Store {
         new: &Booking,
         plans: &[VehicleDayPlan],
     ) -> Result<Booking, StoreError> {
+        self.commit_booking_audited(new, plans, None).await
+    }
+
+    /// [`Store::commit_booking`] with its audit entry (whose `booking_id`
+    /// becomes the new booking's) in the same transaction.
+    pub async fn commit_booking_audited(
+        &self,
+        new: &Booking,
+        plans: &[VehicleDayPlan],
+        audit: Option<&AuditEntry>,
+    ) -> Result<Booking, StoreError> {
         if new.status != BookingStatus::Confirmed {
             return Err(StoreError::Invalid("a new booking must be confirmed".to_string()));
         }
@@ -219,6 +232,9 @@ impl Store {
             Err(e) => return Err(e.into()),
         };
         set.write(&mut w.tx, Some(id), None).await?;
+        if let Some(entry) = audit {
+            insert_audit(&mut w.tx, &AuditEntry { booking_id: Some(id), ..entry.clone() }).await?;
+        }
         let booking = fetch_booking(&mut w.tx, id).await?;
         w.tx.commit().await?;
         Ok(booking)
@@ -336,6 +352,16 @@ impl Store {
     /// [`StoreError::AlreadyCancelled`] if it was cancelled before (nothing
     /// changes), [`StoreError::StalePlan`] if `plans` still visit it.
     pub async fn cancel_booking(&self, id: i64, plans: &[VehicleDayPlan]) -> Result<Booking, StoreError> {
+        self.cancel_booking_audited(id, plans, None).await
+    }
+
+    /// [`Store::cancel_booking`] with its audit entry in the same transaction.
+    pub async fn cancel_booking_audited(
+        &self,
+        id: i64,
+        plans: &[VehicleDayPlan],
+        audit: Option<&AuditEntry>,
+    ) -> Result<Booking, StoreError> {
         let set = PlanSet::new(plans, false)?;
         let mut w = self.begin_write().await?;
         let status: Option<String> = sqlx::query_scalar("SELECT status FROM bookings WHERE id = $1")
@@ -348,6 +374,9 @@ impl Store {
             Some(_) => {}
         }
         set.write(&mut w.tx, None, Some(id)).await?;
+        if let Some(entry) = audit {
+            insert_audit(&mut w.tx, &AuditEntry { booking_id: Some(id), ..entry.clone() }).await?;
+        }
         let booking = fetch_booking(&mut w.tx, id).await?;
         w.tx.commit().await?;
         Ok(booking)
