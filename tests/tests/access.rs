@@ -187,6 +187,13 @@ async fn drivers_and_riders_reach_only_their_own_and_every_access_is_audited() {
         .into_inner();
     let stops = |p: &pb::DayPlanResponse| p.routes.iter().map(|r| r.stops.len()).sum::<usize>();
     assert_eq!(stops(&admin_plan), 4, "both bookings planned");
+    // A planner sees the day in figures only.
+    let mut planner = server.clients_as(&t.planner).await;
+    let stats =
+        planner.fleet.day_stats(pb::DayStatsRequest { day: day(1) }).await.expect("stats").into_inner();
+    assert_eq!((stats.bookings_confirmed, stats.riders, stats.seats), (2, 2, 2), "{stats:?}");
+    assert_eq!((stats.vehicles_on_shift, stats.bookings_cancelled), (3, 0));
+    assert!(stats.vehicles_used >= 1);
     // The operator's read of the other rider is in the trail, with who and how.
     operator.riders.get_rider(pb::GetRiderRequest { id: other.id }).await.expect("read");
     let mut admin = server.clients().await;

@@ -41,6 +41,7 @@ pub const RULES: &[(&str, &[Role])] = &[
     ("noriai.v1.FleetService/AddStop", &[Admin]),
     ("noriai.v1.FleetService/ListStops", ANYONE),
     ("noriai.v1.FleetService/DayPlan", &[Admin, Operator, Driver]),
+    ("noriai.v1.FleetService/DayStats", &[Admin, Operator, Planner]),
     ("noriai.v1.BookingService/Quote", &[Admin, Operator, Rider]),
     ("noriai.v1.BookingService/Book", &[Admin, Operator, Rider]),
     ("noriai.v1.BookingService/Cancel", &[Admin, Operator, Rider]),

@@ -187,6 +187,31 @@ impl FleetService for Fleet {
         Ok(Response::new(plan))
     }
 
+    async fn day_stats(
+        &self,
+        req: Request<pb::DayStatsRequest>,
+    ) -> Result<Response<pb::DayStatsResponse>, Status> {
+        use noriai_model::service::{BookingStatus, WindowStage};
+        let day = convert::day("day", &req.into_inner().day)?;
+        let bookings = self.store.list_bookings(None, Some(day), true).await.map_err(store_status)?;
+        let confirmed: Vec<_> = bookings.iter().filter(|b| b.status == BookingStatus::Confirmed).collect();
+        let riders: std::collections::BTreeSet<i64> = confirmed.iter().map(|b| b.trip.rider_id).collect();
+        let shifts = self.store.shifts_on(day).await.map_err(store_status)?;
+        let plans = self.store.plans_from(day).await.map_err(store_status)?;
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Ok(Response::new(pb::DayStatsResponse {
+            day: day.to_string(),
+            bookings_confirmed: count(confirmed.len()),
+            bookings_cancelled: count(bookings.len() - confirmed.len()),
+            riders: count(riders.len()),
+            seats: confirmed.iter().map(|b| b.trip.seats).sum(),
+            wheelchair_places: confirmed.iter().map(|b| b.trip.wheelchair_places).sum(),
+            vehicles_on_shift: count(shifts.len()),
+            vehicles_used: count(plans.iter().filter(|p| p.day == day && !p.stops.is_empty()).count()),
+            riders_to_tell: count(confirmed.iter().filter(|b| b.window == WindowStage::ToTell).count()),
+        }))
+    }
+
     async fn list_stops(
         &self,
         _: Request<pb::ListStopsRequest>,

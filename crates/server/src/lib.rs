@@ -141,6 +141,7 @@ pub async fn serve(
     health.set_serving::<RiderServiceServer<riders::Riders>>().await;
     health.set_serving::<FleetServiceServer<fleet::Fleet>>().await;
     health.set_serving::<BookingServiceServer<booking::Bookings>>().await;
+    health.set_serving::<AccountServiceServer<accounts::Accounts>>().await;
     tokio::spawn(watch_store(store.clone(), health.clone(), dispatcher.clone()));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -210,6 +211,7 @@ async fn watch_store(
             <RiderServiceServer<riders::Riders> as tonic::server::NamedService>::NAME,
             <FleetServiceServer<fleet::Fleet> as tonic::server::NamedService>::NAME,
             <BookingServiceServer<booking::Bookings> as tonic::server::NamedService>::NAME,
+            <AccountServiceServer<accounts::Accounts> as tonic::server::NamedService>::NAME,
         ] {
             health.set_service_status(service, status).await;
         }
