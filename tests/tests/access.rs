@@ -173,10 +173,37 @@ async fn drivers_and_riders_reach_only_their_own_and_every_access_is_audited() {
     assert_eq!(theirs.expect_err("other's booking").code(), Code::PermissionDenied);
     let cancel = rider.booking.cancel(pb::CancelRequest { booking_id: booked[1].id }).await;
     assert_eq!(cancel.expect_err("other's booking").code(), Code::PermissionDenied);
-    // A driver sees only the route of their own vehicle.
-    let mut driver = server.clients_as(&t.driver).await;
-    let plan = driver.fleet.day_plan(pb::DayPlanRequest { day: day(1) }).await.expect("plan").into_inner();
-    assert!(plan.routes.iter().all(|r| r.vehicle_id == 1), "{:?}", plan.routes);
+    // Nor by booking an offer quoted for someone else, nor by replaying
+    // another booking's idempotency key.
+    let quote = operator
+        .booking
+        .quote(pb::QuoteRequest { trip: Some(trip(other.id, PLACES[1], PLACES[2], local_time(2, 9, 0), 1)) })
+        .await
+        .expect("quote")
+        .into_inner();
+    let offer_id = quote.offers[0].offer_id.clone();
+    let theirs = rider
+        .booking
+        .book(pb::BookRequest {
+            idempotency_key: "rider-takes-offer".into(),
+            what: Some(pb::book_request::What::OfferId(offer_id)),
+            allow_overlap: false,
+        })
+        .await;
+    assert_eq!(theirs.expect_err("someone else's offer").code(), Code::PermissionDenied);
+    let replay = rider
+        .booking
+        .book(pb::BookRequest {
+            idempotency_key: "scope-1".into(),
+            what: Some(pb::book_request::What::OfferId("made-up-1".into())),
+            allow_overlap: false,
+        })
+        .await;
+    let replay = replay.expect_err("another rider's key");
+    assert_eq!(replay.code(), Code::PermissionDenied, "{replay:?}");
+    assert!(!replay.message().contains(&booked[1].day), "nothing of the booking: {}", replay.message());
+    // Operators see the day's routes with phones; a driver only their own
+    // vehicle, its shifts, and today's and tomorrow's route (phones today only).
     let admin_plan = server
         .clients()
         .await
@@ -187,6 +214,35 @@ async fn drivers_and_riders_reach_only_their_own_and_every_access_is_audited() {
         .into_inner();
     let stops = |p: &pb::DayPlanResponse| p.routes.iter().map(|r| r.stops.len()).sum::<usize>();
     assert_eq!(stops(&admin_plan), 4, "both bookings planned");
+    let phones: Vec<&str> =
+        admin_plan.routes.iter().flat_map(|r| &r.stops).map(|s| s.rider_phone.as_str()).collect();
+    assert!(phones.contains(&"0172-99-8877"), "operators and admins see phones: {phones:?}");
+    let busy = admin_plan.routes[0].vehicle_id;
+    let idle =
+        (1..=3).find(|v| admin_plan.routes.iter().all(|r| r.vehicle_id != *v)).expect("an idle vehicle");
+    for (vehicle, expect_route) in [(busy, true), (idle, false)] {
+        let token = server.create_token(&["--role", "driver", "--vehicle", &vehicle.to_string()]);
+        let mut driver = server.clients_as(&token).await;
+        let plan =
+            driver.fleet.day_plan(pb::DayPlanRequest { day: day(1) }).await.expect("plan").into_inner();
+        assert!(plan.routes.iter().all(|r| r.vehicle_id == vehicle), "{:?}", plan.routes);
+        assert_eq!(!plan.routes.is_empty(), expect_route, "vehicle {vehicle}");
+        let stops: Vec<&pb::RouteStop> = plan.routes.iter().flat_map(|r| &r.stops).collect();
+        assert!(stops.iter().all(|s| s.rider_phone.is_empty()), "no phones before the day");
+        assert!(stops.iter().all(|s| !s.rider_name.is_empty()), "names, to prepare tomorrow");
+        let later = driver.fleet.day_plan(pb::DayPlanRequest { day: day(2) }).await.expect_err("next week");
+        assert_eq!(later.code(), Code::PermissionDenied, "{later:?}");
+        let vehicles =
+            driver.fleet.list_vehicles(pb::ListVehiclesRequest {}).await.expect("list").into_inner();
+        assert_eq!(vehicles.vehicles.iter().map(|v| v.id).collect::<Vec<_>>(), vec![vehicle]);
+        let shifts = driver
+            .fleet
+            .list_shifts(pb::ListShiftsRequest { day: day(1) })
+            .await
+            .expect("shifts")
+            .into_inner();
+        assert!(!shifts.shifts.is_empty() && shifts.shifts.iter().all(|s| s.vehicle_id == vehicle));
+    }
     // A planner sees the day in figures only.
     let mut planner = server.clients_as(&t.planner).await;
     let stats =

@@ -178,8 +178,20 @@ impl FleetService for Fleet {
     ) -> Result<Response<pb::DayPlanResponse>, Status> {
         let caller = crate::auth::Caller::of(&req)?;
         let day = convert::day("day", &req.into_inner().day)?;
+        // A driver sees today's route and, to prepare, tomorrow's; riders'
+        // phone numbers only for today's stops.
+        let today = noriai_model::service::ServiceDay::of_unix(crate::auth::unix_now());
+        let driver = caller.scope.vehicle().is_some();
+        if driver && day != today && day != today.next() {
+            return Err(Status::permission_denied(format!(
+                "a driver token sees the routes of today ({today}) and tomorrow only, not {day}"
+            )));
+        }
         // A driver sees the route of their own vehicle only.
-        let plan = self.load_day_plan(day, caller.scope.vehicle()).await?;
+        let mut plan = self.load_day_plan(day, caller.scope.vehicle()).await?;
+        if driver && day != today {
+            plan.routes.iter_mut().flat_map(|r| &mut r.stops).for_each(|s| s.rider_phone.clear());
+        }
         let bookings: std::collections::BTreeSet<i64> =
             plan.routes.iter().flat_map(|r| &r.stops).map(|s| s.booking_id).collect();
         let bookings: Vec<i64> = bookings.into_iter().collect();
@@ -272,6 +284,7 @@ impl Fleet {
                     walking_aid: rider.needs.walking_aid,
                     driver_notes: rider.needs.driver_notes.clone(),
                     seats: b.trip.seats,
+                    rider_phone: rider.phone.clone(),
                 });
             }
             let name =
