@@ -250,6 +250,18 @@ async fn drivers_and_riders_reach_only_their_own_and_every_access_is_audited() {
     assert_eq!((stats.bookings_confirmed, stats.riders, stats.seats), (2, 2, 2), "{stats:?}");
     assert_eq!((stats.vehicles_on_shift, stats.bookings_cancelled), (3, 0));
     assert!(stats.vehicles_used >= 1);
+    // Whatever a planner may call, no rider's name, reading or phone is in it.
+    let seen = format!(
+        "{:?}{:?}{:?}{:?}{:?}",
+        stats,
+        planner.fleet.list_vehicles(pb::ListVehiclesRequest {}).await.expect("vehicles").into_inner(),
+        planner.fleet.list_shifts(pb::ListShiftsRequest { day: day(1) }).await.expect("shifts").into_inner(),
+        planner.fleet.get_service_area(pb::GetServiceAreaRequest {}).await.expect("area").into_inner(),
+        planner.fleet.list_stops(pb::ListStopsRequest {}).await.expect("stops").into_inner(),
+    );
+    for personal in ["別人", "ベツジン", "0172-99-8877", "試験", "シケン", "0172-11-2233"] {
+        assert!(!seen.contains(personal), "a planner saw `{personal}`");
+    }
     // The operator's read of the other rider is in the trail, with who and how.
     operator.riders.get_rider(pb::GetRiderRequest { id: other.id }).await.expect("read");
     let mut admin = server.clients().await;
