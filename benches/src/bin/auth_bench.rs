@@ -11,7 +11,8 @@ use std::num::NonZeroU32;
 use std::time::Instant;
 
 use noriai_model::access::{Role, Scope, TokenRecord};
-use noriai_server::auth::{AccessConfig, Gate, create_token, unix_now};
+use noriai_server::auth::{AccessConfig, Gate, create_token};
+use noriai_server::now_unix;
 
 fn calls() -> usize {
     let args: Vec<String> = std::env::args().collect();
@@ -55,7 +56,7 @@ async fn main() {
         role: Role::Operator,
         scope: Scope::Service,
         name: name.into(),
-        created_at: unix_now(),
+        created_at: now_unix(),
         expires_at: None,
         revoked_at: None,
     };

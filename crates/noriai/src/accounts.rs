@@ -22,16 +22,8 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    /// The database URL `noriai serve` would use with these flags.
-    pub fn url(&self) -> String {
-        match &self.db {
-            Some(url) => url.clone(),
-            None => format!("sqlite://{}", self.data_dir.join("noriai.sqlite").display()),
-        }
-    }
-
     fn open(&self) -> anyhow::Result<(tokio::runtime::Runtime, Store)> {
-        if self.db.is_none() && !self.data_dir.join("noriai.sqlite").exists() {
+        if self.db.is_none() && !crate::embedded_db(&self.data_dir).exists() {
             anyhow::bail!(
                 "no database in {}; start `noriai serve --data-dir {}` once, or give --db",
                 self.data_dir.display(),
@@ -39,7 +31,7 @@ impl StoreArgs {
             );
         }
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        let url = self.url();
+        let url = crate::database_url(self.db.as_deref(), &self.data_dir);
         let store =
             runtime.block_on(Store::connect(&url)).with_context(|| format!("opening database {url}"))?;
         Ok((runtime, store))
@@ -104,7 +96,7 @@ pub fn token(a: TokenArgs) -> anyhow::Result<()> {
             }
             TokenCommand::List => {
                 say!("{:>4}  {:<8}  {:<12}  {:<19}  {:<19}  name", "id", "role", "scope", "created", "state");
-                let now = noriai_server::auth::unix_now();
+                let now = noriai_server::now_unix();
                 for t in store.list_tokens().await? {
                     let scope = match t.scope {
                         noriai_model::access::Scope::Service => "service".to_string(),
@@ -129,7 +121,7 @@ pub fn token(a: TokenArgs) -> anyhow::Result<()> {
                 }
             }
             TokenCommand::Revoke { id } => {
-                let t = store.revoke_token(id, noriai_server::auth::unix_now()).await?;
+                let t = store.revoke_token(id, noriai_server::now_unix()).await?;
                 say!("token {} ({}) revoked; a running server stops accepting it within 5 s", t.id, t.role);
             }
         }
@@ -219,7 +211,7 @@ pub fn rider(a: RiderArgs) -> anyhow::Result<()> {
                     anyhow::bail!("erasing rider {id} cannot be undone; run again with --yes to confirm");
                 }
                 command_line_audit(&store, "noriai rider erase", AuditAction::Change, id).await?;
-                let now = noriai_server::auth::unix_now();
+                let now = noriai_server::now_unix();
                 let today = noriai_model::service::ServiceDay::of_unix(now);
                 let stripped = store.erase_rider(id, today, now).await?;
                 say!("rider {id} erased; {stripped} bookings kept for statistics without personal data");
@@ -241,7 +233,7 @@ async fn command_line_audit(
 ) -> anyhow::Result<()> {
     let entry = AuditEntry {
         id: 0,
-        at: noriai_server::auth::unix_now(),
+        at: noriai_server::now_unix(),
         token_id: 0,
         role: Role::Admin,
         rpc: command.to_string(),

@@ -101,6 +101,20 @@ pub fn out(text: impl std::fmt::Display) {
     }
 }
 
+/// The embedded SQLite file in a data directory.
+pub fn embedded_db(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("noriai.sqlite")
+}
+
+/// The database `--db` names, or else the embedded one in `--data-dir`: the
+/// same for `serve` and the commands that work beside it.
+pub fn database_url(db: Option<&str>, data_dir: &std::path::Path) -> String {
+    match db {
+        Some(url) => url.to_string(),
+        None => format!("sqlite://{}", embedded_db(data_dir).display()),
+    }
+}
+
 /// Resolves the default map whether run from the repository root or elsewhere.
 pub fn default_map() -> PathBuf {
     let here = PathBuf::from(DEFAULT_MAP);

@@ -68,10 +68,7 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<()> {
     bars.finish();
     std::fs::create_dir_all(&a.data_dir)
         .with_context(|| format!("cannot create data directory {}", a.data_dir.display()))?;
-    let db = match a.db {
-        Some(url) => url,
-        None => format!("sqlite://{}", a.data_dir.join("noriai.sqlite").display()),
-    };
+    let db = crate::database_url(a.db.as_deref(), &a.data_dir);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let store =

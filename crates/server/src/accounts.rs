@@ -2,9 +2,10 @@
 //! (export, erasure). The same functions serve `noriai token`, `noriai
 //! audit` and `noriai rider` on the command line.
 
-use crate::auth::{self, Caller, Gate, unix_now};
+use crate::auth::{self, Caller, Gate};
 use crate::convert::{self, invalid};
 use crate::errors::store_status;
+use crate::now_unix;
 use crate::pb;
 use crate::pb::account_service_server::AccountService;
 use noriai_model::access::{AuditAction, AuditEntry, Role, Scope, TokenRecord};
@@ -47,7 +48,7 @@ impl From<AccountError> for Status {
 /// Creates a token; returns its record and the secret to hand over once.
 pub async fn create_token(store: &Store, new: &NewToken) -> Result<(TokenRecord, String), AccountError> {
     let scope = Scope::for_role(new.role, new.vehicle, new.rider).map_err(AccountError::Invalid)?;
-    let now = unix_now();
+    let now = now_unix();
     let expires_at = match new.expires_days {
         Some(0) | None => None,
         Some(days) if days > 3650 => {
@@ -173,7 +174,7 @@ impl AccountService for Accounts {
         req: Request<pb::RevokeTokenRequest>,
     ) -> Result<Response<pb::Token>, Status> {
         let id = req.into_inner().id;
-        let token = self.store.revoke_token(id, unix_now()).await.map_err(store_status)?;
+        let token = self.store.revoke_token(id, now_unix()).await.map_err(store_status)?;
         self.gate.revoked(id);
         tracing::info!(token = id, "token revoked");
         Ok(Response::new(token_to_pb(&token)))
@@ -216,8 +217,8 @@ impl AccountService for Accounts {
         let id = req.into_inner().rider_id;
         // Recorded first: an erasure must never go unrecorded.
         caller.audit(&self.store, AuditAction::Change, &[id], &[]).await?;
-        let today = ServiceDay::of_unix(unix_now());
-        let stripped = self.store.erase_rider(id, today, unix_now()).await.map_err(store_status)?;
+        let today = ServiceDay::of_unix(now_unix());
+        let stripped = self.store.erase_rider(id, today, now_unix()).await.map_err(store_status)?;
         for token in self.store.list_tokens().await.map_err(store_status)? {
             if token.scope == Scope::Rider(id) {
                 self.gate.revoked(token.id);

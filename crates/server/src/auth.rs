@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 use tonic::Status;
 
+use crate::now_unix;
+
 use Role::{Admin, Driver, Operator, Planner, Rider};
 
 /// Every role.
@@ -132,7 +134,7 @@ impl Caller {
     pub fn entry(&self, action: AuditAction) -> AuditEntry {
         AuditEntry {
             id: 0,
-            at: unix_now(),
+            at: now_unix(),
             token_id: self.token_id,
             role: self.role,
             rpc: self.rpc.to_string(),
@@ -160,10 +162,6 @@ impl Caller {
             .collect();
         store.append_audit(&entries).await.map_err(crate::errors::store_status)
     }
-}
-
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 /// A new token secret from the operating system's random source.
@@ -335,7 +333,7 @@ impl Gate {
         if self.revoked.lock().is_ok_and(|r| r.contains(&token.id)) {
             return Err(unauthenticated(&format!("token {} was revoked", token.id)));
         }
-        match token.usable_at(unix_now()) {
+        match token.usable_at(now_unix()) {
             Ok(()) => Ok(token),
             Err(TokenUnusable::Revoked) => Err(unauthenticated(&format!("token {} was revoked", token.id))),
             Err(TokenUnusable::Expired) => {

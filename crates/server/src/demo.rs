@@ -59,9 +59,7 @@ pub async fn seed_if_empty(store: &Store, roads: &RoadNetwork) -> Result<(), Sto
 /// Gives each demo vehicle its 07:00–19:00 shift on every one of the next
 /// [`DEMO_DAYS`] days where it has none (a shift an operator set is kept).
 pub async fn keep_demo_shifts(store: &Store) -> Result<usize, StoreError> {
-    let today = ServiceDay::of_unix(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
-    );
+    let today = ServiceDay::of_unix(crate::now_unix());
     let mut shifts = Vec::new();
     for vehicle_id in store.demo_vehicles().await? {
         for k in 0..DEMO_DAYS {

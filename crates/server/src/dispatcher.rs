@@ -264,9 +264,7 @@ fn told_wide(day: ServiceDay, now: i64) -> bool {
     day.0 > today.0 + 1 || (day.0 == today.0 + 1 && now < today.at(EVENING_S))
 }
 
-fn now_unix() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
-}
+use crate::now_unix;
 
 fn hhmm(day: ServiceDay, t: f64) -> String {
     let s = t.round().max(0.0) as u32;

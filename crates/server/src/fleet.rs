@@ -180,7 +180,7 @@ impl FleetService for Fleet {
         let day = convert::day("day", &req.into_inner().day)?;
         // A driver sees today's route and, to prepare, tomorrow's; riders'
         // phone numbers only for today's stops.
-        let today = noriai_model::service::ServiceDay::of_unix(crate::auth::unix_now());
+        let today = noriai_model::service::ServiceDay::of_unix(crate::now_unix());
         let driver = caller.scope.vehicle().is_some();
         if driver && day != today && day != today.next() {
             return Err(Status::permission_denied(format!(

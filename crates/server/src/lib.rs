@@ -33,6 +33,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// The wall clock in Unix seconds: the one place the service reads it.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
 /// The service's rules: the dispatch policy shared with the simulator, and
 /// how long a quoted offer stays bookable.
 #[derive(Debug, Clone, PartialEq)]
@@ -234,9 +239,7 @@ async fn evening_work(dispatcher: dispatcher::DispatcherHandle, demo_store: Opti
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
         tick.tick().await;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = now_unix();
         let today = ServiceDay::of_unix(now);
         let tomorrow = today.next();
         if now - today.midnight_unix() >= i64::from(dispatcher::EVENING_S) && done != Some(tomorrow) {
