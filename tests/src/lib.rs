@@ -37,7 +37,7 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// The `noriai` binary, built from the current sources on first use: the
-/// harness runs `cargo build --workspace --bins` itself (the same build as
+/// harness runs `cargo build -p noriai --bin noriai` itself (the same build as
 /// `scripts/test`, so a no-op there) and takes the executable cargo reports,
 /// so a stale binary can never stand in for the code under test.
 pub fn binary() -> PathBuf {
@@ -58,7 +58,7 @@ pub fn binary() -> PathBuf {
                 .stderr(Stdio::inherit())
                 .output()
                 .expect("run cargo build");
-            assert!(out.status.success(), "cargo build --workspace --bins failed");
+            assert!(out.status.success(), "cargo build -p noriai --bin noriai failed");
             String::from_utf8_lossy(&out.stdout)
                 .lines()
                 .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
