@@ -124,6 +124,7 @@ async fn tokens_that_cannot_be_used_say_why() {
         id: 0,
         role: noriai_model::access::Role::Operator,
         scope: noriai_model::access::Scope::Service,
+        service: Some(store.service()),
         name: "last winter".into(),
         created_at: 1_700_000_000,
         expires_at: Some(1_700_086_400),

@@ -55,6 +55,7 @@ async fn main() {
         id: 0,
         role: Role::Operator,
         scope: Scope::Service,
+        service: Some(store.service()),
         name: name.into(),
         created_at: now_unix(),
         expires_at: None,

@@ -92,6 +92,9 @@ pub struct TokenRecord {
     pub id: i64,
     pub role: Role,
     pub scope: Scope,
+    /// The service it acts in; `None` only for an admin of the whole
+    /// deployment (every service).
+    pub service: Option<i64>,
     /// Who holds it, for people reading the list ("Sato, morning shift").
     pub name: String,
     pub created_at: i64,

@@ -139,6 +139,58 @@ pub struct Rider {
     pub needs: Needs,
 }
 
+/// One municipality's on-demand service. Riders, vehicles, stops, bookings
+/// and the service area belong to exactly one; nothing crosses between them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TownService {
+    pub id: i64,
+    pub name: String,
+    pub name_kana: String,
+    /// The number riders call to book.
+    pub operator_phone: String,
+    pub created_at: i64,
+    pub rules: BookingRules,
+}
+
+/// A service's booking rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingRules {
+    /// How many days ahead a ride may be booked (0: today only).
+    pub book_days_ahead: u32,
+    /// Booking closes this many minutes before the asked time.
+    pub cutoff_minutes: u32,
+    /// Riders who book for a later day are first told a window this many
+    /// minutes either side of the planned pickup.
+    pub prebooking_window_minutes: u32,
+}
+
+impl BookingRules {
+    pub const MAX_DAYS_AHEAD: u32 = 366;
+    pub const MAX_CUTOFF_MINUTES: u32 = 1440;
+    pub const MAX_WINDOW_MINUTES: u32 = 720;
+
+    /// The first rule out of range, as (field, allowed range).
+    pub fn out_of_range(&self) -> Option<(&'static str, String)> {
+        if self.book_days_ahead > Self::MAX_DAYS_AHEAD {
+            return Some(("book_days_ahead", format!("0..={}", Self::MAX_DAYS_AHEAD)));
+        }
+        if self.cutoff_minutes > Self::MAX_CUTOFF_MINUTES {
+            return Some(("cutoff_minutes", format!("0..={}", Self::MAX_CUTOFF_MINUTES)));
+        }
+        if self.prebooking_window_minutes > Self::MAX_WINDOW_MINUTES {
+            return Some(("prebooking_window_minutes", format!("0..={}", Self::MAX_WINDOW_MINUTES)));
+        }
+        None
+    }
+}
+
+impl Default for BookingRules {
+    /// A month ahead, up to the asked time, a 30-minute wide window.
+    fn default() -> Self {
+        Self { book_days_ahead: 31, cutoff_minutes: 0, prebooking_window_minutes: 30 }
+    }
+}
+
 /// A vehicle of the fleet as operators register it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FleetVehicle {

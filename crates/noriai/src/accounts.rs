@@ -1,11 +1,13 @@
-//! `noriai token`, `noriai audit` and `noriai rider`: tokens, the audit
-//! trail and riders' data requests, worked on the same database as a
-//! running `noriai serve` (`--data-dir` or `--db`).
+//! `noriai service`, `noriai token`, `noriai audit` and `noriai rider`:
+//! services (municipalities), tokens, the audit trail and riders' data
+//! requests, worked on the same database as a running `noriai serve`
+//! (`--data-dir` or `--db`).
 
 use crate::say;
 use anyhow::Context;
 use noriai_model::access::{AuditAction, AuditEntry, Role};
-use noriai_server::accounts::{NewToken, create_token, export_rider, local_date_time};
+use noriai_model::service::BookingRules;
+use noriai_server::accounts::{NewToken, create_service, create_token, export_rider, local_date_time};
 use noriai_store::Store;
 use std::path::PathBuf;
 
@@ -19,6 +21,9 @@ pub struct StoreArgs {
     /// Directory of the embedded database.
     #[arg(long, default_value = "data", global = true)]
     pub data_dir: PathBuf,
+    /// The service (municipality) to work in [default: the only one there is].
+    #[arg(long, global = true)]
+    pub service: Option<i64>,
 }
 
 impl StoreArgs {
@@ -36,6 +41,109 @@ impl StoreArgs {
             runtime.block_on(Store::connect(&url)).with_context(|| format!("opening database {url}"))?;
         Ok((runtime, store))
     }
+
+    /// The database seen as the service of `--service`, or as the only one.
+    fn open_service(&self) -> anyhow::Result<(tokio::runtime::Runtime, Store)> {
+        let (runtime, root) = self.open()?;
+        let store = runtime.block_on(self.service_of(&root))?;
+        Ok((runtime, store))
+    }
+
+    async fn service_of(&self, root: &Store) -> anyhow::Result<Store> {
+        let services = root.list_services().await?;
+        let id = match (self.service, services.as_slice()) {
+            (Some(id), _) if services.iter().any(|s| s.id == id) => id,
+            (Some(id), _) => anyhow::bail!("there is no service {id}; `noriai service list` lists them"),
+            (None, [only]) => only.id,
+            (None, _) => anyhow::bail!(
+                "this deployment has {} services; name one with --service (`noriai service list`)",
+                services.len()
+            ),
+        };
+        Ok(root.for_service(id))
+    }
+}
+
+#[derive(clap::Subcommand)]
+pub enum ServiceCommand {
+    /// Add a service (a municipality's on-demand service); prints its id.
+    Create {
+        /// Its name, e.g. "Shingo Village demand taxi".
+        #[arg(long)]
+        name: String,
+        /// The name's reading in kana.
+        #[arg(long)]
+        kana: String,
+        /// The number riders call to book.
+        #[arg(long, default_value = "")]
+        phone: String,
+        /// Rides may be booked up to this many days ahead (0-366).
+        #[arg(long, default_value_t = BookingRules::default().book_days_ahead)]
+        days_ahead: u32,
+        /// Booking closes this many minutes before the asked time (0-1440).
+        #[arg(long, default_value_t = BookingRules::default().cutoff_minutes)]
+        cutoff_minutes: u32,
+        /// The window (minutes either side) told to riders booking for a later day (0-720).
+        #[arg(long, default_value_t = BookingRules::default().prebooking_window_minutes)]
+        window_minutes: u32,
+    },
+    /// List the services.
+    List,
+}
+
+#[derive(clap::Args)]
+pub struct ServiceArgs {
+    #[command(subcommand)]
+    pub command: ServiceCommand,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+pub fn service(a: ServiceArgs) -> anyhow::Result<()> {
+    let (runtime, store) = a.store.open()?;
+    runtime.block_on(async {
+        match a.command {
+            ServiceCommand::Create { name, kana, phone, days_ahead, cutoff_minutes, window_minutes } => {
+                let rules = BookingRules {
+                    book_days_ahead: days_ahead,
+                    cutoff_minutes,
+                    prebooking_window_minutes: window_minutes,
+                };
+                let created = create_service(&store, &name, &kana, &phone, rules)
+                    .await
+                    .map_err(|status| anyhow::anyhow!("{}", status.message()))?;
+                eprintln!(
+                    "created service {} ({}); a running server takes it at once",
+                    created.id, created.name
+                );
+                say!("{}", created.id);
+            }
+            ServiceCommand::List => {
+                say!(
+                    "{:>4}  {:<16}  {:>5}  {:>6}  {:>6}  name (reading)",
+                    "id",
+                    "phone",
+                    "days",
+                    "cutoff",
+                    "window"
+                );
+                for s in store.list_services().await? {
+                    say!(
+                        "{:>4}  {:<16}  {:>5}  {:>6}  {:>6}  {} ({})",
+                        s.id,
+                        s.operator_phone,
+                        s.rules.book_days_ahead,
+                        s.rules.cutoff_minutes,
+                        s.rules.prebooking_window_minutes,
+                        s.name,
+                        s.name_kana
+                    );
+                }
+            }
+        }
+        store.close().await;
+        Ok(())
+    })
 }
 
 #[derive(clap::Subcommand)]
@@ -51,9 +159,10 @@ pub enum TokenCommand {
         /// The rider a rider token belongs to.
         #[arg(long)]
         rider: Option<i64>,
-        /// The service (municipality); may be left out while the deployment has one.
-        #[arg(long)]
-        service: Option<i64>,
+        /// An admin of every service (the token names the service of each
+        /// call in the `x-noriai-service` header) instead of --service's.
+        #[arg(long, conflicts_with = "service")]
+        all_services: bool,
         /// Who holds it ("Sato, morning shift").
         #[arg(long, default_value = "")]
         name: String,
@@ -79,14 +188,16 @@ pub fn token(a: TokenArgs) -> anyhow::Result<()> {
     let (runtime, store) = a.store.open()?;
     runtime.block_on(async {
         match a.command {
-            TokenCommand::Create { role, vehicle, rider, service, name, expires_days } => {
+            TokenCommand::Create { role, vehicle, rider, all_services, name, expires_days } => {
                 let role = Role::from_name(&role).with_context(|| {
                     format!("unknown role `{role}`; use admin, operator, driver, planner or rider")
                 })?;
-                if let Some(s) = service.filter(|&s| s != 1) {
-                    anyhow::bail!("no service {s}: this deployment has one service, 1");
-                }
-                let new = NewToken { role, vehicle, rider, name, expires_days };
+                let service = match all_services {
+                    true if role != Role::Admin => anyhow::bail!("only admin tokens act in every service"),
+                    true => None,
+                    false => Some(a.store.service_of(&store).await?.service()),
+                };
+                let new = NewToken { role, service, vehicle, rider, name, expires_days };
                 let (token, secret) = create_token(&store, &new).await?;
                 eprintln!(
                     "created token {} ({}); keep the secret below, it is not stored",
@@ -95,9 +206,17 @@ pub fn token(a: TokenArgs) -> anyhow::Result<()> {
                 say!("{secret}");
             }
             TokenCommand::List => {
-                say!("{:>4}  {:<8}  {:<12}  {:<19}  {:<19}  name", "id", "role", "scope", "created", "state");
+                say!(
+                    "{:>4}  {:>7}  {:<8}  {:<12}  {:<19}  {:<19}  name",
+                    "id",
+                    "service",
+                    "role",
+                    "scope",
+                    "created",
+                    "state"
+                );
                 let now = noriai_server::now_unix();
-                for t in store.list_tokens().await? {
+                for t in store.list_tokens(a.store.service).await? {
                     let scope = match t.scope {
                         noriai_model::access::Scope::Service => "service".to_string(),
                         noriai_model::access::Scope::Vehicle(v) => format!("vehicle {v}"),
@@ -110,8 +229,9 @@ pub fn token(a: TokenArgs) -> anyhow::Result<()> {
                         (None, None) => "active".into(),
                     };
                     say!(
-                        "{:>4}  {:<8}  {:<12}  {:<19}  {:<19}  {}",
+                        "{:>4}  {:>7}  {:<8}  {:<12}  {:<19}  {:<19}  {}",
                         t.id,
+                        t.service.map_or("all".to_string(), |s| s.to_string()),
                         t.role.name(),
                         scope,
                         local_date_time(t.created_at),
@@ -121,7 +241,7 @@ pub fn token(a: TokenArgs) -> anyhow::Result<()> {
                 }
             }
             TokenCommand::Revoke { id } => {
-                let t = store.revoke_token(id, noriai_server::now_unix()).await?;
+                let t = store.revoke_token(id, None, noriai_server::now_unix()).await?;
                 say!("token {} ({}) revoked; a running server stops accepting it within 5 s", t.id, t.role);
             }
         }
@@ -143,7 +263,7 @@ pub struct AuditArgs {
 }
 
 pub fn audit(a: AuditArgs) -> anyhow::Result<()> {
-    let (runtime, store) = a.store.open()?;
+    let (runtime, store) = a.store.open_service()?;
     runtime.block_on(async {
         let entries = match a.rider {
             Some(id) => store.audit_of_rider(id, a.limit).await?,
@@ -198,7 +318,7 @@ pub struct RiderArgs {
 }
 
 pub fn rider(a: RiderArgs) -> anyhow::Result<()> {
-    let (runtime, store) = a.store.open()?;
+    let (runtime, store) = a.store.open_service()?;
     runtime.block_on(async {
         match a.command {
             RiderCommand::Export { id } => {

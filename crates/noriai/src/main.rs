@@ -40,6 +40,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Simulate service days through the real dispatcher: KPIs and an offline HTML report.
     Simulate(simulate::SimulateArgs),
+    /// Add and list services, one per municipality (works beside a running server).
+    Service(accounts::ServiceArgs),
     /// Create, list and revoke access tokens (works beside a running server).
     Token(accounts::TokenArgs),
     /// Who read or changed riders' data: the audit trail.
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
         Command::Solve(a) => solve::solve(a),
         Command::Serve(a) => serve::serve(a),
         Command::Simulate(a) => simulate::simulate(a),
+        Command::Service(a) => accounts::service(a),
         Command::Token(a) => accounts::token(a),
         Command::Audit(a) => accounts::audit(a),
         Command::Rider(a) => accounts::rider(a),

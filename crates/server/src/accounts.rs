@@ -1,6 +1,7 @@
-//! AccountService: tokens, the audit trail, and riders' requests under APPI
-//! (export, erasure). The same functions serve `noriai token`, `noriai
-//! audit` and `noriai rider` on the command line.
+//! AccountService: services (municipalities), tokens, the audit trail, and
+//! riders' requests under APPI (export, erasure). The same functions serve
+//! `noriai service`, `noriai token`, `noriai audit` and `noriai rider` on
+//! the command line.
 
 use crate::auth::{self, Caller, Gate};
 use crate::convert::{self, invalid};
@@ -8,8 +9,9 @@ use crate::errors::store_status;
 use crate::now_unix;
 use crate::pb;
 use crate::pb::account_service_server::AccountService;
+use crate::towns::Towns;
 use noriai_model::access::{AuditAction, AuditEntry, Role, Scope, TokenRecord};
-use noriai_model::service::{ServiceDay, local_hhmm};
+use noriai_model::service::{BookingRules, ServiceDay, TownService, local_hhmm};
 use noriai_store::{Store, StoreError};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
@@ -18,6 +20,8 @@ use tonic::{Request, Response, Status};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewToken {
     pub role: Role,
+    /// The service it acts in; `None`: an admin of every service.
+    pub service: Option<i64>,
     pub vehicle: Option<i64>,
     pub rider: Option<i64>,
     pub name: String,
@@ -48,6 +52,12 @@ impl From<AccountError> for Status {
 /// Creates a token; returns its record and the secret to hand over once.
 pub async fn create_token(store: &Store, new: &NewToken) -> Result<(TokenRecord, String), AccountError> {
     let scope = Scope::for_role(new.role, new.vehicle, new.rider).map_err(AccountError::Invalid)?;
+    if new.service.is_none() && new.role != Role::Admin {
+        return Err(AccountError::Invalid(format!(
+            "service_id: a {} token acts in one service; name it",
+            new.role
+        )));
+    }
     let now = now_unix();
     let expires_at = match new.expires_days {
         Some(0) | None => None,
@@ -63,6 +73,7 @@ pub async fn create_token(store: &Store, new: &NewToken) -> Result<(TokenRecord,
         id: 0,
         role: new.role,
         scope,
+        service: new.service,
         name: new.name.clone(),
         created_at: now,
         expires_at,
@@ -114,6 +125,44 @@ pub fn token_to_pb(t: &TokenRecord) -> pb::Token {
         created_at: convert::timestamp(t.created_at),
         expires_at: t.expires_at.and_then(convert::timestamp),
         revoked_at: t.revoked_at.and_then(convert::timestamp),
+        service_id: t.service.unwrap_or(0),
+    }
+}
+
+/// Creates a service after checking its texts and rules.
+pub async fn create_service(
+    root: &Store,
+    name: &str,
+    name_kana: &str,
+    operator_phone: &str,
+    rules: BookingRules,
+) -> Result<TownService, Status> {
+    if let Some((field, range)) = rules.out_of_range() {
+        return Err(invalid(&format!("rules.{field}"), format!("must be in {range}")));
+    }
+    let service = TownService {
+        id: 0,
+        name: convert::required_text("name", name)?,
+        name_kana: convert::reading("name_kana", name_kana)?,
+        operator_phone: convert::phone("operator_phone", operator_phone)?,
+        created_at: now_unix(),
+        rules,
+    };
+    root.insert_service(&service).await.map_err(store_status)
+}
+
+pub fn service_to_pb(s: &TownService) -> pb::Service {
+    pb::Service {
+        id: s.id,
+        name: s.name.clone(),
+        name_kana: s.name_kana.clone(),
+        operator_phone: s.operator_phone.clone(),
+        created_at: convert::timestamp(s.created_at),
+        rules: Some(pb::BookingRules {
+            book_days_ahead: s.rules.book_days_ahead,
+            cutoff_minutes: s.rules.cutoff_minutes,
+            prebooking_window_minutes: s.rules.prebooking_window_minutes,
+        }),
     }
 }
 
@@ -138,34 +187,82 @@ fn audit_to_pb(e: &AuditEntry) -> pb::AuditEntry {
 }
 
 pub struct Accounts {
-    pub store: Store,
+    pub towns: Arc<Towns>,
     pub gate: Arc<Gate>,
 }
 
 #[tonic::async_trait]
 impl AccountService for Accounts {
+    async fn create_service(
+        &self,
+        req: Request<pb::CreateServiceRequest>,
+    ) -> Result<Response<pb::Service>, Status> {
+        let caller = Caller::of(&req)?;
+        caller.may_manage(None)?;
+        let r = req.into_inner();
+        let rules = match r.rules {
+            None => BookingRules::default(),
+            Some(rules) => BookingRules {
+                book_days_ahead: rules.book_days_ahead,
+                cutoff_minutes: rules.cutoff_minutes,
+                prebooking_window_minutes: rules.prebooking_window_minutes,
+            },
+        };
+        let service =
+            create_service(self.towns.root(), &r.name, &r.name_kana, &r.operator_phone, rules).await?;
+        self.gate.services_changed();
+        self.towns.of_id(service.id).await?;
+        tracing::info!(service = service.id, "service created");
+        Ok(Response::new(service_to_pb(&service)))
+    }
+
+    async fn list_services(
+        &self,
+        req: Request<pb::ListServicesRequest>,
+    ) -> Result<Response<pb::ListServicesResponse>, Status> {
+        let caller = Caller::of(&req)?;
+        let root = self.towns.root();
+        let services = match caller.home {
+            None => root.list_services().await.map_err(store_status)?,
+            Some(own) => vec![root.get_service(own).await.map_err(store_status)?],
+        };
+        Ok(Response::new(pb::ListServicesResponse { services: services.iter().map(service_to_pb).collect() }))
+    }
+
     async fn create_token(
         &self,
         req: Request<pb::CreateTokenRequest>,
     ) -> Result<Response<pb::CreateTokenResponse>, Status> {
+        let caller = Caller::of(&req)?;
         let r = req.into_inner();
+        let role = role_from_pb(r.role)?;
+        let service = match (r.all_services, r.service_id) {
+            (true, 0) if role == Role::Admin => None,
+            (true, 0) => return Err(invalid("all_services", "only admin tokens act in every service")),
+            (true, _) => return Err(invalid("service_id", "leave it 0 for a token of every service")),
+            (false, 0) => Some(caller.service()?),
+            (false, id) => Some(id),
+        };
+        caller.may_manage(service)?;
         let new = NewToken {
-            role: role_from_pb(r.role)?,
+            role,
+            service,
             vehicle: (r.vehicle_id != 0).then_some(r.vehicle_id),
             rider: (r.rider_id != 0).then_some(r.rider_id),
             name: r.name,
             expires_days: Some(r.expires_days),
         };
-        let (token, secret) = create_token(&self.store, &new).await?;
+        let (token, secret) = create_token(self.towns.root(), &new).await?;
         tracing::info!(token = token.id, role = %token.role, "token created");
         Ok(Response::new(pb::CreateTokenResponse { token: Some(token_to_pb(&token)), secret }))
     }
 
     async fn list_tokens(
         &self,
-        _: Request<pb::ListTokensRequest>,
+        req: Request<pb::ListTokensRequest>,
     ) -> Result<Response<pb::ListTokensResponse>, Status> {
-        let tokens = self.store.list_tokens().await.map_err(store_status)?;
+        let caller = Caller::of(&req)?;
+        let tokens = self.towns.root().list_tokens(caller.home).await.map_err(store_status)?;
         Ok(Response::new(pb::ListTokensResponse { tokens: tokens.iter().map(token_to_pb).collect() }))
     }
 
@@ -173,8 +270,10 @@ impl AccountService for Accounts {
         &self,
         req: Request<pb::RevokeTokenRequest>,
     ) -> Result<Response<pb::Token>, Status> {
+        let caller = Caller::of(&req)?;
         let id = req.into_inner().id;
-        let token = self.store.revoke_token(id, now_unix()).await.map_err(store_status)?;
+        let token =
+            self.towns.root().revoke_token(id, caller.home, now_unix()).await.map_err(store_status)?;
         self.gate.revoked(id);
         tracing::info!(token = id, "token revoked");
         Ok(Response::new(token_to_pb(&token)))
@@ -184,14 +283,16 @@ impl AccountService for Accounts {
         &self,
         req: Request<pb::AuditLogRequest>,
     ) -> Result<Response<pb::AuditLogResponse>, Status> {
+        let caller = Caller::of(&req)?;
+        let store = self.towns.of(&caller).await?.store;
         let r = req.into_inner();
         let limit = match r.limit {
             0 => 100,
             n => n.min(1000),
         };
         let entries = match r.rider_id {
-            0 => self.store.recent_audit(limit).await,
-            id => self.store.audit_of_rider(id, limit).await,
+            0 => store.recent_audit(limit).await,
+            id => store.audit_of_rider(id, limit).await,
         }
         .map_err(store_status)?;
         Ok(Response::new(pb::AuditLogResponse { entries: entries.iter().map(audit_to_pb).collect() }))
@@ -202,10 +303,11 @@ impl AccountService for Accounts {
         req: Request<pb::ExportRiderRequest>,
     ) -> Result<Response<pb::ExportRiderResponse>, Status> {
         let caller = Caller::of(&req)?;
+        let store = self.towns.of(&caller).await?.store;
         let id = req.into_inner().rider_id;
         // Recorded first, so the export holds its own entry.
-        caller.audit(&self.store, AuditAction::Read, &[id], &[]).await?;
-        let data = export_rider(&self.store, id).await.map_err(store_status)?;
+        caller.audit(&store, AuditAction::Read, &[id], &[]).await?;
+        let data = export_rider(&store, id).await.map_err(store_status)?;
         Ok(Response::new(pb::ExportRiderResponse { json: data.to_string() }))
     }
 
@@ -214,12 +316,13 @@ impl AccountService for Accounts {
         req: Request<pb::EraseRiderRequest>,
     ) -> Result<Response<pb::EraseRiderResponse>, Status> {
         let caller = Caller::of(&req)?;
+        let store = self.towns.of(&caller).await?.store;
         let id = req.into_inner().rider_id;
         // Recorded first: an erasure must never go unrecorded.
-        caller.audit(&self.store, AuditAction::Change, &[id], &[]).await?;
+        caller.audit(&store, AuditAction::Change, &[id], &[]).await?;
         let today = ServiceDay::of_unix(now_unix());
-        let stripped = self.store.erase_rider(id, today, now_unix()).await.map_err(store_status)?;
-        for token in self.store.list_tokens().await.map_err(store_status)? {
+        let stripped = store.erase_rider(id, today, now_unix()).await.map_err(store_status)?;
+        for token in store.list_tokens(Some(store.service())).await.map_err(store_status)? {
             if token.scope == Scope::Rider(id) {
                 self.gate.revoked(token.id);
             }

@@ -85,12 +85,23 @@ const CACHE_TTL: Duration = Duration::from_secs(5);
 /// Entries kept at most; a flood of made-up tokens only clears the cache.
 const CACHE_MAX: usize = 10_000;
 
+/// The header naming the service a deployment-wide admin acts in.
+pub const SERVICE_HEADER: &str = "x-noriai-service";
+
+/// How long the list of services is trusted before it is read again.
+const SERVICES_TTL: Duration = Duration::from_secs(5);
+
 /// The caller of one request, as the auth layer found it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub token_id: i64,
     pub role: Role,
     pub scope: Scope,
+    /// The token's own service; `None` for a deployment-wide admin.
+    pub home: Option<i64>,
+    /// The service this call acts in: the token's own, or the one a
+    /// deployment-wide admin named (or the only one there is).
+    pub acting_in: Option<i64>,
     /// The RPC called, as in [`RULES`].
     pub rpc: &'static str,
 }
@@ -107,6 +118,36 @@ impl Caller {
 
     fn denied(&self, what: impl std::fmt::Display) -> Status {
         Status::permission_denied(format!("a {} token {what}", self.role))
+    }
+
+    /// The service this call acts in.
+    pub fn service(&self) -> Result<i64, Status> {
+        self.acting_in.ok_or_else(|| {
+            Status::invalid_argument(format!(
+                "{SERVICE_HEADER}: this admin token acts in every service; name the service of this \
+                 call in the `{SERVICE_HEADER}` header (AccountService.ListServices lists them)"
+            ))
+        })
+    }
+
+    /// Whether this token acts in every service.
+    pub fn deployment_wide(&self) -> bool {
+        self.home.is_none()
+    }
+
+    /// Deployment-wide admins manage every service (`None`: the deployment
+    /// itself); other admins their own only.
+    pub fn may_manage(&self, service: Option<i64>) -> Result<(), Status> {
+        match (self.home, service) {
+            (None, _) => Ok(()),
+            (Some(own), Some(other)) if own == other => Ok(()),
+            (Some(own), Some(other)) => {
+                Err(self.denied(format!("of service {own} cannot manage service {other}")))
+            }
+            (Some(own), None) => {
+                Err(self.denied(format!("of service {own} cannot manage the whole deployment")))
+            }
+        }
     }
 
     /// Riders see only themselves.
@@ -214,6 +255,8 @@ type TokenCache = HashMap<[u8; 32], (Option<TokenRecord>, Instant)>;
 pub struct Gate {
     store: Store,
     cache: Mutex<TokenCache>,
+    /// The service ids, read lately.
+    services: Mutex<Option<(Vec<i64>, Instant)>>,
     /// Tokens revoked through this server: refused at once, even when a
     /// lookup that raced the revocation cached them as usable.
     revoked: Mutex<std::collections::HashSet<i64>>,
@@ -231,8 +274,72 @@ impl Gate {
         Gate {
             store,
             cache: Mutex::new(HashMap::new()),
+            services: Mutex::new(None),
             revoked: Mutex::new(std::collections::HashSet::new()),
             quotas: DefaultKeyedRateLimiter::keyed(Quota::per_minute(config.quota_per_minute)),
+        }
+    }
+
+    /// Reads the list of services again at the next call (after one was added).
+    pub fn services_changed(&self) {
+        if let Ok(mut services) = self.services.lock() {
+            *services = None;
+        }
+    }
+
+    /// The only service, while the deployment has exactly one.
+    async fn only_service(&self) -> Result<Option<i64>, Status> {
+        let now = Instant::now();
+        let cached = self.services.lock().ok().and_then(|s| s.clone());
+        let ids = match cached {
+            Some((ids, at)) if now.duration_since(at) < SERVICES_TTL => ids,
+            _ => {
+                let ids: Vec<i64> = self
+                    .store
+                    .list_services()
+                    .await
+                    .map_err(crate::errors::store_status)?
+                    .iter()
+                    .map(|s| s.id)
+                    .collect();
+                if let Ok(mut services) = self.services.lock() {
+                    *services = Some((ids.clone(), now));
+                }
+                ids
+            }
+        };
+        Ok(match ids.as_slice() {
+            [only] => Some(*only),
+            _ => None,
+        })
+    }
+
+    /// The service a call acts in: the token's own (a header naming
+    /// another is refused), or for a deployment-wide admin the one the
+    /// header names, else the only one there is.
+    async fn acting_in(&self, token: &TokenRecord, headers: &http::HeaderMap) -> Result<Option<i64>, Status> {
+        let named = match headers.get(SERVICE_HEADER) {
+            None => None,
+            Some(value) => Some(
+                value
+                    .to_str()
+                    .ok()
+                    .and_then(|v| v.trim().parse::<i64>().ok())
+                    .filter(|&id| id > 0)
+                    .ok_or_else(|| {
+                        Status::invalid_argument(format!(
+                            "{SERVICE_HEADER}: give a service id, a positive number"
+                        ))
+                    })?,
+            ),
+        };
+        match (token.service, named) {
+            (Some(own), Some(other)) if own != other => Err(Status::permission_denied(format!(
+                "this token acts in service {own} only, not in service {other}"
+            ))),
+            (Some(own), _) => Ok(Some(own)),
+            (None, Some(named)) => Ok(Some(named)),
+            (None, None) => self.only_service().await,
         }
     }
 
@@ -283,7 +390,15 @@ impl Gate {
             }
             return Err(status);
         }
-        Ok(Some(Caller { token_id: token.id, role: token.role, scope: token.scope, rpc }))
+        let acting_in = self.acting_in(&token, headers).await?;
+        Ok(Some(Caller {
+            token_id: token.id,
+            role: token.role,
+            scope: token.scope,
+            home: token.service,
+            acting_in,
+            rpc,
+        }))
     }
 
     async fn authenticate(&self, headers: &http::HeaderMap) -> Result<TokenRecord, Status> {
@@ -434,7 +549,8 @@ mod tests {
 
     #[test]
     fn scope_checks_bind_drivers_and_riders() {
-        let caller = |role, scope| Caller { token_id: 1, role, scope, rpc: "x" };
+        let caller =
+            |role, scope| Caller { token_id: 1, role, scope, home: Some(1), acting_in: Some(1), rpc: "x" };
         let driver = caller(Driver, Scope::Vehicle(3));
         assert!(driver.may_see_vehicle(3).is_ok());
         assert_eq!(driver.may_see_vehicle(4).expect_err("other").code(), tonic::Code::PermissionDenied);
@@ -442,5 +558,23 @@ mod tests {
         assert!(rider.may_see_rider(9).is_ok() && rider.may_see_rider(8).is_err());
         let operator = caller(Operator, Scope::Service);
         assert!(operator.may_see_rider(8).is_ok() && operator.may_see_vehicle(4).is_ok());
+    }
+
+    #[test]
+    fn only_deployment_admins_manage_other_services() {
+        let town_admin = Caller {
+            token_id: 1,
+            role: Admin,
+            scope: Scope::Service,
+            home: Some(2),
+            acting_in: Some(2),
+            rpc: "x",
+        };
+        assert!(town_admin.may_manage(Some(2)).is_ok());
+        assert_eq!(town_admin.may_manage(Some(3)).expect_err("other").code(), tonic::Code::PermissionDenied);
+        assert!(town_admin.may_manage(None).is_err());
+        let wide = Caller { home: None, acting_in: None, ..town_admin };
+        assert!(wide.may_manage(Some(3)).is_ok() && wide.may_manage(None).is_ok());
+        assert_eq!(wide.service().expect_err("none named").code(), tonic::Code::InvalidArgument);
     }
 }

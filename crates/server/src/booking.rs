@@ -3,42 +3,41 @@
 
 use crate::auth::Caller;
 use crate::convert::{self, invalid};
-use crate::dispatcher::{BookOptions, BookWhat, DispatcherHandle};
+use crate::dispatcher::{BookOptions, BookWhat};
 use crate::errors::store_status;
 use crate::pb;
 use crate::pb::booking_service_server::BookingService;
+use crate::towns::{Town, Towns};
 use noriai_model::access::AuditAction::{Change, Read};
 use noriai_model::service::{
     Booking, ServiceDay, TripAsk, TripTime, local_hhmm, local_window, parse_time_of_day,
 };
-use noriai_store::Store;
+use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 pub struct Bookings {
-    pub store: Store,
-    pub dispatcher: DispatcherHandle,
+    pub towns: Arc<Towns>,
 }
 
 fn ids(bookings: &[Booking]) -> Vec<i64> {
     bookings.iter().map(|b| b.id).collect()
 }
 
-impl Bookings {
-    /// A stored booking the caller may see (riders: only their own).
-    async fn visible_booking(&self, caller: &Caller, id: i64) -> Result<Booking, Status> {
-        let b = self.store.get_booking(id).await.map_err(store_status)?;
-        caller.may_see_rider(b.trip.rider_id)?;
-        Ok(b)
-    }
+/// A stored booking the caller may see (riders: only their own).
+async fn visible_booking(town: &Town, caller: &Caller, id: i64) -> Result<Booking, Status> {
+    let b = town.store.get_booking(id).await.map_err(store_status)?;
+    caller.may_see_rider(b.trip.rider_id)?;
+    Ok(b)
 }
 
 #[tonic::async_trait]
 impl BookingService for Bookings {
     async fn quote(&self, req: Request<pb::QuoteRequest>) -> Result<Response<pb::QuoteResponse>, Status> {
         let caller = Caller::of(&req)?;
+        let town = self.towns.of(&caller).await?;
         let trip = convert::trip("trip", req.into_inner().trip.as_ref())?;
         caller.may_see_rider(trip.rider_id)?;
-        let offers = self.dispatcher.quote(trip).await?;
+        let offers = town.dispatcher.quote(trip).await?;
         Ok(Response::new(pb::QuoteResponse {
             offers: offers
                 .into_iter()
@@ -58,6 +57,7 @@ impl BookingService for Bookings {
 
     async fn book(&self, req: Request<pb::BookRequest>) -> Result<Response<pb::Booking>, Status> {
         let caller = Caller::of(&req)?;
+        let town = self.towns.of(&caller).await?;
         let r = req.into_inner();
         let key = convert::idempotency_key("idempotency_key", &r.idempotency_key)?;
         let what = match r.what {
@@ -70,10 +70,10 @@ impl BookingService for Bookings {
         };
         match &what {
             BookWhat::Trip(t) => caller.may_see_rider(t.rider_id)?,
-            BookWhat::Offer(id) => match (self.dispatcher.offer_rider(id), caller.scope.rider()) {
+            BookWhat::Offer(id) => match (town.dispatcher.offer_rider(id), caller.scope.rider()) {
                 (Some(rider), _) => caller.may_see_rider(rider)?,
                 // A rider's retry of a booked offer finds it by key, below.
-                (None, Some(_)) if self.store.booking_by_key(&key).await.map_err(store_status)?.is_some() => {
+                (None, Some(_)) if town.store.booking_by_key(&key).await.map_err(store_status)?.is_some() => {
                 }
                 (None, Some(_)) => {
                     return Err(Status::not_found("no such offer: quote again (offers are kept 10 minutes)"));
@@ -86,7 +86,7 @@ impl BookingService for Bookings {
             allow_overlap: r.allow_overlap,
             audit: Some(caller.entry(Change)),
         };
-        let b = self.dispatcher.book(key, what, options).await?;
+        let b = town.dispatcher.book(key, what, options).await?;
         // An idempotent retry answers with the stored booking: only its rider may see it.
         caller.may_see_rider(b.trip.rider_id)?;
         Ok(Response::new(convert::booking_to_pb(&b)))
@@ -94,12 +94,13 @@ impl BookingService for Bookings {
 
     async fn cancel(&self, req: Request<pb::CancelRequest>) -> Result<Response<pb::Booking>, Status> {
         let caller = Caller::of(&req)?;
+        let town = self.towns.of(&caller).await?;
         let id = req.into_inner().booking_id;
         if id <= 0 {
             return Err(invalid("booking_id", "is required"));
         }
-        self.visible_booking(&caller, id).await?;
-        let b = self.dispatcher.cancel(id, Some(caller.entry(Change))).await?;
+        visible_booking(&town, &caller, id).await?;
+        let b = town.dispatcher.cancel(id, Some(caller.entry(Change))).await?;
         Ok(Response::new(convert::booking_to_pb(&b)))
     }
 
@@ -108,9 +109,10 @@ impl BookingService for Bookings {
         req: Request<pb::GetBookingRequest>,
     ) -> Result<Response<pb::Booking>, Status> {
         let caller = Caller::of(&req)?;
+        let town = self.towns.of(&caller).await?;
         let id = req.into_inner().booking_id;
-        let b = self.visible_booking(&caller, id).await?;
-        caller.audit(&self.store, Read, &[], &[b.id]).await?;
+        let b = visible_booking(&town, &caller, id).await?;
+        caller.audit(&town.store, Read, &[], &[b.id]).await?;
         Ok(Response::new(convert::booking_to_pb(&b)))
     }
 
@@ -119,6 +121,7 @@ impl BookingService for Bookings {
         req: Request<pb::ListBookingsRequest>,
     ) -> Result<Response<pb::ListBookingsResponse>, Status> {
         let caller = Caller::of(&req)?;
+        let town = self.towns.of(&caller).await?;
         let r = req.into_inner();
         // A rider lists their own bookings, named or not.
         let rider = (r.rider_id > 0).then_some(r.rider_id).or(caller.scope.rider());
@@ -129,8 +132,8 @@ impl BookingService for Bookings {
         if rider.is_none() && day.is_none() {
             return Err(invalid("day", "give a day (YYYY-MM-DD), a rider_id, or both"));
         }
-        let list = self.store.list_bookings(rider, day, r.include_cancelled).await.map_err(store_status)?;
-        caller.audit(&self.store, Read, &[], &ids(&list)).await?;
+        let list = town.store.list_bookings(rider, day, r.include_cancelled).await.map_err(store_status)?;
+        caller.audit(&town.store, Read, &[], &ids(&list)).await?;
         Ok(Response::new(pb::ListBookingsResponse {
             bookings: list.iter().map(convert::booking_to_pb).collect(),
         }))
@@ -141,6 +144,7 @@ impl BookingService for Bookings {
         req: Request<pb::BookRecurringRequest>,
     ) -> Result<Response<pb::BookRecurringResponse>, Status> {
         let caller = Caller::of(&req)?;
+        let town = self.towns.of(&caller).await?;
         let r = req.into_inner();
         convert::idempotency_key("idempotency_key", &r.idempotency_key)?;
         let first = convert::day("first_day", &r.first_day)?;
@@ -182,7 +186,7 @@ impl BookingService for Bookings {
             (first.0..=last.0).map(ServiceDay).filter(|d| weekdays.contains(&d.weekday())).collect();
         let mut recurrence = None;
         for d in &days {
-            if let Some(b) = self
+            if let Some(b) = town
                 .store
                 .booking_by_key(&format!("{}/{d}", r.idempotency_key))
                 .await
@@ -196,7 +200,7 @@ impl BookingService for Bookings {
             Some(id) => id,
             None => {
                 let what = format!("weekdays {:?} at {} from {first} to {last}", weekdays, r.depart_after);
-                self.store.insert_recurrence(template.rider_id, &what).await.map_err(store_status)?
+                town.store.insert_recurrence(template.rider_id, &what).await.map_err(store_status)?
             }
         };
         let mut out =
@@ -209,7 +213,7 @@ impl BookingService for Bookings {
                 allow_overlap: r.allow_overlap,
                 audit: Some(caller.entry(Change)),
             };
-            match self.dispatcher.book(key, BookWhat::Trip(trip), options).await {
+            match town.dispatcher.book(key, BookWhat::Trip(trip), options).await {
                 Ok(b) => out.booked.push(convert::booking_to_pb(&b)),
                 Err(s) => out.missed.push(pb::RecurringMiss { day: d.to_string(), reason: s.to_string() }),
             }
@@ -221,13 +225,14 @@ impl BookingService for Bookings {
         &self,
         req: Request<pb::ReplanDayRequest>,
     ) -> Result<Response<pb::ReplanDayResponse>, Status> {
+        let town = self.towns.of(&Caller::of(&req)?).await?;
         let r = req.into_inner();
         let day = convert::day("day", &r.day)?;
         let seconds = if r.seconds > 0.0 { r.seconds.min(60.0) } else { 5.0 };
         if !seconds.is_finite() {
             return Err(invalid("seconds", "must be a number of seconds"));
         }
-        let s = self.dispatcher.replan(day, seconds).await?;
+        let s = town.dispatcher.replan(day, seconds).await?;
         Ok(Response::new(pb::ReplanDayResponse {
             bookings: s.bookings as u32,
             km_before: s.km_before,
@@ -241,10 +246,11 @@ impl BookingService for Bookings {
         req: Request<pb::FinalizeDayRequest>,
     ) -> Result<Response<pb::FinalizeDayResponse>, Status> {
         let caller = Caller::of(&req)?;
+        let town = self.towns.of(&caller).await?;
         let day = convert::day("day", &req.into_inner().day)?;
-        let s = self.dispatcher.replan(day, 5.0).await?;
-        let to_tell = self.dispatcher.finalize(day).await?;
-        caller.audit(&self.store, Read, &[], &ids(&to_tell)).await?;
+        let s = town.dispatcher.replan(day, 5.0).await?;
+        let to_tell = town.dispatcher.finalize(day).await?;
+        caller.audit(&town.store, Read, &[], &ids(&to_tell)).await?;
         Ok(Response::new(pb::FinalizeDayResponse {
             replan: Some(pb::ReplanDayResponse {
                 bookings: s.bookings as u32,
@@ -261,12 +267,13 @@ impl BookingService for Bookings {
         req: Request<pb::MarkRiderToldRequest>,
     ) -> Result<Response<pb::Booking>, Status> {
         let caller = Caller::of(&req)?;
+        let town = self.towns.of(&caller).await?;
         let id = req.into_inner().booking_id;
         if id <= 0 {
             return Err(invalid("booking_id", "is required"));
         }
-        let b = self.store.mark_told(id).await.map_err(store_status)?;
-        caller.audit(&self.store, Change, &[], &[b.id]).await?;
+        let b = town.store.mark_told(id).await.map_err(store_status)?;
+        caller.audit(&town.store, Change, &[], &[b.id]).await?;
         Ok(Response::new(convert::booking_to_pb(&b)))
     }
 }

@@ -36,6 +36,14 @@ pub async fn seed_if_empty(store: &Store, roads: &RoadNetwork) -> Result<(), Sto
     {
         store.set_service_area(area.resolution(), &area.cells()).await?;
     }
+    // The service made for data from before services existed keeps its
+    // placeholder name until someone names it; here it is the demo's.
+    let mut service = store.get_service(store.service()).await?;
+    if service.name == "Service 1" {
+        service.name = "Demo service".into();
+        service.name_kana = "デモサービス".into();
+        store.update_service(&service).await?;
+    }
     for (name, seats, wheelchairs) in [("Demo 1", 6, 1), ("Demo 2", 6, 1), ("Demo 3", 9, 0)] {
         let v = store
             .insert_vehicle(&FleetVehicle {

@@ -137,6 +137,7 @@ struct Core {
     store: Store,
     policy: noriai_dispatch::Policy,
     offer_ttl_s: i64,
+    rules: noriai_model::service::BookingRules,
     area: RwLock<Option<ServiceArea>>,
     views: RwLock<HashMap<ServiceDay, DayView>>,
     offers: Mutex<OfferBook>,
@@ -287,8 +288,22 @@ impl Core {
         if ask.time.unix() < now - 60 {
             return Err(DispatchError::invalid(time_field, "is in the past"));
         }
-        if ask.time.unix() > now + 400 * 86_400 {
-            return Err(DispatchError::invalid(time_field, "is more than 400 days ahead"));
+        let rules = self.rules;
+        let last_day = ServiceDay(ServiceDay::of_unix(now).0 + rules.book_days_ahead as i32);
+        if ServiceDay::of_unix(ask.time.unix()) > last_day {
+            return Err(DispatchError::Precondition(format!(
+                "{time_field}: this service takes bookings up to {} days ahead (until {last_day}); \
+                 ask again nearer the day",
+                rules.book_days_ahead
+            )));
+        }
+        let cutoff_s = i64::from(rules.cutoff_minutes) * 60;
+        if cutoff_s > 0 && ask.time.unix() < now + cutoff_s {
+            return Err(DispatchError::Precondition(format!(
+                "{time_field}: booking closes {} minutes before the trip in this service; \
+                 ask for a later time or call the operator",
+                rules.cutoff_minutes
+            )));
         }
         // Quoting goes on from memory while the database is away (when the
         // ask gives its places); the booking checks the rider when stored.
@@ -587,6 +602,7 @@ impl Dispatcher {
             store,
             policy: policy.dispatch,
             offer_ttl_s: policy.offer_ttl_s,
+            rules: policy.rules,
             area: RwLock::new(area),
             views: RwLock::new(HashMap::new()),
             offers: Mutex::new(OfferBook::new(salt, MAX_PENDING_OFFERS, MAX_PENDING_BYTES)),

@@ -1,10 +1,11 @@
 //! FleetService: vehicles, shifts, the service area and virtual stops.
 
+use crate::auth::Caller;
 use crate::convert::{self, invalid};
-use crate::dispatcher::DispatcherHandle;
 use crate::errors::store_status;
 use crate::pb;
 use crate::pb::fleet_service_server::FleetService;
+use crate::towns::Towns;
 use noriai_model::service::{FleetVehicle, Shift, StopRecord, format_time_of_day, parse_time_of_day};
 use noriai_roads::RoadNetwork;
 use noriai_store::Store;
@@ -13,8 +14,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 pub struct Fleet {
-    pub store: Store,
-    pub dispatcher: DispatcherHandle,
+    pub towns: Arc<Towns>,
     pub roads: Arc<RoadNetwork>,
 }
 
@@ -42,6 +42,7 @@ impl FleetService for Fleet {
         &self,
         req: Request<pb::AddVehicleRequest>,
     ) -> Result<Response<pb::Vehicle>, Status> {
+        let town = self.towns.of(&Caller::of(&req)?).await?;
         let r = req.into_inner();
         let name = convert::required_text("name", &r.name)?;
         if r.seats == 0 {
@@ -53,8 +54,8 @@ impl FleetService for Fleet {
         let depot = convert::latlon("depot", r.depot.as_ref())?;
         self.roads.snap(depot).map_err(|e| invalid("depot", e))?;
         let v = FleetVehicle { id: 0, name, seats: r.seats, wheelchair_places: r.wheelchair_places, depot };
-        let saved = self.store.insert_vehicle(&v).await.map_err(store_status)?;
-        self.dispatcher.fleet_changed().await?;
+        let saved = town.store.insert_vehicle(&v).await.map_err(store_status)?;
+        town.dispatcher.fleet_changed().await?;
         Ok(Response::new(convert::vehicle_to_pb(&saved)))
     }
 
@@ -62,8 +63,9 @@ impl FleetService for Fleet {
         &self,
         req: Request<pb::ListVehiclesRequest>,
     ) -> Result<Response<pb::ListVehiclesResponse>, Status> {
-        let caller = crate::auth::Caller::of(&req)?;
-        let list = self.store.list_vehicles().await.map_err(store_status)?;
+        let caller = Caller::of(&req)?;
+        let town = self.towns.of(&caller).await?;
+        let list = town.store.list_vehicles().await.map_err(store_status)?;
         Ok(Response::new(pb::ListVehiclesResponse {
             vehicles: list
                 .iter()
@@ -74,6 +76,7 @@ impl FleetService for Fleet {
     }
 
     async fn set_shift(&self, req: Request<pb::SetShiftRequest>) -> Result<Response<pb::Shift>, Status> {
+        let town = self.towns.of(&Caller::of(&req)?).await?;
         let s = req.into_inner().shift.ok_or_else(|| invalid("shift", "is required"))?;
         let day = convert::day("shift.day", &s.day)?;
         let start_s = parse_time_of_day(&s.start).map_err(|e| invalid("shift.start", e))?;
@@ -82,7 +85,7 @@ impl FleetService for Fleet {
             return Err(invalid("shift.end", "must be after shift.start"));
         }
         let shift = Shift { vehicle_id: s.vehicle_id, day, start_s, end_s };
-        let saved = self.dispatcher.set_shift(shift).await?;
+        let saved = town.dispatcher.set_shift(shift).await?;
         Ok(Response::new(shift_to_pb(&saved)))
     }
 
@@ -90,9 +93,10 @@ impl FleetService for Fleet {
         &self,
         req: Request<pb::ListShiftsRequest>,
     ) -> Result<Response<pb::ListShiftsResponse>, Status> {
-        let caller = crate::auth::Caller::of(&req)?;
+        let caller = Caller::of(&req)?;
+        let town = self.towns.of(&caller).await?;
         let day = convert::day("day", &req.into_inner().day)?;
-        let list = self.store.shifts_on(day).await.map_err(store_status)?;
+        let list = town.store.shifts_on(day).await.map_err(store_status)?;
         Ok(Response::new(pb::ListShiftsResponse {
             shifts: list
                 .iter()
@@ -106,6 +110,7 @@ impl FleetService for Fleet {
         &self,
         req: Request<pb::SetServiceAreaRequest>,
     ) -> Result<Response<pb::ServiceArea>, Status> {
+        let town = self.towns.of(&Caller::of(&req)?).await?;
         let r = req.into_inner();
         let res = match r.resolution {
             0 => DEFAULT_RESOLUTION,
@@ -130,17 +135,18 @@ impl FleetService for Fleet {
         };
         let (centre, reach) = self.roads.extent();
         area.check_on_map(centre, reach + 20_000.0).map_err(|e| invalid("shape", e))?;
-        self.store.set_service_area(area.resolution(), &area.cells()).await.map_err(store_status)?;
+        town.store.set_service_area(area.resolution(), &area.cells()).await.map_err(store_status)?;
         let reply = area_to_pb(&area);
-        self.dispatcher.area_changed(area);
+        town.dispatcher.area_changed(area);
         Ok(Response::new(reply))
     }
 
     async fn get_service_area(
         &self,
-        _: Request<pb::GetServiceAreaRequest>,
+        req: Request<pb::GetServiceAreaRequest>,
     ) -> Result<Response<pb::ServiceArea>, Status> {
-        let (res, cells) = self
+        let town = self.towns.of(&Caller::of(&req)?).await?;
+        let (res, cells) = town
             .store
             .service_area()
             .await
@@ -151,11 +157,12 @@ impl FleetService for Fleet {
     }
 
     async fn add_stop(&self, req: Request<pb::AddStopRequest>) -> Result<Response<pb::Stop>, Status> {
+        let town = self.towns.of(&Caller::of(&req)?).await?;
         let r = req.into_inner();
         let name = convert::required_text("name", &r.name)?;
         let name_kana = convert::reading("name_kana", &r.name_kana)?;
         let location = convert::latlon("location", r.location.as_ref())?;
-        if let Some((res, cells)) = self.store.service_area().await.map_err(store_status)? {
+        if let Some((res, cells)) = town.store.service_area().await.map_err(store_status)? {
             let area = ServiceArea::from_cells(res, &cells).map_err(|e| Status::internal(e.to_string()))?;
             if !area.contains(location) {
                 return Err(Status::failed_precondition(format!(
@@ -164,7 +171,7 @@ impl FleetService for Fleet {
             }
         }
         self.roads.snap(location).map_err(|e| invalid("location", e))?;
-        let saved = self
+        let saved = town
             .store
             .insert_stop(&StopRecord { id: 0, name, name_kana, location })
             .await
@@ -176,7 +183,8 @@ impl FleetService for Fleet {
         &self,
         req: Request<pb::DayPlanRequest>,
     ) -> Result<Response<pb::DayPlanResponse>, Status> {
-        let caller = crate::auth::Caller::of(&req)?;
+        let caller = Caller::of(&req)?;
+        let town = self.towns.of(&caller).await?;
         let day = convert::day("day", &req.into_inner().day)?;
         // A driver sees today's route and, to prepare, tomorrow's; riders'
         // phone numbers only for today's stops.
@@ -188,14 +196,14 @@ impl FleetService for Fleet {
             )));
         }
         // A driver sees the route of their own vehicle only.
-        let mut plan = self.load_day_plan(day, caller.scope.vehicle()).await?;
+        let mut plan = load_day_plan(&town.store, day, caller.scope.vehicle()).await?;
         if driver && day != today {
             plan.routes.iter_mut().flat_map(|r| &mut r.stops).for_each(|s| s.rider_phone.clear());
         }
         let bookings: std::collections::BTreeSet<i64> =
             plan.routes.iter().flat_map(|r| &r.stops).map(|s| s.booking_id).collect();
         let bookings: Vec<i64> = bookings.into_iter().collect();
-        caller.audit(&self.store, noriai_model::access::AuditAction::Read, &[], &bookings).await?;
+        caller.audit(&town.store, noriai_model::access::AuditAction::Read, &[], &bookings).await?;
         Ok(Response::new(plan))
     }
 
@@ -203,13 +211,14 @@ impl FleetService for Fleet {
         &self,
         req: Request<pb::DayStatsRequest>,
     ) -> Result<Response<pb::DayStatsResponse>, Status> {
+        let town = self.towns.of(&Caller::of(&req)?).await?;
         use noriai_model::service::{BookingStatus, WindowStage};
         let day = convert::day("day", &req.into_inner().day)?;
-        let bookings = self.store.list_bookings(None, Some(day), true).await.map_err(store_status)?;
+        let bookings = town.store.list_bookings(None, Some(day), true).await.map_err(store_status)?;
         let confirmed: Vec<_> = bookings.iter().filter(|b| b.status == BookingStatus::Confirmed).collect();
         let riders: std::collections::BTreeSet<i64> = confirmed.iter().map(|b| b.trip.rider_id).collect();
-        let shifts = self.store.shifts_on(day).await.map_err(store_status)?;
-        let plans = self.store.plans_from(day).await.map_err(store_status)?;
+        let shifts = town.store.shifts_on(day).await.map_err(store_status)?;
+        let plans = town.store.plans_from(day).await.map_err(store_status)?;
         let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         Ok(Response::new(pb::DayStatsResponse {
             day: day.to_string(),
@@ -226,72 +235,70 @@ impl FleetService for Fleet {
 
     async fn list_stops(
         &self,
-        _: Request<pb::ListStopsRequest>,
+        req: Request<pb::ListStopsRequest>,
     ) -> Result<Response<pb::ListStopsResponse>, Status> {
-        let list = self.store.list_stops().await.map_err(store_status)?;
+        let town = self.towns.of(&Caller::of(&req)?).await?;
+        let list = town.store.list_stops().await.map_err(store_status)?;
         Ok(Response::new(pb::ListStopsResponse { stops: list.iter().map(convert::stop_to_pb).collect() }))
     }
 }
 
-impl Fleet {
-    /// The stored routes of a day (of one vehicle, if given), joined with
-    /// bookings and riders for drivers.
-    pub async fn load_day_plan(
-        &self,
-        day: noriai_model::service::ServiceDay,
-        only_vehicle: Option<i64>,
-    ) -> Result<pb::DayPlanResponse, Status> {
-        use noriai_model::service::{PlaceKind, StopAction};
-        let vehicles = self.store.list_vehicles().await.map_err(store_status)?;
-        let plans = self.store.plans_from(day).await.map_err(store_status)?;
-        let mut routes = Vec::new();
-        let wanted = |p: &noriai_store::VehicleDayPlan| only_vehicle.is_none_or(|v| v == p.vehicle_id);
-        for p in plans.into_iter().filter(|p| p.day == day && !p.stops.is_empty() && wanted(p)) {
-            let mut stops = Vec::with_capacity(p.stops.len());
-            for s in &p.stops {
-                let b = self.store.get_booking(s.booking_id).await.map_err(store_status)?;
-                // A rider erased on request (APPI) rides on without a name.
-                let rider = match self.store.get_rider(b.trip.rider_id).await {
-                    Ok(r) => r,
-                    Err(noriai_store::StoreError::NotFound { .. }) => noriai_model::service::Rider {
-                        id: b.trip.rider_id,
-                        name: String::new(),
-                        name_kana: String::new(),
-                        phone: String::new(),
-                        home_address: String::new(),
-                        home: noriai_model::LatLon { lat: 0.0, lon: 0.0 },
-                        needs: Default::default(),
-                    },
-                    Err(e) => return Err(store_status(e)),
-                };
-                let place = if s.action == StopAction::Pickup { &b.trip.origin } else { &b.trip.destination };
-                let location = match place.kind {
-                    PlaceKind::Point(p) => p,
-                    PlaceKind::Stop(id) => self.store.get_stop(id).await.map_err(store_status)?.location,
-                };
-                stops.push(pb::RouteStop {
-                    booking_id: b.id,
-                    action: match s.action {
-                        StopAction::Pickup => pb::StopAction::Pickup,
-                        StopAction::Dropoff => pb::StopAction::Dropoff,
-                    } as i32,
-                    eta: convert::timestamp(s.eta),
-                    location: Some(convert::latlon_to_pb(location)),
-                    place_label: place.label.clone(),
-                    rider_name: rider.name.clone(),
-                    rider_name_kana: rider.name_kana.clone(),
-                    wheelchair: b.trip.wheelchair_places > 0,
-                    walking_aid: rider.needs.walking_aid,
-                    driver_notes: rider.needs.driver_notes.clone(),
-                    seats: b.trip.seats,
-                    rider_phone: rider.phone.clone(),
-                });
-            }
-            let name =
-                vehicles.iter().find(|v| v.id == p.vehicle_id).map(|v| v.name.clone()).unwrap_or_default();
-            routes.push(pb::VehicleRoute { vehicle_id: p.vehicle_id, vehicle_name: name, stops });
+/// The stored routes of a day (of one vehicle, if given), joined with
+/// bookings and riders for drivers.
+pub async fn load_day_plan(
+    store: &Store,
+    day: noriai_model::service::ServiceDay,
+    only_vehicle: Option<i64>,
+) -> Result<pb::DayPlanResponse, Status> {
+    use noriai_model::service::{PlaceKind, StopAction};
+    let vehicles = store.list_vehicles().await.map_err(store_status)?;
+    let plans = store.plans_from(day).await.map_err(store_status)?;
+    let mut routes = Vec::new();
+    let wanted = |p: &noriai_store::VehicleDayPlan| only_vehicle.is_none_or(|v| v == p.vehicle_id);
+    for p in plans.into_iter().filter(|p| p.day == day && !p.stops.is_empty() && wanted(p)) {
+        let mut stops = Vec::with_capacity(p.stops.len());
+        for s in &p.stops {
+            let b = store.get_booking(s.booking_id).await.map_err(store_status)?;
+            // A rider erased on request (APPI) rides on without a name.
+            let rider = match store.get_rider(b.trip.rider_id).await {
+                Ok(r) => r,
+                Err(noriai_store::StoreError::NotFound { .. }) => noriai_model::service::Rider {
+                    id: b.trip.rider_id,
+                    name: String::new(),
+                    name_kana: String::new(),
+                    phone: String::new(),
+                    home_address: String::new(),
+                    home: noriai_model::LatLon { lat: 0.0, lon: 0.0 },
+                    needs: Default::default(),
+                },
+                Err(e) => return Err(store_status(e)),
+            };
+            let place = if s.action == StopAction::Pickup { &b.trip.origin } else { &b.trip.destination };
+            let location = match place.kind {
+                PlaceKind::Point(p) => p,
+                PlaceKind::Stop(id) => store.get_stop(id).await.map_err(store_status)?.location,
+            };
+            stops.push(pb::RouteStop {
+                booking_id: b.id,
+                action: match s.action {
+                    StopAction::Pickup => pb::StopAction::Pickup,
+                    StopAction::Dropoff => pb::StopAction::Dropoff,
+                } as i32,
+                eta: convert::timestamp(s.eta),
+                location: Some(convert::latlon_to_pb(location)),
+                place_label: place.label.clone(),
+                rider_name: rider.name.clone(),
+                rider_name_kana: rider.name_kana.clone(),
+                wheelchair: b.trip.wheelchair_places > 0,
+                walking_aid: rider.needs.walking_aid,
+                driver_notes: rider.needs.driver_notes.clone(),
+                seats: b.trip.seats,
+                rider_phone: rider.phone.clone(),
+            });
         }
-        routes.sort_by_key(|r| r.vehicle_id);
-        Ok(pb::DayPlanResponse { routes })
+        let name = vehicles.iter().find(|v| v.id == p.vehicle_id).map(|v| v.name.clone()).unwrap_or_default();
+        routes.push(pb::VehicleRoute { vehicle_id: p.vehicle_id, vehicle_name: name, stops });
     }
+    routes.sort_by_key(|r| r.vehicle_id);
+    Ok(pb::DayPlanResponse { routes })
 }

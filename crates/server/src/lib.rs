@@ -14,6 +14,7 @@ pub mod errors;
 pub mod fleet;
 pub mod offers;
 pub mod riders;
+pub mod towns;
 
 pub mod pb {
     //! Generated protobuf types; they stay at this edge of the system.
@@ -22,9 +23,9 @@ pub mod pb {
     pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("noriai_descriptor");
 }
 
+use noriai_model::service::BookingRules;
 use noriai_roads::RoadNetwork;
 use noriai_store::Store;
-use noriai_zones::ServiceArea;
 use pb::account_service_server::AccountServiceServer;
 use pb::booking_service_server::BookingServiceServer;
 use pb::fleet_service_server::FleetServiceServer;
@@ -38,17 +39,34 @@ pub fn now_unix() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
-/// The service's rules: the dispatch policy shared with the simulator, and
-/// how long a quoted offer stays bookable.
+/// A service's rules: the dispatch policy shared with the simulator, how
+/// long a quoted offer stays bookable, and its booking rules.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServicePolicy {
     pub dispatch: noriai_dispatch::Policy,
     pub offer_ttl_s: i64,
+    pub rules: BookingRules,
 }
 
 impl Default for ServicePolicy {
     fn default() -> Self {
-        Self { dispatch: noriai_dispatch::Policy::default(), offer_ttl_s: 10 * 60 }
+        let rules = BookingRules::default();
+        let dispatch = noriai_dispatch::Policy {
+            prebooking_window_s: f64::from(rules.prebooking_window_minutes) * 60.0,
+            ..noriai_dispatch::Policy::default()
+        };
+        Self { dispatch, offer_ttl_s: 10 * 60, rules }
+    }
+}
+
+impl ServicePolicy {
+    /// This policy with a service's booking rules.
+    pub fn with_rules(&self, rules: BookingRules) -> ServicePolicy {
+        let dispatch = noriai_dispatch::Policy {
+            prebooking_window_s: f64::from(rules.prebooking_window_minutes) * 60.0,
+            ..self.dispatch.clone()
+        };
+        ServicePolicy { dispatch, offer_ttl_s: self.offer_ttl_s, rules }
     }
 }
 
@@ -86,8 +104,8 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("store: {0}")]
     Store(#[from] noriai_store::StoreError),
-    #[error("stored service area: {0}")]
-    Area(#[from] noriai_zones::ZoneError),
+    #[error("{0}")]
+    Town(#[from] towns::TownError),
     #[error("cannot write the admin token to {path}: {source}")]
     AdminToken { path: PathBuf, source: std::io::Error },
     #[error("cannot create the admin token: {0}")]
@@ -105,6 +123,7 @@ pub async fn ensure_admin_token(store: &Store, path: &std::path::Path) -> Result
     }
     let new = accounts::NewToken {
         role: noriai_model::access::Role::Admin,
+        service: None,
         vehicle: None,
         rider: None,
         name: format!("first admin ({})", path.display()),
@@ -135,19 +154,18 @@ pub async fn serve(
         demo::seed_if_empty(&store, &roads).await?;
         demo::keep_demo_shifts(&store).await?;
     }
-    let area = match store.service_area().await? {
-        Some((res, cells)) => Some(ServiceArea::from_cells(res, &cells)?),
-        None => None,
-    };
-    let dispatcher = dispatcher::Dispatcher::spawn(roads.clone(), store.clone(), area, policy);
-    tokio::spawn(evening_work(dispatcher.clone(), demo.then(|| store.clone())));
+    let towns = Arc::new(towns::Towns::new(store.clone(), roads.clone(), policy));
+    // Every service's dispatcher starts now, so each one's evening batch runs.
+    let started = towns.all().await?;
+    tracing::info!(services = started.len(), "services started");
+    tokio::spawn(evening_work(towns.clone(), demo.then(|| store.clone())));
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<RiderServiceServer<riders::Riders>>().await;
     health.set_serving::<FleetServiceServer<fleet::Fleet>>().await;
     health.set_serving::<BookingServiceServer<booking::Bookings>>().await;
     health.set_serving::<AccountServiceServer<accounts::Accounts>>().await;
-    tokio::spawn(watch_store(store.clone(), health.clone(), dispatcher.clone()));
+    tokio::spawn(watch_store(store.clone(), health.clone(), towns.clone()));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -174,14 +192,10 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
-        .add_service(RiderServiceServer::new(riders::Riders { store: store.clone(), roads: roads.clone() }))
-        .add_service(FleetServiceServer::new(fleet::Fleet {
-            store: store.clone(),
-            dispatcher: dispatcher.clone(),
-            roads: roads.clone(),
-        }))
-        .add_service(BookingServiceServer::new(booking::Bookings { store: store.clone(), dispatcher }))
-        .add_service(AccountServiceServer::new(accounts::Accounts { store: store.clone(), gate }))
+        .add_service(RiderServiceServer::new(riders::Riders { towns: towns.clone(), roads: roads.clone() }))
+        .add_service(FleetServiceServer::new(fleet::Fleet { towns: towns.clone(), roads: roads.clone() }))
+        .add_service(BookingServiceServer::new(booking::Bookings { towns: towns.clone() }))
+        .add_service(AccountServiceServer::new(accounts::Accounts { towns, gate }))
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
         .await?;
     Ok(())
@@ -194,11 +208,7 @@ const STORE_WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs
 /// not, gRPC health reports NOT_SERVING (for the whole server and for the
 /// services that need the database), so a load balancer or an operator's
 /// console sees it, and quotes stop waiting for it; all turns back by itself.
-async fn watch_store(
-    store: Store,
-    health: tonic_health::server::HealthReporter,
-    dispatcher: dispatcher::DispatcherHandle,
-) {
+async fn watch_store(store: Store, health: tonic_health::server::HealthReporter, towns: Arc<towns::Towns>) {
     use tonic_health::ServingStatus;
     let mut up = true;
     let mut tick = tokio::time::interval(STORE_WATCH_INTERVAL);
@@ -220,7 +230,9 @@ async fn watch_store(
         ] {
             health.set_service_status(service, status).await;
         }
-        dispatcher.set_store_reachable(up);
+        for town in towns.running() {
+            town.dispatcher.set_store_reachable(up);
+        }
         if up {
             tracing::info!("the booking database answers again");
         } else {
@@ -230,10 +242,10 @@ async fn watch_store(
 }
 
 /// Every evening from 21:00 (Asia/Tokyo) re-plans the next day's pre-booked
-/// rides once, as a batch that keeps every promise, then narrows each wide
-/// window to the final one (`FinalizeDay`); with a demo fleet
-/// (`demo_store`), also keeps its shifts rolling.
-async fn evening_work(dispatcher: dispatcher::DispatcherHandle, demo_store: Option<Store>) {
+/// rides of every service once, as a batch that keeps every promise, then
+/// narrows each wide window to the final one (`FinalizeDay`); with a demo
+/// fleet (`demo_store`), also keeps its shifts rolling.
+async fn evening_work(towns: Arc<towns::Towns>, demo_store: Option<Store>) {
     use noriai_model::service::ServiceDay;
     let mut done: Option<ServiceDay> = None;
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
@@ -243,27 +255,46 @@ async fn evening_work(dispatcher: dispatcher::DispatcherHandle, demo_store: Opti
         let today = ServiceDay::of_unix(now);
         let tomorrow = today.next();
         if now - today.midnight_unix() >= i64::from(dispatcher::EVENING_S) && done != Some(tomorrow) {
-            if let Some(store) = &demo_store {
-                match demo::keep_demo_shifts(store).await {
-                    Ok(0) => {}
-                    Ok(_) => {
-                        let _ = dispatcher.fleet_changed().await;
+            let towns = match towns.all().await {
+                Ok(towns) => towns,
+                Err(e) => {
+                    tracing::warn!("cannot read the services for the evening re-plan: {e}");
+                    continue;
+                }
+            };
+            for town in towns {
+                let service = town.service.id;
+                if let Some(store) = demo_store.as_ref().filter(|s| s.service() == service) {
+                    match demo::keep_demo_shifts(store).await {
+                        Ok(0) => {}
+                        Ok(_) => {
+                            let _ = town.dispatcher.fleet_changed().await;
+                        }
+                        Err(e) => tracing::warn!("could not extend the demo shifts: {e}"),
                     }
-                    Err(e) => tracing::warn!("could not extend the demo shifts: {e}"),
                 }
-            }
-            match dispatcher.replan(tomorrow, 30.0).await {
-                Ok(s) => {
-                    tracing::info!(day = %tomorrow, bookings = s.bookings, applied = s.applied, "evening re-plan")
+                match town.dispatcher.replan(tomorrow, 30.0).await {
+                    Ok(s) => tracing::info!(
+                        service,
+                        day = %tomorrow,
+                        bookings = s.bookings,
+                        applied = s.applied,
+                        "evening re-plan"
+                    ),
+                    Err(e) => tracing::warn!(service, day = %tomorrow, "evening re-plan failed: {e}"),
                 }
-                Err(e) => tracing::warn!(day = %tomorrow, "evening re-plan failed: {e}"),
-            }
-            // Then every rider who booked in advance gets the final window.
-            match dispatcher.finalize(tomorrow).await {
-                Ok(told) => {
-                    tracing::info!(day = %tomorrow, riders = told.len(), "riders to tell their final window")
+                // Then every rider who booked in advance gets the final window.
+                match town.dispatcher.finalize(tomorrow).await {
+                    Ok(told) => tracing::info!(
+                        service,
+                        day = %tomorrow,
+                        riders = told.len(),
+                        "riders to tell their final window"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(service, day = %tomorrow, "setting the final windows failed: {e}")
+                    }
                 }
-                Err(e) => tracing::warn!(day = %tomorrow, "setting the final windows failed: {e}"),
             }
             done = Some(tomorrow);
         }

@@ -5,15 +5,15 @@ use crate::convert::{self, invalid};
 use crate::errors::store_status;
 use crate::pb;
 use crate::pb::rider_service_server::RiderService;
+use crate::towns::Towns;
 use noriai_model::access::AuditAction::{Change, Read};
 use noriai_model::service::Rider;
 use noriai_roads::RoadNetwork;
-use noriai_store::Store;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 pub struct Riders {
-    pub store: Store,
+    pub towns: Arc<Towns>,
     pub roads: Arc<RoadNetwork>,
 }
 
@@ -57,6 +57,7 @@ impl RiderService for Riders {
         req: Request<pb::RegisterRiderRequest>,
     ) -> Result<Response<pb::Rider>, Status> {
         let caller = Caller::of(&req)?;
+        let town = self.towns.of(&caller).await?;
         let r = req.into_inner();
         let rider = rider_from(
             0,
@@ -68,8 +69,8 @@ impl RiderService for Riders {
             r.needs.as_ref(),
         )?;
         self.check_home(&rider)?;
-        let saved = self.store.insert_rider(&rider).await.map_err(store_status)?;
-        caller.audit(&self.store, Change, &[saved.id], &[]).await?;
+        let saved = town.store.insert_rider(&rider).await.map_err(store_status)?;
+        caller.audit(&town.store, Change, &[saved.id], &[]).await?;
         tracing::info!(rider = saved.id, "rider registered");
         Ok(Response::new(convert::rider_to_pb(&saved)))
     }
@@ -79,6 +80,7 @@ impl RiderService for Riders {
         req: Request<pb::UpdateRiderRequest>,
     ) -> Result<Response<pb::Rider>, Status> {
         let caller = Caller::of(&req)?;
+        let town = self.towns.of(&caller).await?;
         let r = req.into_inner();
         if r.id <= 0 {
             return Err(invalid("id", "is required"));
@@ -93,17 +95,18 @@ impl RiderService for Riders {
             r.needs.as_ref(),
         )?;
         self.check_home(&rider)?;
-        self.store.update_rider(&rider).await.map_err(store_status)?;
-        caller.audit(&self.store, Change, &[rider.id], &[]).await?;
+        town.store.update_rider(&rider).await.map_err(store_status)?;
+        caller.audit(&town.store, Change, &[rider.id], &[]).await?;
         Ok(Response::new(convert::rider_to_pb(&rider)))
     }
 
     async fn get_rider(&self, req: Request<pb::GetRiderRequest>) -> Result<Response<pb::Rider>, Status> {
         let caller = Caller::of(&req)?;
+        let town = self.towns.of(&caller).await?;
         let id = req.into_inner().id;
         caller.may_see_rider(id)?;
-        let r = self.store.get_rider(id).await.map_err(store_status)?;
-        caller.audit(&self.store, Read, &[r.id], &[]).await?;
+        let r = town.store.get_rider(id).await.map_err(store_status)?;
+        caller.audit(&town.store, Read, &[r.id], &[]).await?;
         Ok(Response::new(convert::rider_to_pb(&r)))
     }
 
@@ -112,6 +115,7 @@ impl RiderService for Riders {
         req: Request<pb::SearchRidersRequest>,
     ) -> Result<Response<pb::SearchRidersResponse>, Status> {
         let caller = Caller::of(&req)?;
+        let town = self.towns.of(&caller).await?;
         let r = req.into_inner();
         let given = |field: &str, s: &str| -> Result<Option<String>, Status> {
             if s.trim().is_empty() { Ok(None) } else { convert::required_text(field, s).map(Some) }
@@ -130,9 +134,9 @@ impl RiderService for Riders {
             0 => 20,
             n => n.min(100),
         };
-        let riders = self.store.search_riders(phone, name, limit).await.map_err(store_status)?;
+        let riders = town.store.search_riders(phone, name, limit).await.map_err(store_status)?;
         let ids: Vec<i64> = riders.iter().map(|r| r.id).collect();
-        caller.audit(&self.store, Read, &ids, &[]).await?;
+        caller.audit(&town.store, Read, &ids, &[]).await?;
         Ok(Response::new(pb::SearchRidersResponse {
             riders: riders.iter().map(convert::rider_to_pb).collect(),
         }))

@@ -12,7 +12,7 @@ use crate::{Store, StoreError};
 
 macro_rules! token_columns {
     () => {
-        "id, role, vehicle_id, rider_id, name, created_at, expires_at, revoked_at"
+        "id, role, vehicle_id, rider_id, service_id, name, created_at, expires_at, revoked_at"
     };
 }
 
@@ -26,6 +26,7 @@ fn token_from_row(row: &AnyRow) -> Result<TokenRecord, StoreError> {
         id: row.try_get("id")?,
         role,
         scope,
+        service: row.try_get("service_id")?,
         name: row.try_get("name")?,
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
@@ -52,10 +53,15 @@ fn audit_from_row(row: &AnyRow) -> Result<AuditEntry, StoreError> {
 
 /// Appends one audit entry inside the caller's transaction, so a change and
 /// its record commit together.
-pub(crate) async fn insert_audit(conn: &mut sqlx::AnyConnection, e: &AuditEntry) -> Result<(), sqlx::Error> {
+/// `service` is `None` for an entry about the deployment, not one service.
+pub(crate) async fn insert_audit(
+    conn: &mut sqlx::AnyConnection,
+    service: Option<i64>,
+    e: &AuditEntry,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO audit (at, token_id, role, rpc, action, rider_id, booking_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO audit (at, token_id, role, rpc, action, rider_id, booking_id, service_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(e.at)
     .bind(e.token_id)
@@ -64,6 +70,7 @@ pub(crate) async fn insert_audit(conn: &mut sqlx::AnyConnection, e: &AuditEntry)
     .bind(e.action.name())
     .bind(e.rider_id)
     .bind(e.booking_id)
+    .bind(service)
     .execute(conn)
     .await
     .map(drop)
@@ -71,17 +78,47 @@ pub(crate) async fn insert_audit(conn: &mut sqlx::AnyConnection, e: &AuditEntry)
 
 impl Store {
     /// Stores a new token by the SHA-256 digest of its secret (hex); the
-    /// record's `id` is ignored and the stored one returned. A vehicle or
-    /// rider in the scope must exist.
+    /// record's `id` is ignored and the stored one returned. Its service
+    /// must exist, and a vehicle or rider in its scope must be that
+    /// service's.
     pub async fn insert_token(
         &self,
         secret_sha256: &str,
         token: &TokenRecord,
     ) -> Result<TokenRecord, StoreError> {
         let mut w = self.begin_write().await?;
+        if let Some(service) = token.service {
+            let known = sqlx::query("SELECT 1 FROM services WHERE id = $1")
+                .bind(service)
+                .fetch_optional(&mut *w.tx)
+                .await?
+                .is_some();
+            if !known {
+                return Err(StoreError::NotFound { what: "service", id: service });
+            }
+            let scoped = match token.scope {
+                Scope::Vehicle(id) => {
+                    Some(("vehicle", "SELECT 1 FROM vehicles WHERE id = $1 AND service_id = $2", id))
+                }
+                Scope::Rider(id) => Some((
+                    "rider",
+                    "SELECT 1 FROM riders WHERE id = $1 AND service_id = $2 AND erased_at IS NULL",
+                    id,
+                )),
+                Scope::Service => None,
+            };
+            if let Some((what, sql, id)) = scoped {
+                let found = sqlx::query(sql).bind(id).bind(service).fetch_optional(&mut *w.tx).await?;
+                if found.is_none() {
+                    return Err(StoreError::NotFound { what, id });
+                }
+            }
+        } else if token.scope != Scope::Service {
+            return Err(StoreError::Invalid("a token scoped to a vehicle or rider needs its service".into()));
+        }
         let inserted = sqlx::query_scalar(
-            "INSERT INTO tokens (secret_sha256, role, vehicle_id, rider_id, name, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            "INSERT INTO tokens (secret_sha256, role, vehicle_id, rider_id, name, created_at, expires_at, \
+             service_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(secret_sha256)
         .bind(token.role.name())
@@ -90,6 +127,7 @@ impl Store {
         .bind(&token.name)
         .bind(token.created_at)
         .bind(token.expires_at)
+        .bind(token.service)
         .fetch_one(&mut *w.tx)
         .await;
         let id: i64 = match inserted {
@@ -130,26 +168,47 @@ impl Store {
         }
     }
 
-    /// Every token, oldest first; never their secrets.
-    pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        let rows = sqlx::query(concat!("SELECT ", token_columns!(), " FROM tokens ORDER BY id"))
-            .fetch_all(&self.pool)
-            .await?;
+    /// The tokens of `service` (`None`: every token), oldest first; never
+    /// their secrets.
+    pub async fn list_tokens(&self, service: Option<i64>) -> Result<Vec<TokenRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM tokens WHERE $1 IS NULL OR service_id = $1 ORDER BY id"
+        ))
+        .bind(service)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(token_from_row).collect()
     }
 
-    /// Revokes a token from `now` on. Revoking twice keeps the first time.
-    pub async fn revoke_token(&self, id: i64, now: i64) -> Result<TokenRecord, StoreError> {
+    /// Revokes a token of `service` (`None`: any token) from `now` on.
+    /// Revoking twice keeps the first time.
+    pub async fn revoke_token(
+        &self,
+        id: i64,
+        service: Option<i64>,
+        now: i64,
+    ) -> Result<TokenRecord, StoreError> {
         let mut w = self.begin_write().await?;
-        sqlx::query("UPDATE tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1")
-            .bind(id)
-            .bind(now)
-            .execute(&mut *w.tx)
-            .await?;
-        let row = sqlx::query(concat!("SELECT ", token_columns!(), " FROM tokens WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *w.tx)
-            .await?;
+        sqlx::query(
+            "UPDATE tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 \
+             AND ($3 IS NULL OR service_id = $3)",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(service)
+        .execute(&mut *w.tx)
+        .await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM tokens WHERE id = $1 AND ($2 IS NULL OR service_id = $2)"
+        ))
+        .bind(id)
+        .bind(service)
+        .fetch_optional(&mut *w.tx)
+        .await?;
         let token = match row {
             Some(row) => token_from_row(&row)?,
             None => return Err(StoreError::NotFound { what: "token", id }),
@@ -158,15 +217,15 @@ impl Store {
         Ok(token)
     }
 
-    /// Appends entries to the audit trail (their `id` is ignored), in one
-    /// transaction.
+    /// Appends entries about this service to the audit trail (their `id` is
+    /// ignored), in one transaction.
     pub async fn append_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
         if entries.is_empty() {
             return Ok(());
         }
         let mut w = self.begin_write().await?;
         for e in entries {
-            insert_audit(&mut w.tx, e).await?;
+            insert_audit(&mut w.tx, Some(self.service), e).await?;
         }
         w.tx.commit().await?;
         Ok(())
@@ -177,22 +236,26 @@ impl Store {
     pub async fn audit_of_rider(&self, rider_id: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, at, token_id, role, rpc, action, rider_id, booking_id FROM audit \
-             WHERE rider_id = $1 OR booking_id IN (SELECT id FROM bookings WHERE rider_id = $1) \
+             WHERE service_id = $3 \
+               AND (rider_id = $1 OR booking_id IN (SELECT id FROM bookings WHERE rider_id = $1)) \
              ORDER BY id LIMIT $2",
         )
         .bind(rider_id)
         .bind(i64::from(limit))
+        .bind(self.service)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(audit_from_row).collect()
     }
 
-    /// The latest `limit` audit entries, newest first.
+    /// The latest `limit` audit entries of this service, newest first.
     pub async fn recent_audit(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, at, token_id, role, rpc, action, rider_id, booking_id FROM audit ORDER BY id DESC LIMIT $1",
+            "SELECT id, at, token_id, role, rpc, action, rider_id, booking_id FROM audit \
+             WHERE service_id = $2 ORDER BY id DESC LIMIT $1",
         )
         .bind(i64::from(limit))
+        .bind(self.service)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(audit_from_row).collect()
@@ -207,6 +270,14 @@ impl Store {
     /// bookings on `today` or later.
     pub async fn erase_rider(&self, id: i64, today: ServiceDay, now: i64) -> Result<usize, StoreError> {
         let mut w = self.begin_write().await?;
+        let known = sqlx::query("SELECT 1 FROM riders WHERE id = $1 AND service_id = $2")
+            .bind(id)
+            .bind(self.service)
+            .fetch_optional(&mut *w.tx)
+            .await?;
+        if known.is_none() {
+            return Err(StoreError::NotFound { what: "rider", id });
+        }
         let upcoming: Vec<i64> = sqlx::query_scalar(
             "SELECT id FROM bookings WHERE rider_id = $1 AND status = 'confirmed' AND day >= $2 ORDER BY id",
         )

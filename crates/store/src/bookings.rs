@@ -107,6 +107,7 @@ fn stored_key(key: &str) -> Option<&str> {
 
 async fn insert_booking(
     conn: &mut AnyConnection,
+    service: i64,
     b: &Booking,
     vehicle_id: i64,
     expected_arrival: i64,
@@ -123,10 +124,10 @@ async fn insert_booking(
          destination_stop_id, destination_lat, destination_lon, destination_label, \
          time_kind, time_unix, seats, wheelchair_places, status, day, pickup_earliest, pickup_latest, \
          expected_arrival, vehicle_id, recurrence_id, idempotency_key, window_stage, \
-         wide_earliest, wide_latest",
+         wide_earliest, wide_latest, service_id",
         ") VALUES ($1, $2, CASE WHEN $2 IS NULL THEN $3 END, CASE WHEN $2 IS NULL THEN $4 END, $5, \
          $6, CASE WHEN $6 IS NULL THEN $7 END, CASE WHEN $6 IS NULL THEN $8 END, $9, \
-         $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) RETURNING id"
+         $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25) RETURNING id"
     ))
     .bind(b.trip.rider_id)
     .bind(o_stop)
@@ -152,29 +153,53 @@ async fn insert_booking(
     .bind(b.window.name())
     .bind(b.wide_window.map(|w| w.0))
     .bind(b.wide_window.map(|w| w.1))
+    .bind(service)
     .fetch_one(conn)
     .await
 }
 
-async fn fetch_booking(conn: &mut AnyConnection, id: i64) -> Result<Booking, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", booking_columns!(), " FROM bookings WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
+async fn fetch_booking(conn: &mut AnyConnection, service: i64, id: i64) -> Result<Booking, StoreError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        booking_columns!(),
+        " FROM bookings WHERE id = $1 AND service_id = $2"
+    ))
+    .bind(id)
+    .bind(service)
+    .fetch_optional(conn)
+    .await?;
     match row {
         Some(row) => booking_from_row(&row),
         None => Err(StoreError::NotFound { what: "booking", id }),
     }
 }
 
-async fn exists(conn: &mut AnyConnection, table: &str, id: i64) -> Result<bool, StoreError> {
+/// Whether record `id` of `table` exists in `service`.
+async fn exists(conn: &mut AnyConnection, service: i64, table: &str, id: i64) -> Result<bool, StoreError> {
     let sql = match table {
-        "riders" => "SELECT 1 FROM riders WHERE id = $1",
-        "vehicles" => "SELECT 1 FROM vehicles WHERE id = $1",
-        "stops" => "SELECT 1 FROM stops WHERE id = $1",
-        _ => "SELECT 1 FROM recurrences WHERE id = $1",
+        "riders" => "SELECT 1 FROM riders WHERE id = $1 AND service_id = $2 AND erased_at IS NULL",
+        "vehicles" => "SELECT 1 FROM vehicles WHERE id = $1 AND service_id = $2",
+        "stops" => "SELECT 1 FROM stops WHERE id = $1 AND service_id = $2",
+        _ => {
+            "SELECT 1 FROM recurrences r JOIN riders p ON p.id = r.rider_id \
+             WHERE r.id = $1 AND p.service_id = $2"
+        }
     };
-    Ok(sqlx::query(sql).bind(id).fetch_optional(conn).await?.is_some())
+    Ok(sqlx::query(sql).bind(id).bind(service).fetch_optional(conn).await?.is_some())
+}
+
+/// The tables and ids a new booking refers to, as (table, what, id).
+fn references(b: &Booking, vehicle_id: i64) -> Vec<(&'static str, &'static str, i64)> {
+    let mut refs = vec![("riders", "rider", b.trip.rider_id), ("vehicles", "vehicle", vehicle_id)];
+    for place in [&b.trip.origin, &b.trip.destination] {
+        if let PlaceKind::Stop(id) = place.kind {
+            refs.push(("stops", "stop", id));
+        }
+    }
+    if let Some(id) = b.recurrence_id {
+        refs.push(("recurrences", "recurrence", id));
+    }
+    refs
 }
 
 impl Store {
@@ -219,23 +244,32 @@ impl Store {
             })?;
         let expected_arrival = placement.dropoff_eta.unwrap_or(new.expected_arrival);
         let mut w = self.begin_write().await?;
-        let id = match insert_booking(&mut w.tx, new, placement.vehicle_id, expected_arrival).await {
+        // Everything the booking refers to must be this service's.
+        for (table, what, id) in references(new, placement.vehicle_id) {
+            if !exists(&mut w.tx, self.service, table, id).await? {
+                return Err(StoreError::NotFound { what, id });
+            }
+        }
+        let id = match insert_booking(&mut w.tx, self.service, new, placement.vehicle_id, expected_arrival)
+            .await
+        {
             Ok(id) => id,
             Err(e) if is_violation(&e, ErrorKind::UniqueViolation) => {
                 drop(w);
                 return Err(self.key_taken(&new.idempotency_key).await);
             }
-            Err(e) if is_violation(&e, ErrorKind::ForeignKeyViolation) => {
-                drop(w);
-                return Err(self.missing_reference(new, placement.vehicle_id, e).await);
-            }
             Err(e) => return Err(e.into()),
         };
-        set.write(&mut w.tx, Some(id), None).await?;
+        set.write(self, &mut w.tx, Some(id), None).await?;
         if let Some(entry) = audit {
-            insert_audit(&mut w.tx, &AuditEntry { booking_id: Some(id), ..entry.clone() }).await?;
+            insert_audit(
+                &mut w.tx,
+                Some(self.service),
+                &AuditEntry { booking_id: Some(id), ..entry.clone() },
+            )
+            .await?;
         }
-        let booking = fetch_booking(&mut w.tx, id).await?;
+        let booking = fetch_booking(&mut w.tx, self.service, id).await?;
         w.tx.commit().await?;
         Ok(booking)
     }
@@ -248,26 +282,6 @@ impl Store {
             )),
             _ => StoreError::Duplicate(format!("idempotency key `{key}` was already used")),
         }
-    }
-
-    /// Names the record a new booking refers to that does not exist.
-    async fn missing_reference(&self, b: &Booking, vehicle_id: i64, err: sqlx::Error) -> StoreError {
-        let mut refs = vec![("riders", "rider", b.trip.rider_id), ("vehicles", "vehicle", vehicle_id)];
-        for place in [&b.trip.origin, &b.trip.destination] {
-            if let PlaceKind::Stop(id) = place.kind {
-                refs.push(("stops", "stop", id));
-            }
-        }
-        if let Some(id) = b.recurrence_id {
-            refs.push(("recurrences", "recurrence", id));
-        }
-        let Ok(mut conn) = self.pool.acquire().await else { return err.into() };
-        for (table, what, id) in refs {
-            if let Ok(false) = exists(&mut conn, table, id).await {
-                return StoreError::NotFound { what, id };
-            }
-        }
-        err.into()
     }
 
     /// The evening before: each booking's wide window becomes its final one
@@ -285,11 +299,12 @@ impl Store {
                 "UPDATE bookings SET pickup_earliest = $2, pickup_latest = $3, window_stage = 'to_tell', \
                  wide_earliest = COALESCE(wide_earliest, pickup_earliest), \
                  wide_latest = COALESCE(wide_latest, pickup_latest) \
-                 WHERE id = $1 AND status = 'confirmed' AND window_stage = 'wide'",
+                 WHERE id = $1 AND status = 'confirmed' AND window_stage = 'wide' AND service_id = $4",
             )
             .bind(id)
             .bind(start)
             .bind(end)
+            .bind(self.service)
             .execute(&mut *w.tx)
             .await?;
             changed += done.rows_affected() as usize;
@@ -303,7 +318,7 @@ impl Store {
     /// [`StoreError::Invalid`] when there is nothing to tell.
     pub async fn mark_told(&self, id: i64) -> Result<Booking, StoreError> {
         let mut w = self.begin_write().await?;
-        let b = fetch_booking(&mut w.tx, id).await?;
+        let b = fetch_booking(&mut w.tx, self.service, id).await?;
         if b.status == BookingStatus::Cancelled {
             return Err(StoreError::AlreadyCancelled { id });
         }
@@ -324,7 +339,7 @@ impl Store {
             .bind(id)
             .execute(&mut *w.tx)
             .await?;
-        let b = fetch_booking(&mut w.tx, id).await?;
+        let b = fetch_booking(&mut w.tx, self.service, id).await?;
         w.tx.commit().await?;
         Ok(b)
     }
@@ -335,11 +350,15 @@ impl Store {
         if key.is_empty() {
             return Ok(None);
         }
-        let row =
-            sqlx::query(concat!("SELECT ", booking_columns!(), " FROM bookings WHERE idempotency_key = $1"))
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            booking_columns!(),
+            " FROM bookings WHERE idempotency_key = $1 AND service_id = $2"
+        ))
+        .bind(key)
+        .bind(self.service)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(booking_from_row).transpose()
     }
 
@@ -364,27 +383,34 @@ impl Store {
     ) -> Result<Booking, StoreError> {
         let set = PlanSet::new(plans, false)?;
         let mut w = self.begin_write().await?;
-        let status: Option<String> = sqlx::query_scalar("SELECT status FROM bookings WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *w.tx)
-            .await?;
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM bookings WHERE id = $1 AND service_id = $2")
+                .bind(id)
+                .bind(self.service)
+                .fetch_optional(&mut *w.tx)
+                .await?;
         match status.as_deref() {
             None => return Err(StoreError::NotFound { what: "booking", id }),
             Some("cancelled") => return Err(StoreError::AlreadyCancelled { id }),
             Some(_) => {}
         }
-        set.write(&mut w.tx, None, Some(id)).await?;
+        set.write(self, &mut w.tx, None, Some(id)).await?;
         if let Some(entry) = audit {
-            insert_audit(&mut w.tx, &AuditEntry { booking_id: Some(id), ..entry.clone() }).await?;
+            insert_audit(
+                &mut w.tx,
+                Some(self.service),
+                &AuditEntry { booking_id: Some(id), ..entry.clone() },
+            )
+            .await?;
         }
-        let booking = fetch_booking(&mut w.tx, id).await?;
+        let booking = fetch_booking(&mut w.tx, self.service, id).await?;
         w.tx.commit().await?;
         Ok(booking)
     }
 
     pub async fn get_booking(&self, id: i64) -> Result<Booking, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        fetch_booking(&mut conn, id).await
+        fetch_booking(&mut conn, self.service, id).await
     }
 
     /// Bookings of a rider and/or a day (`None` = any), by start of the pickup
@@ -398,12 +424,13 @@ impl Store {
         let rows = sqlx::query(concat!(
             "SELECT ",
             booking_columns!(),
-            " FROM bookings WHERE ($1 IS NULL OR rider_id = $1) AND ($2 IS NULL OR day = $2) \
-             AND ($3 OR status = 'confirmed') ORDER BY pickup_earliest, id"
+            " FROM bookings WHERE service_id = $4 AND ($1 IS NULL OR rider_id = $1) \
+             AND ($2 IS NULL OR day = $2) AND ($3 OR status = 'confirmed') ORDER BY pickup_earliest, id"
         ))
         .bind(rider)
         .bind(day.map(|d| i64::from(d.0)))
         .bind(include_cancelled)
+        .bind(self.service)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(booking_from_row).collect()
@@ -413,7 +440,7 @@ impl Store {
     /// rebuilding the live plan after a restart.
     pub async fn confirmed_bookings_from(&self, day: ServiceDay) -> Result<Vec<Booking>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        read_confirmed_from(&mut conn, day).await
+        read_confirmed_from(&mut conn, self.service, day).await
     }
 
     /// [`Store::confirmed_bookings_from`] and [`Store::plans_from`] read from
@@ -429,20 +456,26 @@ impl Store {
                 self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?
             }
         };
-        let bookings = read_confirmed_from(&mut tx, day).await?;
-        let plans = read_plans_from(&mut tx, day).await?;
+        let bookings = read_confirmed_from(&mut tx, self.service, day).await?;
+        let plans = read_plans_from(&mut tx, self.service, day).await?;
         tx.commit().await?;
         Ok((bookings, plans))
     }
 }
 
-async fn read_confirmed_from(conn: &mut AnyConnection, day: ServiceDay) -> Result<Vec<Booking>, StoreError> {
+async fn read_confirmed_from(
+    conn: &mut AnyConnection,
+    service: i64,
+    day: ServiceDay,
+) -> Result<Vec<Booking>, StoreError> {
     let rows = sqlx::query(concat!(
         "SELECT ",
         booking_columns!(),
-        " FROM bookings WHERE status = 'confirmed' AND day >= $1 ORDER BY day, pickup_earliest, id"
+        " FROM bookings WHERE service_id = $2 AND status = 'confirmed' AND day >= $1 \
+         ORDER BY day, pickup_earliest, id"
     ))
     .bind(i64::from(day.0))
+    .bind(service)
     .fetch_all(conn)
     .await?;
     rows.iter().map(booking_from_row).collect()

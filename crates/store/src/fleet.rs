@@ -3,10 +3,9 @@
 use noriai_model::LatLon;
 use noriai_model::service::{FleetVehicle, ServiceDay, Shift, StopRecord};
 use sqlx::any::AnyRow;
-use sqlx::error::ErrorKind;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::error::{is_violation, to_day, to_u32};
+use crate::error::{to_day, to_u32};
 use crate::{Store, StoreError};
 
 /// Rows per multi-row INSERT: few round trips, far below either backend's
@@ -63,14 +62,15 @@ impl Store {
     pub async fn insert_vehicle(&self, vehicle: &FleetVehicle) -> Result<FleetVehicle, StoreError> {
         let mut w = self.begin_write().await?;
         let id = sqlx::query_scalar(
-            "INSERT INTO vehicles (name, seats, wheelchair_places, depot_lat, depot_lon) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO vehicles (name, seats, wheelchair_places, depot_lat, depot_lon, service_id) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(&vehicle.name)
         .bind(i64::from(vehicle.seats))
         .bind(i64::from(vehicle.wheelchair_places))
         .bind(vehicle.depot.lat)
         .bind(vehicle.depot.lon)
+        .bind(self.service)
         .fetch_one(&mut *w.tx)
         .await?;
         w.tx.commit().await?;
@@ -80,8 +80,10 @@ impl Store {
     /// Every vehicle, by id.
     pub async fn list_vehicles(&self) -> Result<Vec<FleetVehicle>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, name, seats, wheelchair_places, depot_lat, depot_lon FROM vehicles ORDER BY id",
+            "SELECT id, name, seats, wheelchair_places, depot_lat, depot_lon FROM vehicles \
+             WHERE service_id = $1 ORDER BY id",
         )
+        .bind(self.service)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(vehicle_from_row).collect()
@@ -89,9 +91,11 @@ impl Store {
 
     pub async fn get_vehicle(&self, id: i64) -> Result<FleetVehicle, StoreError> {
         let row = sqlx::query(
-            "SELECT id, name, seats, wheelchair_places, depot_lat, depot_lon FROM vehicles WHERE id = $1",
+            "SELECT id, name, seats, wheelchair_places, depot_lat, depot_lon FROM vehicles \
+             WHERE id = $1 AND service_id = $2",
         )
         .bind(id)
+        .bind(self.service)
         .fetch_optional(&self.pool)
         .await?;
         match row {
@@ -110,6 +114,9 @@ impl Store {
             )));
         }
         let mut w = self.begin_write().await?;
+        if !self.owns_vehicle(&mut w.tx, shift.vehicle_id).await? {
+            return Err(StoreError::NotFound { what: "vehicle", id: shift.vehicle_id });
+        }
         sqlx::query(
             "INSERT INTO shifts (vehicle_id, day, start_s, end_s) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (vehicle_id, day) DO UPDATE SET start_s = excluded.start_s, end_s = excluded.end_s",
@@ -119,11 +126,7 @@ impl Store {
         .bind(i64::from(shift.start_s))
         .bind(i64::from(shift.end_s))
         .execute(&mut *w.tx)
-        .await
-        .map_err(|e| match is_violation(&e, ErrorKind::ForeignKeyViolation) {
-            true => StoreError::NotFound { what: "vehicle", id: shift.vehicle_id },
-            false => e.into(),
-        })?;
+        .await?;
         w.tx.commit().await?;
         Ok(())
     }
@@ -131,6 +134,9 @@ impl Store {
     /// Marks a vehicle as part of the demo fleet, whose shifts are kept rolling.
     pub async fn mark_demo_vehicle(&self, vehicle_id: i64) -> Result<(), StoreError> {
         let mut w = self.begin_write().await?;
+        if !self.owns_vehicle(&mut w.tx, vehicle_id).await? {
+            return Err(StoreError::NotFound { what: "vehicle", id: vehicle_id });
+        }
         sqlx::query("INSERT INTO demo_vehicles (vehicle_id) VALUES ($1) ON CONFLICT (vehicle_id) DO NOTHING")
             .bind(vehicle_id)
             .execute(&mut *w.tx)
@@ -141,9 +147,13 @@ impl Store {
 
     /// The vehicles of the demo fleet.
     pub async fn demo_vehicles(&self) -> Result<Vec<i64>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT vehicle_id FROM demo_vehicles ORDER BY vehicle_id")
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar(
+            "SELECT d.vehicle_id FROM demo_vehicles d JOIN vehicles v ON v.id = d.vehicle_id \
+             WHERE v.service_id = $1 ORDER BY d.vehicle_id",
+        )
+        .bind(self.service)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Adds shifts where the vehicle has none that day; an existing shift
@@ -153,6 +163,9 @@ impl Store {
         let mut w = self.begin_write().await?;
         let mut added = 0;
         for shift in shifts {
+            if !self.owns_vehicle(&mut w.tx, shift.vehicle_id).await? {
+                return Err(StoreError::NotFound { what: "vehicle", id: shift.vehicle_id });
+            }
             let done = sqlx::query(
                 "INSERT INTO shifts (vehicle_id, day, start_s, end_s) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (vehicle_id, day) DO NOTHING",
@@ -172,9 +185,11 @@ impl Store {
     /// The shifts of a day, by vehicle.
     pub async fn shifts_on(&self, day: ServiceDay) -> Result<Vec<Shift>, StoreError> {
         let rows = sqlx::query(
-            "SELECT vehicle_id, day, start_s, end_s FROM shifts WHERE day = $1 ORDER BY vehicle_id",
+            "SELECT vehicle_id, day, start_s, end_s FROM shifts \
+             WHERE day = $1 AND vehicle_id IN (SELECT id FROM vehicles WHERE service_id = $2) ORDER BY vehicle_id",
         )
         .bind(i64::from(day.0))
+        .bind(self.service)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(shift_from_row).collect()
@@ -183,9 +198,12 @@ impl Store {
     /// The shifts of `day` and every later day, by day then vehicle.
     pub async fn shifts_from(&self, day: ServiceDay) -> Result<Vec<Shift>, StoreError> {
         let rows = sqlx::query(
-            "SELECT vehicle_id, day, start_s, end_s FROM shifts WHERE day >= $1 ORDER BY day, vehicle_id",
+            "SELECT vehicle_id, day, start_s, end_s FROM shifts \
+             WHERE day >= $1 AND vehicle_id IN (SELECT id FROM vehicles WHERE service_id = $2) \
+             ORDER BY day, vehicle_id",
         )
         .bind(i64::from(day.0))
+        .bind(self.service)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(shift_from_row).collect()
@@ -201,20 +219,24 @@ impl Store {
         cells.sort_unstable();
         cells.dedup();
         let mut w = self.begin_write().await?;
-        sqlx::query("DELETE FROM service_area_cells").execute(&mut *w.tx).await?;
+        sqlx::query("DELETE FROM service_area_cells WHERE service_id = $1")
+            .bind(self.service)
+            .execute(&mut *w.tx)
+            .await?;
         sqlx::query(
-            "INSERT INTO service_area (id, resolution) VALUES (1, $1) \
-             ON CONFLICT (id) DO UPDATE SET resolution = excluded.resolution",
+            "INSERT INTO service_areas (service_id, resolution) VALUES ($1, $2) \
+             ON CONFLICT (service_id) DO UPDATE SET resolution = excluded.resolution",
         )
+        .bind(self.service)
         .bind(i64::from(resolution))
         .execute(&mut *w.tx)
         .await?;
         for chunk in cells.chunks(ROWS_PER_INSERT) {
-            let sql = values_sql("INSERT INTO service_area_cells (cell) VALUES", 1, chunk.len());
+            let sql = values_sql("INSERT INTO service_area_cells (service_id, cell) VALUES", 2, chunk.len());
             let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
             for &cell in chunk {
                 // Bit cast: H3 indexes keep their top bit 0, so the order is kept too.
-                query = query.bind(cell as i64);
+                query = query.bind(self.service).bind(cell as i64);
             }
             query.execute(&mut *w.tx).await?;
         }
@@ -224,15 +246,19 @@ impl Store {
 
     /// The service area's resolution and cells (ascending), if one was set.
     pub async fn service_area(&self) -> Result<Option<(u8, Vec<u64>)>, StoreError> {
-        let resolution: Option<i64> = sqlx::query_scalar("SELECT resolution FROM service_area WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await?;
+        let resolution: Option<i64> =
+            sqlx::query_scalar("SELECT resolution FROM service_areas WHERE service_id = $1")
+                .bind(self.service)
+                .fetch_optional(&self.pool)
+                .await?;
         let Some(resolution) = resolution else { return Ok(None) };
         let resolution = u8::try_from(resolution)
             .map_err(|_| StoreError::Corrupt(format!("H3 resolution {resolution}")))?;
-        let cells: Vec<i64> = sqlx::query_scalar("SELECT cell FROM service_area_cells ORDER BY cell")
-            .fetch_all(&self.pool)
-            .await?;
+        let cells: Vec<i64> =
+            sqlx::query_scalar("SELECT cell FROM service_area_cells WHERE service_id = $1 ORDER BY cell")
+                .bind(self.service)
+                .fetch_all(&self.pool)
+                .await?;
         Ok(Some((resolution, cells.into_iter().map(|c| c as u64).collect())))
     }
 
@@ -240,12 +266,13 @@ impl Store {
     pub async fn insert_stop(&self, stop: &StopRecord) -> Result<StopRecord, StoreError> {
         let mut w = self.begin_write().await?;
         let id = sqlx::query_scalar(
-            "INSERT INTO stops (name, name_kana, lat, lon) VALUES ($1, $2, $3, $4) RETURNING id",
+            "INSERT INTO stops (name, name_kana, lat, lon, service_id) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(&stop.name)
         .bind(&stop.name_kana)
         .bind(stop.location.lat)
         .bind(stop.location.lon)
+        .bind(self.service)
         .fetch_one(&mut *w.tx)
         .await?;
         w.tx.commit().await?;
@@ -254,21 +281,41 @@ impl Store {
 
     /// Every stop, by id.
     pub async fn list_stops(&self) -> Result<Vec<StopRecord>, StoreError> {
-        let rows = sqlx::query("SELECT id, name, name_kana, lat, lon FROM stops ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, name, name_kana, lat, lon FROM stops WHERE service_id = $1 ORDER BY id")
+                .bind(self.service)
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(stop_from_row).collect()
     }
 
     pub async fn get_stop(&self, id: i64) -> Result<StopRecord, StoreError> {
-        let row = sqlx::query("SELECT id, name, name_kana, lat, lon FROM stops WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT id, name, name_kana, lat, lon FROM stops WHERE id = $1 AND service_id = $2")
+                .bind(id)
+                .bind(self.service)
+                .fetch_optional(&self.pool)
+                .await?;
         match row {
             Some(row) => stop_from_row(&row),
             None => Err(StoreError::NotFound { what: "stop", id }),
         }
+    }
+}
+
+impl Store {
+    /// Whether vehicle `id` exists and belongs to this handle's service.
+    pub(crate) async fn owns_vehicle(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        id: i64,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query("SELECT 1 FROM vehicles WHERE id = $1 AND service_id = $2")
+            .bind(id)
+            .bind(self.service)
+            .fetch_optional(conn)
+            .await?
+            .is_some())
     }
 }
 

@@ -17,6 +17,11 @@
 //! [`Store::cancel_booking`], which turns a stale re-plan (one computed before
 //! another booking was committed) into [`StoreError::StalePlan`] instead of a
 //! silently lost booking.
+//!
+//! A [`Store`] sees one service (municipality) at a time: every query about
+//! riders, the fleet, stops, the area, bookings and plans is limited to
+//! [`Store::service`], so one town's data never reaches another's handlers.
+//! [`Store::for_service`] gives the same pool seen as another service.
 
 mod accounts;
 mod bookings;
@@ -24,6 +29,7 @@ mod error;
 mod fleet;
 mod plans;
 mod riders;
+mod services;
 mod text;
 
 use std::path::PathBuf;
@@ -43,6 +49,10 @@ pub use text::{fold_for_search, phone_digits, plain_phone, reading};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The service every database has (the one made by the migration that
+/// introduced services); a fresh handle sees it.
+pub const FIRST_SERVICE: i64 = 1;
 
 /// SQLite has one writer at a time; more connections only add readers, which
 /// WAL lets run beside the writer.
@@ -72,6 +82,8 @@ pub struct Store {
     /// SQLite's busy handler, which sleeps and retries and can starve a writer
     /// under load. `None` on PostgreSQL, which locks rows instead.
     write_turn: Option<Arc<Mutex<()>>>,
+    /// The service this handle reads and writes.
+    service: i64,
 }
 
 impl Store {
@@ -109,7 +121,12 @@ impl Store {
             .await
             .map_err(|source| StoreError::Connect { url: error::redact(url), source })?;
         SQLITE_MIGRATIONS.run(&pool).await?;
-        let store = Store { pool, backend: Backend::Sqlite, write_turn: Some(Arc::new(Mutex::new(()))) };
+        let store = Store {
+            pool,
+            backend: Backend::Sqlite,
+            write_turn: Some(Arc::new(Mutex::new(()))),
+            service: FIRST_SERVICE,
+        };
         store.renormalise_riders().await?;
         Ok(store)
     }
@@ -124,7 +141,7 @@ impl Store {
             .await
             .map_err(|source| StoreError::Connect { url: error::redact(url), source })?;
         POSTGRES_MIGRATIONS.run(&pool).await?;
-        let store = Store { pool, backend: Backend::Postgres, write_turn: None };
+        let store = Store { pool, backend: Backend::Postgres, write_turn: None, service: FIRST_SERVICE };
         store.renormalise_riders().await?;
         Ok(store)
     }
@@ -138,6 +155,17 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The service this handle reads and writes.
+    pub fn service(&self) -> i64 {
+        self.service
+    }
+
+    /// The same database seen as service `id` (which is not checked here:
+    /// see [`Store::get_service`]).
+    pub fn for_service(&self, id: i64) -> Store {
+        Store { service: id, ..self.clone() }
     }
 
     /// Closes every connection; waits for connections in use to come back.

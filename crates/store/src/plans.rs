@@ -131,11 +131,18 @@ impl<'a> PlanSet<'a> {
     /// replaced, or drop a confirmed booking's stop.
     pub(crate) async fn write(
         &self,
+        store: &Store,
         conn: &mut AnyConnection,
         new_id: Option<i64>,
         cancelled: Option<i64>,
     ) -> Result<(), StoreError> {
         let real = |id: i64| if id == 0 { new_id.unwrap_or(0) } else { id };
+        // Plans move only this service's vehicles and bookings.
+        for plan in &self.plans {
+            if !store.owns_vehicle(conn, plan.vehicle_id).await? {
+                return Err(StoreError::NotFound { what: "vehicle", id: plan.vehicle_id });
+            }
+        }
 
         // Lock every vehicle-day this call changes before reading any of them.
         let mut locks: BTreeSet<(i64, ServiceDay)> =
@@ -186,18 +193,21 @@ impl<'a> PlanSet<'a> {
             let id = real(given_id);
             let done = sqlx::query(
                 "UPDATE bookings SET vehicle_id = $2, expected_arrival = COALESCE($3, expected_arrival) \
-                 WHERE id = $1 AND status = 'confirmed'",
+                 WHERE id = $1 AND status = 'confirmed' AND service_id = $4",
             )
             .bind(id)
             .bind(placement.vehicle_id)
             .bind(placement.dropoff_eta)
+            .bind(store.service)
             .execute(&mut *conn)
             .await?;
             if done.rows_affected() == 0 {
-                let status: Option<String> = sqlx::query_scalar("SELECT status FROM bookings WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *conn)
-                    .await?;
+                let status: Option<String> =
+                    sqlx::query_scalar("SELECT status FROM bookings WHERE id = $1 AND service_id = $2")
+                        .bind(id)
+                        .bind(store.service)
+                        .fetch_optional(&mut *conn)
+                        .await?;
                 return Err(match status {
                     None => StoreError::NotFound { what: "booking", id },
                     Some(_) => StoreError::StalePlan(format!(
@@ -321,15 +331,18 @@ async fn lock_plan(conn: &mut AnyConnection, vehicle_id: i64, day: ServiceDay) -
 /// statement, so one consistent snapshot on both backends.
 pub(crate) async fn read_plans_from(
     conn: &mut AnyConnection,
+    service: i64,
     day: ServiceDay,
 ) -> Result<Vec<VehicleDayPlan>, StoreError> {
     let rows = sqlx::query(
         "SELECT p.vehicle_id, p.day, s.booking_id, s.action, s.eta \
          FROM vehicle_day_plans p \
+         JOIN vehicles v ON v.id = p.vehicle_id \
          LEFT JOIN plan_stops s ON s.vehicle_id = p.vehicle_id AND s.day = p.day \
-         WHERE p.day >= $1 ORDER BY p.day, p.vehicle_id, s.position",
+         WHERE p.day >= $1 AND v.service_id = $2 ORDER BY p.day, p.vehicle_id, s.position",
     )
     .bind(i64::from(day.0))
+    .bind(service)
     .fetch_all(&mut *conn)
     .await?;
     let mut plans: Vec<VehicleDayPlan> = Vec::new();
@@ -368,7 +381,7 @@ impl Store {
     pub async fn replace_plans(&self, plans: &[VehicleDayPlan]) -> Result<(), StoreError> {
         let set = PlanSet::new(plans, false)?;
         let mut w = self.begin_write().await?;
-        set.write(&mut w.tx, None, None).await?;
+        set.write(self, &mut w.tx, None, None).await?;
         w.tx.commit().await?;
         Ok(())
     }
@@ -377,7 +390,7 @@ impl Store {
     /// the live plan after a restart.
     pub async fn plans_from(&self, day: ServiceDay) -> Result<Vec<VehicleDayPlan>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        read_plans_from(&mut conn, day).await
+        read_plans_from(&mut conn, self.service, day).await
     }
 }
 

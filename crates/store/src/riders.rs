@@ -105,8 +105,8 @@ impl Store {
         let mut w = self.begin_write().await?;
         let inserted = sqlx::query_scalar(
             "INSERT INTO riders (name, name_kana, phone, phone_digits, name_fold, kana_fold, home_address, \
-             home_lat, home_lon, wheelchair, companion, walking_aid, driver_notes) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+             home_lat, home_lon, wheelchair, companion, walking_aid, driver_notes, service_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
         )
         .bind(&rider.name)
         .bind(&rider.name_kana)
@@ -121,6 +121,7 @@ impl Store {
         .bind(rider.needs.companion)
         .bind(rider.needs.walking_aid)
         .bind(&rider.needs.driver_notes)
+        .bind(self.service)
         .fetch_one(&mut *w.tx)
         .await;
         let id: i64 = match inserted {
@@ -142,7 +143,8 @@ impl Store {
         let updated = sqlx::query(
             "UPDATE riders SET name = $2, name_kana = $3, phone = $4, phone_digits = $5, name_fold = $6, \
              kana_fold = $7, home_address = $8, home_lat = $9, home_lon = $10, wheelchair = $11, \
-             companion = $12, walking_aid = $13, driver_notes = $14 WHERE id = $1 AND erased_at IS NULL",
+             companion = $12, walking_aid = $13, driver_notes = $14 \
+             WHERE id = $1 AND service_id = $15 AND erased_at IS NULL",
         )
         .bind(rider.id)
         .bind(&rider.name)
@@ -158,6 +160,7 @@ impl Store {
         .bind(rider.needs.companion)
         .bind(rider.needs.walking_aid)
         .bind(&rider.needs.driver_notes)
+        .bind(self.service)
         .execute(&mut *w.tx)
         .await;
         match updated {
@@ -175,12 +178,14 @@ impl Store {
 
     /// The conflict error for a phone number that another rider has.
     async fn phone_taken(&self, phone: &str, except: Option<i64>) -> StoreError {
-        let owner: Result<Option<i64>, _> =
-            sqlx::query_scalar("SELECT id FROM riders WHERE phone_digits = $1 AND id <> $2")
-                .bind(phone_digits(phone))
-                .bind(except.unwrap_or(-1))
-                .fetch_optional(&self.pool)
-                .await;
+        let owner: Result<Option<i64>, _> = sqlx::query_scalar(
+            "SELECT id FROM riders WHERE phone_digits = $1 AND id <> $2 AND service_id = $3",
+        )
+        .bind(phone_digits(phone))
+        .bind(except.unwrap_or(-1))
+        .bind(self.service)
+        .fetch_optional(&self.pool)
+        .await;
         match owner {
             Ok(Some(id)) => {
                 StoreError::Duplicate(format!("phone number {phone} is already registered to rider {id}"))
@@ -195,9 +200,10 @@ impl Store {
         let row = sqlx::query(concat!(
             "SELECT ",
             rider_columns!(),
-            " FROM riders WHERE id = $1 AND erased_at IS NULL"
+            " FROM riders WHERE id = $1 AND service_id = $2 AND erased_at IS NULL"
         ))
         .bind(id)
+        .bind(self.service)
         .fetch_optional(&self.pool)
         .await?;
         match row {
@@ -228,13 +234,14 @@ impl Store {
             "SELECT ",
             rider_columns!(),
             " FROM riders \
-             WHERE erased_at IS NULL AND ($1 IS NULL OR phone_digits LIKE $1 ESCAPE '!') \
+             WHERE service_id = $4 AND erased_at IS NULL AND ($1 IS NULL OR phone_digits LIKE $1 ESCAPE '!') \
                AND ($2 IS NULL OR name_fold LIKE $2 ESCAPE '!' OR kana_fold LIKE $2 ESCAPE '!') \
              ORDER BY kana_fold, id LIMIT $3"
         ))
         .bind(phone_pattern)
         .bind(name_pattern)
         .bind(i64::from(limit))
+        .bind(self.service)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(rider_from_row).collect()
@@ -244,17 +251,16 @@ impl Store {
     /// bookings made from it carry its id in `recurrence_id`.
     pub async fn insert_recurrence(&self, rider_id: i64, description: &str) -> Result<i64, StoreError> {
         let mut w = self.begin_write().await?;
-        let id = sqlx::query_scalar(
-            "INSERT INTO recurrences (rider_id, description) VALUES ($1, $2) RETURNING id",
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO recurrences (rider_id, description) SELECT $1, $2 \
+             WHERE EXISTS (SELECT 1 FROM riders WHERE id = $1 AND service_id = $3) RETURNING id",
         )
         .bind(rider_id)
         .bind(description)
-        .fetch_one(&mut *w.tx)
-        .await
-        .map_err(|e| match is_violation(&e, ErrorKind::ForeignKeyViolation) {
-            true => StoreError::NotFound { what: "rider", id: rider_id },
-            false => e.into(),
-        })?;
+        .bind(self.service)
+        .fetch_optional(&mut *w.tx)
+        .await?;
+        let id = id.ok_or(StoreError::NotFound { what: "rider", id: rider_id })?;
         w.tx.commit().await?;
         Ok(id)
     }

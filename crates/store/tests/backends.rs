@@ -192,6 +192,7 @@ on_both_backends!(
     tokens_are_found_by_digest_listed_and_revoked,
     the_audit_trail_is_append_only_and_found_by_rider,
     erasing_a_rider_keeps_bookings_without_personal_data,
+    services_keep_their_records_apart,
 );
 
 #[tokio::test]
@@ -262,7 +263,19 @@ async fn a_database_of_the_previous_release_opens_with_everything_in_it() {
     assert_eq!(told.trip.destination.label, "Balzers clinic");
     assert_eq!(wide.window, WindowStage::Wide);
     assert_eq!(wide.wide_window, Some(wide.pickup_window), "the wide window told is kept from now on");
-    assert!(store.list_tokens().await.unwrap().is_empty());
+    assert!(store.list_tokens(None).await.unwrap().is_empty());
     assert!(store.audit_of_rider(1, 10).await.unwrap().is_empty());
+    // Everything became service 1, the only one; a new service sees none of it.
+    assert_eq!(store.service(), 1);
+    let services = store.list_services().await.unwrap();
+    assert_eq!(services.iter().map(|s| s.id).collect::<Vec<_>>(), vec![1]);
+    let mut town = services[0].clone();
+    town.name = "新郷村".into();
+    let other = store.for_service(store.insert_service(&town).await.unwrap().id);
+    assert!(other.list_vehicles().await.unwrap().is_empty());
+    assert!(other.list_bookings(None, None, true).await.unwrap().is_empty());
+    assert!(matches!(other.get_rider(1).await, Err(StoreError::NotFound { .. })));
+    assert!(other.service_area().await.unwrap().is_none());
+    assert!(store.service_area().await.unwrap().is_some(), "the old area is service 1's");
     store.close().await;
 }

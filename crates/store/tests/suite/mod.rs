@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use noriai_model::LatLon;
 use noriai_model::access::{AuditAction, AuditEntry, Role, Scope, TokenRecord, TokenUnusable};
 use noriai_model::service::{
-    Booking, BookingStatus, FleetVehicle, Needs, Place, PlaceKind, PlanStop, Rider, ServiceDay, Shift,
-    StopAction, StopRecord, Trip, TripTime, WindowStage,
+    Booking, BookingRules, BookingStatus, FleetVehicle, Needs, Place, PlaceKind, PlanStop, Rider, ServiceDay,
+    Shift, StopAction, StopRecord, TownService, Trip, TripTime, WindowStage,
 };
 use noriai_store::{Store, StoreError, VehicleDayPlan};
 
@@ -718,6 +718,7 @@ fn token(role: Role, scope: Scope, name: &str) -> TokenRecord {
         id: 0,
         role,
         scope,
+        service: Some(noriai_store::FIRST_SERVICE),
         name: name.into(),
         created_at: 1_000,
         expires_at: Some(9_000),
@@ -744,11 +745,11 @@ pub async fn tokens_are_found_by_digest_listed_and_revoked(db: TestDb) {
         store.insert_token("dd44", &token(Role::Driver, Scope::Vehicle(v1.id + 100), "ghost")).await,
         Err(StoreError::NotFound { what: "vehicle", .. })
     ));
-    assert_eq!(store.list_tokens().await.unwrap(), vec![admin.clone(), driver.clone(), rider.clone()]);
-    let revoked = store.revoke_token(driver.id, 5_000).await.unwrap();
+    assert_eq!(store.list_tokens(None).await.unwrap(), vec![admin.clone(), driver.clone(), rider.clone()]);
+    let revoked = store.revoke_token(driver.id, None, 5_000).await.unwrap();
     assert_eq!(revoked.revoked_at, Some(5_000));
     assert_eq!(
-        store.revoke_token(driver.id, 6_000).await.unwrap().revoked_at,
+        store.revoke_token(driver.id, Some(driver.service.unwrap()), 6_000).await.unwrap().revoked_at,
         Some(5_000),
         "first time kept"
     );
@@ -756,7 +757,10 @@ pub async fn tokens_are_found_by_digest_listed_and_revoked(db: TestDb) {
     assert_eq!(again.usable_at(4_999), Ok(()));
     assert_eq!(again.usable_at(5_000), Err(TokenUnusable::Revoked));
     assert_eq!(admin.usable_at(9_000), Err(TokenUnusable::Expired));
-    assert!(matches!(store.revoke_token(999, 1).await, Err(StoreError::NotFound { what: "token", .. })));
+    assert!(matches!(
+        store.revoke_token(999, None, 1).await,
+        Err(StoreError::NotFound { what: "token", .. })
+    ));
 }
 
 pub async fn the_audit_trail_is_append_only_and_found_by_rider(db: TestDb) {
@@ -835,4 +839,137 @@ pub async fn erasing_a_rider_keeps_bookings_without_personal_data(db: TestDb) {
     // The phone number is free for a new registration.
     store.insert_rider(&rider("新しい人", "アタラシイヒト", &r.phone)).await.unwrap();
     assert!(matches!(store.erase_rider(r.id + 999, d, 1).await, Err(StoreError::NotFound { .. })));
+}
+
+fn town(name: &str) -> TownService {
+    TownService {
+        id: 0,
+        name: name.into(),
+        name_kana: "シンゴウムラ".into(),
+        operator_phone: "0178-78-2111".into(),
+        created_at: 1_000,
+        rules: BookingRules { book_days_ahead: 7, cutoff_minutes: 60, prebooking_window_minutes: 45 },
+    }
+}
+
+/// Two services in one database: each sees only its own riders, fleet,
+/// stops, area, bookings, plans, tokens and audit entries, and nothing of
+/// one can be reached, changed or referred to through the other.
+pub async fn services_keep_their_records_apart(db: TestDb) {
+    let one = &db.store;
+    assert_eq!(one.service(), noriai_store::FIRST_SERVICE);
+    let made = one.insert_service(&town("新郷村")).await.unwrap();
+    assert_eq!(one.get_service(made.id).await.unwrap(), made);
+    assert_eq!(one.list_services().await.unwrap().iter().map(|s| s.id).collect::<Vec<_>>(), vec![1, made.id]);
+    let two = &one.for_service(made.id);
+    let bad_rules =
+        TownService { rules: BookingRules { book_days_ahead: 400, ..made.rules }, ..made.clone() };
+    assert!(matches!(one.insert_service(&bad_rules).await, Err(StoreError::Invalid(_))));
+
+    let (r1, v1, _) = seed(one).await;
+    // The same phone number and the same idempotency key in another town.
+    let r2 = two.insert_rider(&rider("山田 太郎", "ヤマダ タロウ", "0172-33-1234")).await.unwrap();
+    let v2 = two.insert_vehicle(&vehicle("新郷1号")).await.unwrap();
+    let d = day();
+    let b1 = booking(r1.id, d, 9 * 60, "same-key");
+    let b1 = one.commit_booking(&b1, &[solo_plan(v1.id, d, 0, b1.pickup_window.0)]).await.unwrap();
+    let b2 = booking(r2.id, d, 10 * 60, "same-key");
+    let b2 = two.commit_booking(&b2, &[solo_plan(v2.id, d, 0, b2.pickup_window.0)]).await.unwrap();
+    assert_eq!(two.booking_by_key("same-key").await.unwrap().map(|b| b.id), Some(b2.id));
+
+    // Reads see one side only.
+    assert!(matches!(two.get_rider(r1.id).await, Err(StoreError::NotFound { what: "rider", .. })));
+    assert!(matches!(one.get_rider(r2.id).await, Err(StoreError::NotFound { what: "rider", .. })));
+    assert_eq!(two.search_riders(Some("33-12"), None, 10).await.unwrap(), vec![r2.clone()]);
+    assert_eq!(two.list_vehicles().await.unwrap(), vec![v2.clone()]);
+    assert!(matches!(two.get_vehicle(v1.id).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(two.get_booking(b1.id).await, Err(StoreError::NotFound { what: "booking", .. })));
+    assert_eq!(ids(&two.list_bookings(None, Some(d), true).await.unwrap()), vec![b2.id]);
+    assert_eq!(ids(&one.confirmed_bookings_from(d).await.unwrap()), vec![b1.id]);
+    let (live, plans) = two.live_state_from(d).await.unwrap();
+    assert_eq!(
+        (ids(&live), plans.iter().map(|p| p.vehicle_id).collect::<Vec<_>>()),
+        (vec![b2.id], vec![v2.id])
+    );
+
+    // Changes through the other town are refused as if the record did not exist.
+    assert!(matches!(two.update_rider(&r1).await, Err(StoreError::NotFound { what: "rider", .. })));
+    let shift = Shift { vehicle_id: v1.id, day: d, start_s: 0, end_s: 3600 };
+    assert!(matches!(two.set_shift(shift).await, Err(StoreError::NotFound { what: "vehicle", .. })));
+    assert!(matches!(
+        two.cancel_booking(b1.id, &[]).await,
+        Err(StoreError::NotFound { what: "booking", .. })
+    ));
+    assert!(matches!(two.mark_told(b1.id).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(two.insert_recurrence(r1.id, "Tuesdays").await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(two.erase_rider(r1.id, d, 1).await, Err(StoreError::NotFound { what: "rider", .. })));
+    // A booking in town two may not name town one's rider or vehicle,
+    let stray = booking(r1.id, d, 11 * 60, "stray");
+    let err = two.commit_booking(&stray, &[solo_plan(v2.id, d, 0, stray.pickup_window.0)]).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { what: "rider", .. }), "{err:?}");
+    let stray = booking(r2.id, d, 11 * 60, "stray");
+    let err = two.commit_booking(&stray, &[solo_plan(v1.id, d, 0, stray.pickup_window.0)]).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { what: "vehicle", .. }), "{err:?}");
+    // nor move town one's booking in a re-plan.
+    let moved = solo_plan(v2.id, d, b1.id, b1.pickup_window.0);
+    assert!(two.replace_plans(&[moved]).await.is_err());
+    assert_eq!(one.get_booking(b1.id).await.unwrap().vehicle_id, v1.id);
+
+    // Stops and the area.
+    let stop = StopRecord {
+        id: 0,
+        name: "役場前".into(),
+        name_kana: "ヤクバマエ".into(),
+        location: LatLon { lat: 40.46, lon: 141.17 },
+    };
+    let s2 = two.insert_stop(&stop).await.unwrap();
+    assert!(one.list_stops().await.unwrap().is_empty());
+    assert!(matches!(one.get_stop(s2.id).await, Err(StoreError::NotFound { .. })));
+    two.set_service_area(9, &[0x0891_1111_1111_1111, 0x0891_1111_1111_1112]).await.unwrap();
+    one.set_service_area(9, &[0x0891_2222_2222_2222]).await.unwrap();
+    assert_eq!(two.service_area().await.unwrap().map(|(_, c)| c.len()), Some(2));
+    assert_eq!(one.service_area().await.unwrap().map(|(_, c)| c.len()), Some(1));
+
+    // Tokens and the audit trail.
+    let driver_two =
+        TokenRecord { service: Some(two.service()), ..token(Role::Driver, Scope::Vehicle(v2.id), "Kudo") };
+    two.insert_token("ab01", &driver_two).await.unwrap();
+    let crossing =
+        TokenRecord { service: Some(two.service()), ..token(Role::Driver, Scope::Vehicle(v1.id), "x") };
+    assert!(matches!(
+        two.insert_token("ab02", &crossing).await,
+        Err(StoreError::NotFound { what: "vehicle", .. })
+    ));
+    let nowhere = TokenRecord { service: Some(999), ..token(Role::Operator, Scope::Service, "x") };
+    assert!(matches!(
+        two.insert_token("ab03", &nowhere).await,
+        Err(StoreError::NotFound { what: "service", .. })
+    ));
+    let unhomed = TokenRecord { service: None, ..token(Role::Rider, Scope::Rider(r2.id), "x") };
+    assert!(matches!(two.insert_token("ab04", &unhomed).await, Err(StoreError::Invalid(_))));
+    assert_eq!(one.list_tokens(Some(two.service())).await.unwrap().len(), 1);
+    assert!(one.list_tokens(Some(one.service())).await.unwrap().is_empty());
+    let listed = one.list_tokens(None).await.unwrap();
+    assert!(matches!(
+        one.revoke_token(listed[0].id, Some(one.service()), 5).await,
+        Err(StoreError::NotFound { what: "token", .. })
+    ));
+    let entry = AuditEntry {
+        id: 0,
+        at: 1_700_000_000,
+        token_id: 7,
+        role: Role::Operator,
+        rpc: "RiderService/GetRider".into(),
+        action: AuditAction::Read,
+        rider_id: Some(r2.id),
+        booking_id: None,
+    };
+    two.append_audit(&[entry]).await.unwrap();
+    assert_eq!(two.recent_audit(10).await.unwrap().len(), 1);
+    assert!(one.recent_audit(10).await.unwrap().is_empty());
+    assert!(one.audit_of_rider(r2.id, 10).await.unwrap().is_empty());
+}
+
+fn ids(bookings: &[Booking]) -> Vec<i64> {
+    bookings.iter().map(|b| b.id).collect()
 }
