@@ -11,19 +11,31 @@ use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-/// Adds `authorization: Bearer <token>` to every call.
+/// Adds `authorization: Bearer <token>` to every call, and the service it
+/// acts in when one is named.
 #[derive(Clone)]
-pub struct Bearer(MetadataValue<Ascii>);
+pub struct Bearer {
+    token: MetadataValue<Ascii>,
+    service: Option<MetadataValue<Ascii>>,
+}
 
 impl Bearer {
     pub fn new(token: &str) -> Bearer {
-        Bearer(format!("Bearer {}", token.trim()).parse().expect("a token is ASCII"))
+        Bearer { token: format!("Bearer {}", token.trim()).parse().expect("a token is ASCII"), service: None }
+    }
+
+    /// Calls that name `service` in the `x-noriai-service` header.
+    pub fn in_service(token: &str, service: i64) -> Bearer {
+        Bearer { service: Some(service.to_string().parse().expect("digits")), ..Bearer::new(token) }
     }
 }
 
 impl tonic::service::Interceptor for Bearer {
     fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        req.metadata_mut().insert("authorization", self.0.clone());
+        req.metadata_mut().insert("authorization", self.token.clone());
+        if let Some(service) = &self.service {
+            req.metadata_mut().insert(noriai_server::auth::SERVICE_HEADER, service.clone());
+        }
         Ok(req)
     }
 }
@@ -196,7 +208,16 @@ pub struct Clients {
 impl Clients {
     /// Clients on `channel` whose calls carry `token`.
     pub fn over(channel: Channel, token: &str) -> Clients {
-        let authed = InterceptedService::new(channel, Bearer::new(token));
+        Self::with(channel, Bearer::new(token))
+    }
+
+    /// Clients on `channel` whose calls carry `token` and name `service`.
+    pub fn in_service(channel: Channel, token: &str, service: i64) -> Clients {
+        Self::with(channel, Bearer::in_service(token, service))
+    }
+
+    fn with(channel: Channel, bearer: Bearer) -> Clients {
+        let authed = InterceptedService::new(channel, bearer);
         Clients {
             riders: pb::rider_service_client::RiderServiceClient::new(authed.clone()),
             fleet: pb::fleet_service_client::FleetServiceClient::new(authed.clone()),

@@ -474,3 +474,242 @@ async fn tls_serves_end_to_end_and_plain_listening_stays_on_loopback() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("--insecure-listen"), "{err}");
 }
+
+/// Books in two services at once, each through its own operator: both
+/// succeed (the same phone number and idempotency key in both), and neither
+/// can see, change or name anything of the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_services_book_at_once_and_neither_sees_the_other() {
+    let dir = temp_dir("services");
+    let server = Server::start(&dir, &[]);
+    let ch = server.channel().await;
+    let admin_token = server.admin_token();
+    let mut admin = server.clients().await;
+    let rules = pb::BookingRules { book_days_ahead: 7, cutoff_minutes: 60, prebooking_window_minutes: 45 };
+    let shingo = admin
+        .accounts
+        .create_service(pb::CreateServiceRequest {
+            name: "新郷村デマンド".into(),
+            name_kana: "しんごうむら".into(),
+            operator_phone: "０１７８－７８－２１１１".into(),
+            rules: Some(rules),
+        })
+        .await
+        .expect("create service")
+        .into_inner();
+    assert_eq!((shingo.name_kana.as_str(), shingo.operator_phone.as_str()), ("シンゴウムラ", "0178-78-2111"));
+    assert_eq!(shingo.rules, Some(rules));
+    let listed = admin.accounts.list_services(pb::ListServicesRequest {}).await.expect("list").into_inner();
+    assert_eq!(listed.services.iter().map(|s| s.id).collect::<Vec<_>>(), vec![1, shingo.id]);
+
+    // With two services, a deployment-wide admin must name one.
+    let unnamed = admin.fleet.list_vehicles(pb::ListVehiclesRequest {}).await.expect_err("which service?");
+    assert_eq!(unnamed.code(), Code::InvalidArgument, "{unnamed:?}");
+    assert!(unnamed.message().starts_with("x-noriai-service"), "{}", unnamed.message());
+    let mut nowhere = Clients::in_service(ch.clone(), &admin_token, 999);
+    let missing = nowhere.fleet.list_vehicles(pb::ListVehiclesRequest {}).await.expect_err("no such service");
+    assert_eq!(missing.code(), Code::NotFound, "{missing:?}");
+
+    // The new service's fleet, set up by the deployment admin acting in it.
+    let mut admin2 = Clients::in_service(ch.clone(), &admin_token, shingo.id);
+    let van = admin2
+        .fleet
+        .add_vehicle(pb::AddVehicleRequest {
+            name: "新郷1号".into(),
+            seats: 8,
+            wheelchair_places: 1,
+            depot: ll(PLACES[1].0, PLACES[1].1),
+        })
+        .await
+        .expect("add vehicle")
+        .into_inner();
+    for days in [1, 2] {
+        admin2
+            .fleet
+            .set_shift(pb::SetShiftRequest {
+                shift: Some(pb::Shift {
+                    vehicle_id: van.id,
+                    day: day(days),
+                    start: "07:00".into(),
+                    end: "19:00".into(),
+                }),
+            })
+            .await
+            .expect("shift");
+    }
+    let demo_vehicles: Vec<i64> = Clients::in_service(ch.clone(), &admin_token, 1)
+        .fleet
+        .list_vehicles(pb::ListVehiclesRequest {})
+        .await
+        .expect("demo fleet")
+        .into_inner()
+        .vehicles
+        .iter()
+        .map(|v| v.id)
+        .collect();
+    assert!(!demo_vehicles.contains(&van.id) && !demo_vehicles.is_empty());
+    let theirs = admin2
+        .fleet
+        .set_shift(pb::SetShiftRequest {
+            shift: Some(pb::Shift {
+                vehicle_id: demo_vehicles[0],
+                day: day(1),
+                start: "07:00".into(),
+                end: "08:00".into(),
+            }),
+        })
+        .await
+        .expect_err("another service's vehicle");
+    assert_eq!(theirs.code(), Code::NotFound, "{theirs:?}");
+
+    // One operator per service.
+    let token_in = |admin: &mut Clients, service: i64, role: pb::Role| {
+        let mut admin = admin.clone();
+        async move {
+            admin
+                .accounts
+                .create_token(pb::CreateTokenRequest {
+                    role: role as i32,
+                    name: format!("{role:?} of {service}"),
+                    service_id: service,
+                    ..Default::default()
+                })
+                .await
+                .expect("create token")
+                .into_inner()
+        }
+    };
+    let op1 = token_in(&mut admin, 1, pb::Role::Operator).await;
+    let op2 = token_in(&mut admin, shingo.id, pb::Role::Operator).await;
+    assert_eq!(
+        (op1.token.as_ref().map(|t| t.service_id), op2.token.as_ref().map(|t| t.service_id)),
+        (Some(1), Some(shingo.id))
+    );
+    let mut one = server.clients_as(&op1.secret).await;
+    let mut two = server.clients_as(&op2.secret).await;
+    let crossing = Clients::in_service(ch.clone(), &op2.secret, 1)
+        .fleet
+        .list_vehicles(pb::ListVehiclesRequest {})
+        .await
+        .expect_err("an operator of service 2 naming service 1");
+    assert_eq!(crossing.code(), Code::PermissionDenied, "{crossing:?}");
+
+    // The same caller registered in both towns.
+    let r1 = register(&mut one, "山田 花子", "ヤマダ ハナコ", "0172-55-0101", PLACES[0]).await;
+    let r2 = register(&mut two, "山田 花子", "ヤマダ ハナコ", "0172-55-0101", PLACES[0]).await;
+    // Both towns book at the same time, with the same idempotency keys.
+    let book_all = |mut c: Clients, rider: i64| async move {
+        let mut ids = Vec::new();
+        for k in 0..4u32 {
+            let depart = local_time(1, 9 + k, 0);
+            let b = c
+                .booking
+                .book(pb::BookRequest {
+                    idempotency_key: format!("call-{k}"),
+                    what: Some(pb::book_request::What::Trip(trip(rider, PLACES[0], PLACES[2], depart, 1))),
+                    allow_overlap: false,
+                })
+                .await
+                .expect("book")
+                .into_inner();
+            ids.push(b.id);
+        }
+        ids
+    };
+    let (ones, twos) = tokio::join!(book_all(one.clone(), r1.id), book_all(two.clone(), r2.id));
+    assert!(ones.iter().all(|id| !twos.contains(id)));
+
+    // Each sees its own only.
+    let listed = |mut c: Clients| async move {
+        let list = c
+            .booking
+            .list_bookings(pb::ListBookingsRequest { rider_id: 0, day: day(1), include_cancelled: true })
+            .await
+            .expect("list")
+            .into_inner();
+        list.bookings.iter().map(|b| b.id).collect::<Vec<_>>()
+    };
+    assert_eq!(listed(one.clone()).await, ones);
+    assert_eq!(listed(two.clone()).await, twos);
+    let plan = two.fleet.day_plan(pb::DayPlanRequest { day: day(1) }).await.expect("plan").into_inner();
+    assert!(plan.routes.iter().all(|r| r.vehicle_id == van.id) && !plan.routes.is_empty());
+    let found = two
+        .riders
+        .search_riders(pb::SearchRidersRequest { phone: "0172-55".into(), name: String::new(), limit: 10 })
+        .await
+        .expect("search")
+        .into_inner();
+    assert_eq!(found.riders.iter().map(|r| r.id).collect::<Vec<_>>(), vec![r2.id]);
+    for status in [
+        two.riders.get_rider(pb::GetRiderRequest { id: r1.id }).await.expect_err("rider of 1"),
+        two.booking
+            .get_booking(pb::GetBookingRequest { booking_id: ones[0] })
+            .await
+            .expect_err("booking of 1"),
+        two.booking.cancel(pb::CancelRequest { booking_id: ones[0] }).await.expect_err("cancel in 1"),
+        one.booking
+            .get_booking(pb::GetBookingRequest { booking_id: twos[0] })
+            .await
+            .expect_err("booking of 2"),
+    ] {
+        assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    }
+    let stray = two
+        .booking
+        .quote(pb::QuoteRequest { trip: Some(trip(r1.id, PLACES[0], PLACES[2], local_time(1, 15, 0), 1)) })
+        .await
+        .expect_err("a rider of service 1 in service 2");
+    assert_eq!(stray.code(), Code::NotFound, "{stray:?}");
+    let still = one.booking.get_booking(pb::GetBookingRequest { booking_id: ones[0] }).await.expect("kept");
+    assert_eq!(still.into_inner().status, pb::BookingStatus::Confirmed as i32);
+
+    // Service 2's own rules: a week ahead, closing an hour before.
+    for (depart, says) in [(local_time(9, 10, 0), "7 days ahead"), (now_plus(30 * 60), "60 minutes before")] {
+        let refused = two
+            .booking
+            .quote(pb::QuoteRequest { trip: Some(trip(r2.id, PLACES[0], PLACES[2], depart, 1)) })
+            .await
+            .expect_err("outside the booking rules");
+        assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+        assert!(refused.message().contains(says), "{}", refused.message());
+    }
+
+    // An admin of service 2 manages service 2 only.
+    let town_admin = token_in(&mut admin2, shingo.id, pb::Role::Admin).await;
+    let mut town = server.clients_as(&town_admin.secret).await;
+    let denied = town
+        .accounts
+        .create_service(pb::CreateServiceRequest {
+            name: "x".into(),
+            name_kana: "エックス".into(),
+            operator_phone: String::new(),
+            rules: None,
+        })
+        .await
+        .expect_err("a town admin adds no services");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let denied = town
+        .accounts
+        .create_token(pb::CreateTokenRequest {
+            role: pb::Role::Operator as i32,
+            service_id: 1,
+            ..Default::default()
+        })
+        .await
+        .expect_err("a town admin makes no tokens for another service");
+    assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
+    let tokens =
+        town.accounts.list_tokens(pb::ListTokensRequest {}).await.expect("tokens").into_inner().tokens;
+    assert!(!tokens.is_empty() && tokens.iter().all(|t| t.service_id == shingo.id), "{tokens:?}");
+    let services = town.accounts.list_services(pb::ListServicesRequest {}).await.expect("own").into_inner();
+    assert_eq!(services.services.iter().map(|s| s.id).collect::<Vec<_>>(), vec![shingo.id]);
+    let audit =
+        town.accounts.audit_log(pb::AuditLogRequest { rider_id: 0, limit: 1000 }).await.expect("audit");
+    let audit = audit.into_inner().entries;
+    assert!(audit.iter().any(|e| e.rider_id == r2.id));
+    assert!(audit.iter().all(|e| e.rider_id != r1.id && !ones.contains(&e.booking_id)), "{audit:?}");
+}
+
+fn now_plus(seconds: i64) -> i64 {
+    noriai_server::now_unix() + seconds
+}

@@ -53,6 +53,8 @@ pub const RULES: &[(&str, &[Role])] = &[
     ("noriai.v1.BookingService/ReplanDay", &[Admin, Operator]),
     ("noriai.v1.BookingService/FinalizeDay", &[Admin, Operator]),
     ("noriai.v1.BookingService/MarkRiderTold", &[Admin, Operator]),
+    ("noriai.v1.AccountService/CreateService", &[Admin]),
+    ("noriai.v1.AccountService/ListServices", ANYONE),
     ("noriai.v1.AccountService/CreateToken", &[Admin]),
     ("noriai.v1.AccountService/ListTokens", &[Admin]),
     ("noriai.v1.AccountService/RevokeToken", &[Admin]),
