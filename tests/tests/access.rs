@@ -493,6 +493,7 @@ async fn two_services_book_at_once_and_neither_sees_the_other() {
             name_kana: "しんごうむら".into(),
             operator_phone: "０１７８－７８－２１１１".into(),
             rules: Some(rules),
+            fare_yen: 500,
         })
         .await
         .expect("create service")
@@ -663,6 +664,14 @@ async fn two_services_book_at_once_and_neither_sees_the_other() {
     let still = one.booking.get_booking(pb::GetBookingRequest { booking_id: ones[0] }).await.expect("kept");
     assert_eq!(still.into_inner().status, pb::BookingStatus::Confirmed as i32);
 
+    // Service 2's own fare, for each of two seats.
+    let offers = two
+        .booking
+        .quote(pb::QuoteRequest { trip: Some(trip(r2.id, PLACES[0], PLACES[2], local_time(2, 10, 0), 2)) })
+        .await
+        .expect("quote")
+        .into_inner();
+    assert!(!offers.offers.is_empty() && offers.offers.iter().all(|o| o.fare_yen == 1000), "{offers:?}");
     // Service 2's own rules: a week ahead, closing an hour before.
     for (depart, says) in [(local_time(9, 10, 0), "7 days ahead"), (now_plus(30 * 60), "60 minutes before")] {
         let refused = two
@@ -684,6 +693,7 @@ async fn two_services_book_at_once_and_neither_sees_the_other() {
             name_kana: "エックス".into(),
             operator_phone: String::new(),
             rules: None,
+            fare_yen: 0,
         })
         .await
         .expect_err("a town admin adds no services");

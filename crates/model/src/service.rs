@@ -150,6 +150,12 @@ pub struct TownService {
     pub operator_phone: String,
     pub created_at: i64,
     pub rules: BookingRules,
+    /// The fare per rider (each seat and wheelchair place), in yen; 0: free.
+    pub fare_yen: u32,
+}
+
+impl TownService {
+    pub const MAX_FARE_YEN: u32 = 100_000;
 }
 
 /// A service's booking rules.

@@ -86,6 +86,9 @@ pub enum ServiceCommand {
         /// The window (minutes either side) told to riders booking for a later day (0-720).
         #[arg(long, default_value_t = BookingRules::default().prebooking_window_minutes)]
         window_minutes: u32,
+        /// The fare per rider, in yen (0: free).
+        #[arg(long, default_value_t = 0)]
+        fare_yen: u32,
     },
     /// List the services.
     List,
@@ -103,13 +106,21 @@ pub fn service(a: ServiceArgs) -> anyhow::Result<()> {
     let (runtime, store) = a.store.open()?;
     runtime.block_on(async {
         match a.command {
-            ServiceCommand::Create { name, kana, phone, days_ahead, cutoff_minutes, window_minutes } => {
+            ServiceCommand::Create {
+                name,
+                kana,
+                phone,
+                days_ahead,
+                cutoff_minutes,
+                window_minutes,
+                fare_yen,
+            } => {
                 let rules = BookingRules {
                     book_days_ahead: days_ahead,
                     cutoff_minutes,
                     prebooking_window_minutes: window_minutes,
                 };
-                let created = create_service(&store, &name, &kana, &phone, rules)
+                let created = create_service(&store, &name, &kana, &phone, rules, fare_yen)
                     .await
                     .map_err(|status| anyhow::anyhow!("{}", status.message()))?;
                 eprintln!(
@@ -120,21 +131,23 @@ pub fn service(a: ServiceArgs) -> anyhow::Result<()> {
             }
             ServiceCommand::List => {
                 say!(
-                    "{:>4}  {:<16}  {:>5}  {:>6}  {:>6}  name (reading)",
+                    "{:>4}  {:<16}  {:>5}  {:>6}  {:>6}  {:>7}  name (reading)",
                     "id",
                     "phone",
                     "days",
                     "cutoff",
-                    "window"
+                    "window",
+                    "fare"
                 );
                 for s in store.list_services().await? {
                     say!(
-                        "{:>4}  {:<16}  {:>5}  {:>6}  {:>6}  {} ({})",
+                        "{:>4}  {:<16}  {:>5}  {:>6}  {:>6}  {:>7}  {} ({})",
                         s.id,
                         s.operator_phone,
                         s.rules.book_days_ahead,
                         s.rules.cutoff_minutes,
                         s.rules.prebooking_window_minutes,
+                        format!("{} yen", s.fare_yen),
                         s.name,
                         s.name_kana
                     );

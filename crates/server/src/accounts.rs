@@ -136,9 +136,13 @@ pub async fn create_service(
     name_kana: &str,
     operator_phone: &str,
     rules: BookingRules,
+    fare_yen: u32,
 ) -> Result<TownService, Status> {
     if let Some((field, range)) = rules.out_of_range() {
         return Err(invalid(&format!("rules.{field}"), format!("must be in {range}")));
+    }
+    if fare_yen > TownService::MAX_FARE_YEN {
+        return Err(invalid("fare_yen", format!("must be at most {}", TownService::MAX_FARE_YEN)));
     }
     let service = TownService {
         id: 0,
@@ -147,6 +151,7 @@ pub async fn create_service(
         operator_phone: convert::phone("operator_phone", operator_phone)?,
         created_at: now_unix(),
         rules,
+        fare_yen,
     };
     root.insert_service(&service).await.map_err(store_status)
 }
@@ -163,6 +168,7 @@ pub fn service_to_pb(s: &TownService) -> pb::Service {
             cutoff_minutes: s.rules.cutoff_minutes,
             prebooking_window_minutes: s.rules.prebooking_window_minutes,
         }),
+        fare_yen: s.fare_yen,
     }
 }
 
@@ -209,7 +215,8 @@ impl AccountService for Accounts {
             },
         };
         let service =
-            create_service(self.towns.root(), &r.name, &r.name_kana, &r.operator_phone, rules).await?;
+            create_service(self.towns.root(), &r.name, &r.name_kana, &r.operator_phone, rules, r.fare_yen)
+                .await?;
         self.gate.services_changed();
         self.towns.of_id(service.id).await?;
         tracing::info!(service = service.id, "service created");

@@ -50,6 +50,7 @@ impl BookingService for Bookings {
                     day: ServiceDay::of_unix(o.pickup_window.0).to_string(),
                     pickup_window_local: local_window(o.pickup_window.0, o.pickup_window.1),
                     expected_arrival_local: local_hhmm(o.expected_arrival),
+                    fare_yen: town.service.fare_yen.saturating_mul(o.riders),
                 })
                 .collect(),
         }))

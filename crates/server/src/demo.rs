@@ -42,6 +42,7 @@ pub async fn seed_if_empty(store: &Store, roads: &RoadNetwork) -> Result<(), Sto
     if service.name == "Service 1" {
         service.name = "Demo service".into();
         service.name_kana = "デモサービス".into();
+        service.fare_yen = 300;
         store.update_service(&service).await?;
     }
     for (name, seats, wheelchairs) in [("Demo 1", 6, 1), ("Demo 2", 6, 1), ("Demo 3", 9, 0)] {

@@ -36,6 +36,8 @@ pub struct QuotedOffer {
     pub pickup_window: (i64, i64),
     pub expected_arrival: i64,
     pub ride_minutes: f64,
+    /// People riding: seats and wheelchair places (what the fare counts).
+    pub riders: u32,
 }
 
 /// What to book: a quoted offer, or a trip (booked with its best offer).
@@ -460,7 +462,8 @@ impl Core {
             let pending =
                 PendingOffer { quote: quote.clone(), offer, promise, stage, expires: now + self.offer_ttl_s };
             let id = lock(&self.offers).add(pending, now);
-            quoted.push(QuotedOffer { id, pickup_window: window, expected_arrival, ride_minutes });
+            let riders = quote.trip.seats + quote.trip.wheelchair_places;
+            quoted.push(QuotedOffer { id, pickup_window: window, expected_arrival, ride_minutes, riders });
         }
         Ok(quoted)
     }

@@ -14,7 +14,9 @@ CREATE TABLE services (
     -- side) of the window told to riders who book for a later day.
     book_days_ahead BIGINT NOT NULL CHECK (book_days_ahead BETWEEN 0 AND 366),
     cutoff_minutes BIGINT NOT NULL CHECK (cutoff_minutes BETWEEN 0 AND 1440),
-    prebooking_window_minutes BIGINT NOT NULL CHECK (prebooking_window_minutes BETWEEN 0 AND 720)
+    prebooking_window_minutes BIGINT NOT NULL CHECK (prebooking_window_minutes BETWEEN 0 AND 720),
+    -- The fare per rider, in yen (0: free).
+    fare_yen BIGINT NOT NULL DEFAULT 0 CHECK (fare_yen BETWEEN 0 AND 100000)
 );
 INSERT INTO services (id, name, name_kana, operator_phone, created_at, book_days_ahead, cutoff_minutes,
                       prebooking_window_minutes)

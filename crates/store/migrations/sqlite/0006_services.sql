@@ -22,7 +22,9 @@ CREATE TABLE services (
     -- side) of the window told to riders who book for a later day.
     book_days_ahead INTEGER NOT NULL CHECK (book_days_ahead BETWEEN 0 AND 366),
     cutoff_minutes INTEGER NOT NULL CHECK (cutoff_minutes BETWEEN 0 AND 1440),
-    prebooking_window_minutes INTEGER NOT NULL CHECK (prebooking_window_minutes BETWEEN 0 AND 720)
+    prebooking_window_minutes INTEGER NOT NULL CHECK (prebooking_window_minutes BETWEEN 0 AND 720),
+    -- The fare per rider, in yen (0: free).
+    fare_yen INTEGER NOT NULL DEFAULT 0 CHECK (fare_yen BETWEEN 0 AND 100000)
 ) STRICT;
 INSERT INTO services (id, name, name_kana, operator_phone, created_at, book_days_ahead, cutoff_minutes,
                       prebooking_window_minutes)

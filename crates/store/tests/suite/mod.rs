@@ -849,6 +849,7 @@ fn town(name: &str) -> TownService {
         operator_phone: "0178-78-2111".into(),
         created_at: 1_000,
         rules: BookingRules { book_days_ahead: 7, cutoff_minutes: 60, prebooking_window_minutes: 45 },
+        fare_yen: 500,
     }
 }
 
@@ -865,6 +866,11 @@ pub async fn services_keep_their_records_apart(db: TestDb) {
     let bad_rules =
         TownService { rules: BookingRules { book_days_ahead: 400, ..made.rules }, ..made.clone() };
     assert!(matches!(one.insert_service(&bad_rules).await, Err(StoreError::Invalid(_))));
+    let dear = TownService { fare_yen: 1_000_000, ..made.clone() };
+    assert!(matches!(one.update_service(&dear).await, Err(StoreError::Invalid(_))));
+    let renamed = TownService { name: "新郷村".into(), fare_yen: 400, ..made.clone() };
+    one.update_service(&renamed).await.unwrap();
+    assert_eq!(one.get_service(made.id).await.unwrap(), renamed);
 
     let (r1, v1, _) = seed(one).await;
     // The same phone number and the same idempotency key in another town.
