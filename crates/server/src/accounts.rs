@@ -291,7 +291,7 @@ impl AccountService for Accounts {
         req: Request<pb::AuditLogRequest>,
     ) -> Result<Response<pb::AuditLogResponse>, Status> {
         let caller = Caller::of(&req)?;
-        let store = self.towns.of(&caller).await?.store;
+        let store = self.towns.of(&caller).await?.store.clone();
         let r = req.into_inner();
         let limit = match r.limit {
             0 => 100,
@@ -310,7 +310,7 @@ impl AccountService for Accounts {
         req: Request<pb::ExportRiderRequest>,
     ) -> Result<Response<pb::ExportRiderResponse>, Status> {
         let caller = Caller::of(&req)?;
-        let store = self.towns.of(&caller).await?.store;
+        let store = self.towns.of(&caller).await?.store.clone();
         let id = req.into_inner().rider_id;
         // Recorded first, so the export holds its own entry.
         caller.audit(&store, AuditAction::Read, &[id], &[]).await?;
@@ -323,7 +323,7 @@ impl AccountService for Accounts {
         req: Request<pb::EraseRiderRequest>,
     ) -> Result<Response<pb::EraseRiderResponse>, Status> {
         let caller = Caller::of(&req)?;
-        let store = self.towns.of(&caller).await?.store;
+        let store = self.towns.of(&caller).await?.store.clone();
         let id = req.into_inner().rider_id;
         // Recorded first: an erasure must never go unrecorded.
         caller.audit(&store, AuditAction::Change, &[id], &[]).await?;

@@ -11,8 +11,8 @@ use noriai_zones::{ServiceArea, ZoneError};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-/// One running service: its record, its store view and its dispatcher.
-#[derive(Clone)]
+/// One running service: its record, its store view and its dispatcher
+/// (shared: handlers take an `Arc` of it per call).
 pub struct Town {
     pub service: TownService,
     pub store: Store,
@@ -32,7 +32,7 @@ pub struct Towns {
     root: Store,
     roads: Arc<RoadNetwork>,
     policy: ServicePolicy,
-    running: RwLock<HashMap<i64, Town>>,
+    running: RwLock<HashMap<i64, Arc<Town>>>,
 }
 
 impl Towns {
@@ -42,7 +42,7 @@ impl Towns {
 
     /// Service `id`, starting its dispatcher if it is not running yet
     /// ([`StoreError::NotFound`] if there is no such service).
-    pub async fn get(&self, id: i64) -> Result<Town, TownError> {
+    pub async fn get(&self, id: i64) -> Result<Arc<Town>, TownError> {
         if let Some(town) = self.running.read().unwrap_or_else(|e| e.into_inner()).get(&id) {
             return Ok(town.clone());
         }
@@ -60,27 +60,27 @@ impl Towns {
         let town = running.entry(id).or_insert_with(|| {
             let policy = self.policy.with_rules(service.rules);
             tracing::info!(service = id, "dispatcher started");
-            Town {
+            Arc::new(Town {
                 dispatcher: Dispatcher::spawn(self.roads.clone(), store.clone(), area, policy),
                 service,
                 store,
-            }
+            })
         });
         Ok(town.clone())
     }
 
     /// The service `caller` acts in, started.
-    pub async fn of(&self, caller: &crate::auth::Caller) -> Result<Town, tonic::Status> {
+    pub async fn of(&self, caller: &crate::auth::Caller) -> Result<Arc<Town>, tonic::Status> {
         self.of_id(caller.service()?).await
     }
 
     /// Service `id`, started, or the status to answer with.
-    pub async fn of_id(&self, id: i64) -> Result<Town, tonic::Status> {
+    pub async fn of_id(&self, id: i64) -> Result<Arc<Town>, tonic::Status> {
         self.get(id).await.map_err(|e| town_status(id, e))
     }
 
     /// Every service, each started.
-    pub async fn all(&self) -> Result<Vec<Town>, TownError> {
+    pub async fn all(&self) -> Result<Vec<Arc<Town>>, TownError> {
         let mut towns = Vec::new();
         for service in self.root.list_services().await? {
             towns.push(self.get(service.id).await?);
@@ -89,9 +89,9 @@ impl Towns {
     }
 
     /// The services started so far.
-    pub fn running(&self) -> Vec<Town> {
+    pub fn running(&self) -> Vec<Arc<Town>> {
         let running = self.running.read().unwrap_or_else(|e| e.into_inner());
-        let mut towns: Vec<Town> = running.values().cloned().collect();
+        let mut towns: Vec<Arc<Town>> = running.values().cloned().collect();
         towns.sort_by_key(|t| t.service.id);
         towns
     }

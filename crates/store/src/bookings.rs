@@ -174,32 +174,101 @@ async fn fetch_booking(conn: &mut AnyConnection, service: i64, id: i64) -> Resul
     }
 }
 
-/// Whether record `id` of `table` exists in `service`.
-async fn exists(conn: &mut AnyConnection, service: i64, table: &str, id: i64) -> Result<bool, StoreError> {
-    let sql = match table {
-        "riders" => "SELECT 1 FROM riders WHERE id = $1 AND service_id = $2 AND erased_at IS NULL",
-        "vehicles" => "SELECT 1 FROM vehicles WHERE id = $1 AND service_id = $2",
-        "stops" => "SELECT 1 FROM stops WHERE id = $1 AND service_id = $2",
-        _ => {
-            "SELECT 1 FROM recurrences r JOIN riders p ON p.id = r.rider_id \
-             WHERE r.id = $1 AND p.service_id = $2"
-        }
-    };
-    Ok(sqlx::query(sql).bind(id).bind(service).fetch_optional(conn).await?.is_some())
+/// The kinds of record a booking or a plan refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Table {
+    Riders,
+    Vehicles,
+    Stops,
+    Recurrences,
 }
 
-/// The tables and ids a new booking refers to, as (table, what, id).
-fn references(b: &Booking, vehicle_id: i64) -> Vec<(&'static str, &'static str, i64)> {
-    let mut refs = vec![("riders", "rider", b.trip.rider_id), ("vehicles", "vehicle", vehicle_id)];
+impl Table {
+    fn what(self) -> &'static str {
+        match self {
+            Table::Riders => "rider",
+            Table::Vehicles => "vehicle",
+            Table::Stops => "stop",
+            Table::Recurrences => "recurrence",
+        }
+    }
+
+    /// How many rows with id `$n` this service has (0 or 1); `$1` is the service.
+    fn count_sql(self, n: usize) -> String {
+        match self {
+            Table::Riders => {
+                format!(
+                    "(SELECT COUNT(*) FROM riders WHERE id = ${n} AND service_id = $1 AND erased_at IS NULL)"
+                )
+            }
+            Table::Vehicles => format!("(SELECT COUNT(*) FROM vehicles WHERE id = ${n} AND service_id = $1)"),
+            Table::Stops => format!("(SELECT COUNT(*) FROM stops WHERE id = ${n} AND service_id = $1)"),
+            Table::Recurrences => format!(
+                "(SELECT COUNT(*) FROM recurrences r JOIN riders p ON p.id = r.rider_id \
+                 WHERE r.id = ${n} AND p.service_id = $1)"
+            ),
+        }
+    }
+}
+
+/// A record referred to: its table and id.
+pub(crate) type Reference = (Table, i64);
+
+/// The records a new booking refers to.
+fn references(b: &Booking) -> Vec<Reference> {
+    let mut refs = vec![(Table::Riders, b.trip.rider_id)];
     for place in [&b.trip.origin, &b.trip.destination] {
         if let PlaceKind::Stop(id) = place.kind {
-            refs.push(("stops", "stop", id));
+            refs.push((Table::Stops, id));
         }
     }
     if let Some(id) = b.recurrence_id {
-        refs.push(("recurrences", "recurrence", id));
+        refs.push((Table::Recurrences, id));
     }
     refs
+}
+
+impl Store {
+    /// Refuses, as [`StoreError::NotFound`] naming the first, references to
+    /// records that do not exist in this service. One query for all of
+    /// them: every booking pays it inside its write transaction.
+    pub(crate) async fn check_references(
+        &self,
+        conn: &mut AnyConnection,
+        refs: &[Reference],
+    ) -> Result<(), StoreError> {
+        let mut distinct = refs.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.is_empty() {
+            return Ok(());
+        }
+        let counts: Vec<String> =
+            distinct.iter().enumerate().map(|(i, (table, _))| table.count_sql(i + 2)).collect();
+        let sql = format!("SELECT {}", counts.join(" + "));
+        let mut query =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).persistent(false).bind(self.service);
+        for &(_, id) in &distinct {
+            query = query.bind(id);
+        }
+        let found: i64 = query.fetch_one(&mut *conn).await?;
+        if found == distinct.len() as i64 {
+            return Ok(());
+        }
+        // Name the first missing one, in the order given.
+        for &(table, id) in refs {
+            let one: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {}", table.count_sql(2))))
+                .persistent(false)
+                .bind(self.service)
+                .bind(id)
+                .fetch_one(&mut *conn)
+                .await?;
+            if one == 0 {
+                return Err(StoreError::NotFound { what: table.what(), id });
+            }
+        }
+        Err(StoreError::Corrupt("a reference is both missing and present".into()))
+    }
 }
 
 impl Store {
@@ -244,12 +313,10 @@ impl Store {
             })?;
         let expected_arrival = placement.dropoff_eta.unwrap_or(new.expected_arrival);
         let mut w = self.begin_write().await?;
-        // Everything the booking refers to must be this service's.
-        for (table, what, id) in references(new, placement.vehicle_id) {
-            if !exists(&mut w.tx, self.service, table, id).await? {
-                return Err(StoreError::NotFound { what, id });
-            }
-        }
+        // Everything the booking and its plans refer to must be this service's.
+        let mut refs = references(new);
+        refs.extend(set.vehicle_refs());
+        self.check_references(&mut w.tx, &refs).await?;
         let id = match insert_booking(&mut w.tx, self.service, new, placement.vehicle_id, expected_arrival)
             .await
         {
@@ -394,6 +461,7 @@ impl Store {
             Some("cancelled") => return Err(StoreError::AlreadyCancelled { id }),
             Some(_) => {}
         }
+        self.check_references(&mut w.tx, &set.vehicle_refs()).await?;
         set.write(self, &mut w.tx, None, Some(id)).await?;
         if let Some(entry) = audit {
             insert_audit(

@@ -7,6 +7,7 @@ use noriai_model::service::{PlanStop, ServiceDay, StopAction};
 use sqlx::error::ErrorKind;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
+use crate::bookings::{Reference, Table};
 use crate::error::{is_violation, to_day};
 use crate::fleet::{ROWS_PER_INSERT, values_sql};
 use crate::{Store, StoreError};
@@ -117,6 +118,11 @@ impl<'a> PlanSet<'a> {
         Ok(PlanSet { plans: sorted, placements })
     }
 
+    /// The vehicles these plans are for, as references to check.
+    pub(crate) fn vehicle_refs(&self) -> Vec<Reference> {
+        self.plans.iter().map(|p| (Table::Vehicles, p.vehicle_id)).collect()
+    }
+
     pub(crate) fn placement(&self, booking_id: i64) -> Option<Placement> {
         self.placements.get(&booking_id).copied()
     }
@@ -137,12 +143,8 @@ impl<'a> PlanSet<'a> {
         cancelled: Option<i64>,
     ) -> Result<(), StoreError> {
         let real = |id: i64| if id == 0 { new_id.unwrap_or(0) } else { id };
-        // Plans move only this service's vehicles and bookings.
-        for plan in &self.plans {
-            if !store.owns_vehicle(conn, plan.vehicle_id).await? {
-                return Err(StoreError::NotFound { what: "vehicle", id: plan.vehicle_id });
-            }
-        }
+        // Plans move only this service's vehicles (checked by the caller,
+        // with the booking's other references) and bookings (below).
 
         // Lock every vehicle-day this call changes before reading any of them.
         let mut locks: BTreeSet<(i64, ServiceDay)> =
@@ -381,6 +383,7 @@ impl Store {
     pub async fn replace_plans(&self, plans: &[VehicleDayPlan]) -> Result<(), StoreError> {
         let set = PlanSet::new(plans, false)?;
         let mut w = self.begin_write().await?;
+        self.check_references(&mut w.tx, &set.vehicle_refs()).await?;
         set.write(self, &mut w.tx, None, None).await?;
         w.tx.commit().await?;
         Ok(())
