@@ -10,6 +10,7 @@
 pub mod check;
 pub mod euclid;
 pub mod formats;
+pub mod live;
 pub mod online;
 pub mod policy;
 pub mod problem;

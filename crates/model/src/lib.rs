@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod geo;
+pub mod live;
 pub mod plan;
 pub mod request;
 pub mod service;

@@ -41,6 +41,10 @@ pub struct ServeArgs {
     /// Quotes and rider searches each token may make per minute.
     #[arg(long, default_value_t = std::num::NonZeroU32::new(300).unwrap_or(std::num::NonZeroU32::MIN))]
     pub quota_per_minute: std::num::NonZeroU32,
+    /// Minutes a driver waits after the promised pickup window opens before
+    /// a rider who did not come may be reported as a no-show.
+    #[arg(long, default_value_t = 5)]
+    pub no_show_wait_minutes: u32,
 }
 
 pub fn serve(a: ServeArgs) -> anyhow::Result<()> {
@@ -80,6 +84,7 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<()> {
             policy: Default::default(),
             demo: !a.no_demo,
             access: noriai_server::auth::AccessConfig { quota_per_minute: a.quota_per_minute },
+            live: noriai_dispatch::live::LiveRules { no_show_wait_s: i64::from(a.no_show_wait_minutes) * 60 },
             admin_token_file: a.data_dir.join("admin.token"),
             tls,
         };

@@ -148,7 +148,11 @@ pub async fn create_service(
         id: 0,
         name: convert::required_text("name", name)?,
         name_kana: convert::reading("name_kana", name_kana)?,
-        operator_phone: convert::phone("operator_phone", operator_phone)?,
+        // The phone may follow later, when the town has set up its line.
+        operator_phone: match operator_phone.trim() {
+            "" => String::new(),
+            phone => convert::phone("operator_phone", phone)?,
+        },
         created_at: now_unix(),
         rules,
         fare_yen,

@@ -145,6 +145,9 @@ struct Core {
     offers: Mutex<OfferBook>,
     /// Cleared while the database does not answer (see [`DispatcherHandle::set_store_reachable`]).
     store_reachable: std::sync::atomic::AtomicBool,
+    /// Counts changes of the stored plans and of what happened on the road,
+    /// so live views (drivers' manifests) know when to look again.
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 /// A trip that passed the checks that need no plan: its places for the
@@ -223,6 +226,16 @@ impl DispatcherHandle {
     /// Told by the store watch: while the database does not answer, quotes
     /// skip the rider check (the booking checks again when it is stored)
     /// instead of waiting for the database's timeout.
+    /// Wakes whoever watches this service's plans and road (after an event).
+    pub fn touch(&self) {
+        self.core.changes.send_modify(|n| *n += 1);
+    }
+
+    /// A receiver that sees every later change of the plans or the road.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.core.changes.subscribe()
+    }
+
     pub fn set_store_reachable(&self, reachable: bool) {
         self.core.store_reachable.store(reachable, std::sync::atomic::Ordering::Relaxed);
     }
@@ -610,12 +623,15 @@ impl Dispatcher {
             views: RwLock::new(HashMap::new()),
             offers: Mutex::new(OfferBook::new(salt, MAX_PENDING_OFFERS, MAX_PENDING_BYTES)),
             store_reachable: std::sync::atomic::AtomicBool::new(true),
+            changes: tokio::sync::watch::Sender::new(0),
         });
         let mut d =
             Dispatcher { core: core.clone(), days: HashMap::new(), inbox: tx.downgrade(), generation: 0 };
         tokio::spawn(async move {
             while let Some(cmd) = rx.recv().await {
                 d.handle(cmd).await;
+                // Every command may have changed a stored plan.
+                d.core.changes.send_modify(|n| *n += 1);
             }
         });
         DispatcherHandle { tx, core }

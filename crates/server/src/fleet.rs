@@ -259,20 +259,7 @@ pub async fn load_day_plan(
         let mut stops = Vec::with_capacity(p.stops.len());
         for s in &p.stops {
             let b = store.get_booking(s.booking_id).await.map_err(store_status)?;
-            // A rider erased on request (APPI) rides on without a name.
-            let rider = match store.get_rider(b.trip.rider_id).await {
-                Ok(r) => r,
-                Err(noriai_store::StoreError::NotFound { .. }) => noriai_model::service::Rider {
-                    id: b.trip.rider_id,
-                    name: String::new(),
-                    name_kana: String::new(),
-                    phone: String::new(),
-                    home_address: String::new(),
-                    home: noriai_model::LatLon { lat: 0.0, lon: 0.0 },
-                    needs: Default::default(),
-                },
-                Err(e) => return Err(store_status(e)),
-            };
+            let rider = rider_on_board(store, b.trip.rider_id).await?;
             let place = if s.action == StopAction::Pickup { &b.trip.origin } else { &b.trip.destination };
             let location = match place.kind {
                 PlaceKind::Point(p) => p,
@@ -301,4 +288,22 @@ pub async fn load_day_plan(
     }
     routes.sort_by_key(|r| r.vehicle_id);
     Ok(pb::DayPlanResponse { routes })
+}
+
+/// The rider of a booking as a driver sees them; a rider erased on request
+/// (APPI) rides on without a name.
+pub async fn rider_on_board(store: &Store, rider_id: i64) -> Result<noriai_model::service::Rider, Status> {
+    match store.get_rider(rider_id).await {
+        Ok(r) => Ok(r),
+        Err(noriai_store::StoreError::NotFound { .. }) => Ok(noriai_model::service::Rider {
+            id: rider_id,
+            name: String::new(),
+            name_kana: String::new(),
+            phone: String::new(),
+            home_address: String::new(),
+            home: noriai_model::LatLon { lat: 0.0, lon: 0.0 },
+            needs: Default::default(),
+        }),
+        Err(e) => Err(store_status(e)),
+    }
 }

@@ -10,6 +10,7 @@ pub mod codec;
 pub mod convert;
 pub mod demo;
 pub mod dispatcher;
+pub mod driver;
 pub mod errors;
 pub mod fleet;
 pub mod offers;
@@ -28,6 +29,7 @@ use noriai_roads::RoadNetwork;
 use noriai_store::Store;
 use pb::account_service_server::AccountServiceServer;
 use pb::booking_service_server::BookingServiceServer;
+use pb::driver_service_server::DriverServiceServer;
 use pb::fleet_service_server::FleetServiceServer;
 use pb::rider_service_server::RiderServiceServer;
 use std::net::SocketAddr;
@@ -80,6 +82,8 @@ pub struct ServeConfig {
     pub demo: bool,
     /// Per-token quotas.
     pub access: auth::AccessConfig,
+    /// Rules of the road (the no-show wait).
+    pub live: noriai_dispatch::live::LiveRules,
     /// Where the first admin token is written (mode 0600) when the file
     /// does not exist yet.
     pub admin_token_file: PathBuf,
@@ -147,7 +151,7 @@ pub async fn serve(
     config: ServeConfig,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    let ServeConfig { listen, roads, store, policy, demo, access, admin_token_file, tls } = config;
+    let ServeConfig { listen, roads, store, policy, demo, access, live, admin_token_file, tls } = config;
     ensure_admin_token(&store, &admin_token_file).await?;
     let gate = Arc::new(auth::Gate::new(store.clone(), access));
     if demo {
@@ -165,6 +169,7 @@ pub async fn serve(
     health.set_serving::<FleetServiceServer<fleet::Fleet>>().await;
     health.set_serving::<BookingServiceServer<booking::Bookings>>().await;
     health.set_serving::<AccountServiceServer<accounts::Accounts>>().await;
+    health.set_serving::<DriverServiceServer<driver::Drivers>>().await;
     tokio::spawn(watch_store(store.clone(), health.clone(), towns.clone()));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -195,6 +200,11 @@ pub async fn serve(
         .add_service(RiderServiceServer::new(riders::Riders { towns: towns.clone(), roads: roads.clone() }))
         .add_service(FleetServiceServer::new(fleet::Fleet { towns: towns.clone(), roads: roads.clone() }))
         .add_service(BookingServiceServer::new(booking::Bookings { towns: towns.clone() }))
+        .add_service(DriverServiceServer::new(driver::Drivers {
+            towns: towns.clone(),
+            roads: roads.clone(),
+            rules: live,
+        }))
         .add_service(AccountServiceServer::new(accounts::Accounts { towns, gate }))
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
         .await?;
@@ -227,6 +237,7 @@ async fn watch_store(store: Store, health: tonic_health::server::HealthReporter,
             <FleetServiceServer<fleet::Fleet> as tonic::server::NamedService>::NAME,
             <BookingServiceServer<booking::Bookings> as tonic::server::NamedService>::NAME,
             <AccountServiceServer<accounts::Accounts> as tonic::server::NamedService>::NAME,
+            <DriverServiceServer<driver::Drivers> as tonic::server::NamedService>::NAME,
         ] {
             health.set_service_status(service, status).await;
         }

@@ -181,6 +181,7 @@ pub(crate) enum Table {
     Vehicles,
     Stops,
     Recurrences,
+    Bookings,
 }
 
 impl Table {
@@ -190,6 +191,7 @@ impl Table {
             Table::Vehicles => "vehicle",
             Table::Stops => "stop",
             Table::Recurrences => "recurrence",
+            Table::Bookings => "booking",
         }
     }
 
@@ -203,6 +205,7 @@ impl Table {
             }
             Table::Vehicles => format!("(SELECT COUNT(*) FROM vehicles WHERE id = ${n} AND service_id = $1)"),
             Table::Stops => format!("(SELECT COUNT(*) FROM stops WHERE id = ${n} AND service_id = $1)"),
+            Table::Bookings => format!("(SELECT COUNT(*) FROM bookings WHERE id = ${n} AND service_id = $1)"),
             Table::Recurrences => format!(
                 "(SELECT COUNT(*) FROM recurrences r JOIN riders p ON p.id = r.rider_id \
                  WHERE r.id = ${n} AND p.service_id = $1)"

@@ -27,6 +27,7 @@ mod accounts;
 mod bookings;
 mod error;
 mod fleet;
+mod live;
 mod plans;
 mod riders;
 mod services;

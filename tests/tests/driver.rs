@@ -1,0 +1,259 @@
+//! A driver's day end to end: the manifest stream follows every change,
+//! events are idempotent and judged by the rules of the road, positions are
+//! stored, and after `kill -9` everything acknowledged is still there.
+
+use noriai_e2e::*;
+use noriai_server::pb;
+use tonic::Code;
+
+type DriverClient = pb::driver_service_client::DriverServiceClient<Authed>;
+
+fn driver_client(ch: tonic::transport::Channel, token: &str) -> DriverClient {
+    pb::driver_service_client::DriverServiceClient::new(tonic::service::interceptor::InterceptedService::new(
+        ch,
+        Bearer::new(token),
+    ))
+}
+
+fn now() -> i64 {
+    noriai_server::now_unix()
+}
+
+fn event(id: &str, vehicle: i64, kind: pb::EventKind, booking: i64) -> pb::ReportEventRequest {
+    pb::ReportEventRequest {
+        event_id: id.into(),
+        vehicle_id: vehicle,
+        kind: kind as i32,
+        booking_id: booking,
+        ..Default::default()
+    }
+}
+
+/// The status of the stop of `booking` with `action` in a manifest.
+fn stop(m: &pb::Manifest, booking: i64, action: pb::StopAction) -> &pb::ManifestStop {
+    m.stops
+        .iter()
+        .find(|s| s.booking_id == booking && s.action == action as i32)
+        .unwrap_or_else(|| panic!("booking {booking} {action:?} in {m:?}"))
+}
+
+async fn next(stream: &mut tonic::Streaming<pb::Manifest>) -> pb::Manifest {
+    tokio::time::timeout(std::time::Duration::from_secs(10), stream.message())
+        .await
+        .expect("a manifest within 10 s")
+        .expect("stream")
+        .expect("open")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_driver_works_a_day_and_a_restart_loses_nothing() {
+    // Local time must leave room for today's rides before midnight.
+    let today_s = (now() + 9 * 3600).rem_euclid(86_400);
+    if today_s > 23 * 3600 + 30 * 60 {
+        eprintln!("skipped: run before 23:30 Asia/Tokyo, so today's rides end before the service day does");
+        return;
+    }
+    let dir = temp_dir("driver");
+    let args = ["--no-show-wait-minutes", "0"];
+    let server = Server::start(&dir, &args);
+    let ch = server.channel().await;
+    let admin = server.admin_token();
+    let mut root = server.clients().await;
+    // A service of its own, so the one vehicle serves every ride.
+    let service = root
+        .accounts
+        .create_service(pb::CreateServiceRequest {
+            name: "運転試験".into(),
+            name_kana: "うんてんしけん".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("service")
+        .into_inner()
+        .id;
+    let mut admin2 = Clients::in_service(ch.clone(), &admin, service);
+    let vehicle = admin2
+        .fleet
+        .add_vehicle(pb::AddVehicleRequest {
+            name: "試験1号".into(),
+            seats: 6,
+            wheelchair_places: 0,
+            depot: ll(PLACES[0].0, PLACES[0].1),
+        })
+        .await
+        .expect("vehicle")
+        .into_inner()
+        .id;
+    for d in [0, 1] {
+        admin2
+            .fleet
+            .set_shift(pb::SetShiftRequest {
+                shift: Some(pb::Shift {
+                    vehicle_id: vehicle,
+                    day: day(d),
+                    start: "00:00".into(),
+                    end: "24:00".into(),
+                }),
+            })
+            .await
+            .expect("shift");
+    }
+    let token = |role: pb::Role, vehicle_id: i64| {
+        let mut root = root.clone();
+        async move {
+            root.accounts
+                .create_token(pb::CreateTokenRequest {
+                    role: role as i32,
+                    vehicle_id,
+                    service_id: service,
+                    ..Default::default()
+                })
+                .await
+                .expect("token")
+                .into_inner()
+                .secret
+        }
+    };
+    let driver_token = token(pb::Role::Driver, vehicle).await;
+    let operator = token(pb::Role::Operator, 0).await;
+    let mut op = server.clients_as(&operator).await;
+    let mut driver = driver_client(ch.clone(), &driver_token);
+
+    let a = register(&mut op, "青森 一郎", "アオモリ イチロウ", "0172-10-0001", PLACES[0]).await;
+    let b = register(&mut op, "青森 二郎", "アオモリ ジロウ", "0172-10-0002", PLACES[0]).await;
+    let book = |mut op: Clients, rider: i64, depart: i64, to: (f64, f64), key: &str| {
+        let key = key.to_string();
+        async move {
+            op.booking
+                .book(pb::BookRequest {
+                    idempotency_key: key,
+                    what: Some(pb::book_request::What::Trip(trip(rider, PLACES[0], to, depart, 1))),
+                    allow_overlap: false,
+                })
+                .await
+                .expect("book")
+                .into_inner()
+        }
+    };
+    let ba = book(op.clone(), a.id, now(), PLACES[2], "a").await;
+    let bb = book(op.clone(), b.id, now(), PLACES[1], "b").await;
+
+    // The manifest: both riders, what the driver needs, a road to follow.
+    let mut stream = driver
+        .stream_manifest(pb::StreamManifestRequest { vehicle_id: vehicle, day: String::new() })
+        .await
+        .expect("stream")
+        .into_inner();
+    let m = next(&mut stream).await;
+    assert_eq!((m.version, m.vehicle_id, m.stops.len()), (1, vehicle, 4), "{m:?}");
+    let pick_a = stop(&m, ba.id, pb::StopAction::Pickup);
+    assert_eq!((pick_a.rider_name.as_str(), pick_a.rider_phone.as_str()), ("青森 一郎", "0172-10-0001"));
+    assert_eq!(pick_a.status, pb::RideStatus::Scheduled as i32);
+    assert!(m.next_leg_geojson.contains("LineString"), "{}", m.next_leg_geojson);
+
+    // Another vehicle's manifest is not this driver's.
+    let theirs = driver
+        .stream_manifest(pb::StreamManifestRequest { vehicle_id: vehicle + 100, day: String::new() })
+        .await
+        .expect_err("another vehicle");
+    assert_eq!(theirs.code(), Code::PermissionDenied, "{theirs:?}");
+
+    // Shift start, arrival, boarding: the stream follows.
+    let mut start = event("shift-1", vehicle, pb::EventKind::ShiftStarted, 0);
+    start.odometer_km = 12_345.6;
+    driver.report_event(start).await.expect("shift start");
+    driver
+        .report_event(event("arr-a", vehicle, pb::EventKind::VehicleArrived, ba.id))
+        .await
+        .expect("arrived");
+    let boarded = event("board-a", vehicle, pb::EventKind::Boarded, ba.id);
+    let first = driver.report_event(boarded.clone()).await.expect("boarded").into_inner();
+    assert!(!first.duplicate);
+    let mut m = next(&mut stream).await;
+    while stop(&m, ba.id, pb::StopAction::Pickup).status != pb::RideStatus::OnBoard as i32 {
+        m = next(&mut stream).await;
+    }
+    assert!(m.version > 1 && stop(&m, ba.id, pb::StopAction::Pickup).done);
+    assert!(!stop(&m, ba.id, pb::StopAction::Dropoff).done);
+    // A tablet that sends again gets the first answer; an id reused for
+    // something else is refused.
+    let again = driver.report_event(boarded).await.expect("repeat").into_inner();
+    assert!(again.duplicate);
+    let reused = driver
+        .report_event(event("board-a", vehicle, pb::EventKind::UserNoShow, ba.id))
+        .await
+        .expect_err("id reused");
+    assert_eq!(reused.code(), Code::AlreadyExists, "{reused:?}");
+    // Events out of order are refused, saying where the ride is.
+    let out = driver
+        .report_event(event("noshow-a", vehicle, pb::EventKind::UserNoShow, ba.id))
+        .await
+        .expect_err("a rider on board is no no-show");
+    assert_eq!(out.code(), Code::FailedPrecondition);
+    assert!(out.message().contains("onboard"), "{}", out.message());
+
+    // A no-show before the promised window opens is refused, then allowed.
+    let opens = bb.pickup_window_start.as_ref().expect("window").seconds;
+    let mut early = event("noshow-b-early", vehicle, pb::EventKind::UserNoShow, bb.id);
+    early.at = Some(ts(opens - 60));
+    let refused = driver.report_event(early).await.expect_err("too early");
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert!(refused.message().starts_with("a no-show can be reported from"), "{}", refused.message());
+    // With the vehicle at the pickup and "depart now", the window opens now.
+    assert!(opens <= now() + 100, "the window opens at {opens}, now is {}", now());
+    let mut in_time = event("noshow-b", vehicle, pb::EventKind::UserNoShow, bb.id);
+    in_time.at = Some(ts(opens));
+    driver.report_event(in_time).await.expect("no-show");
+    driver.report_event(event("alight-a", vehicle, pb::EventKind::Alighted, ba.id)).await.expect("alighted");
+
+    // Positions, each stored once.
+    let t0 = now() - 30;
+    let reports: Vec<pb::PositionReport> = (0..3)
+        .map(|k| pb::PositionReport {
+            vehicle_id: vehicle,
+            at: Some(ts(t0 + 5 * k)),
+            position: ll(PLACES[2].0, PLACES[2].1 + 0.001 * k as f64),
+            heading_deg: 90.0,
+            speed_kmh: 30.0,
+        })
+        .collect();
+    let stored = driver.report_positions(tokio_stream::iter(reports.clone())).await.expect("positions");
+    assert_eq!(stored.into_inner().stored, 3);
+    let again = driver.report_positions(tokio_stream::iter(reports)).await.expect("positions again");
+    assert_eq!(again.into_inner().stored, 0, "repeats are stored once");
+
+    // A booking for tomorrow shows up in tomorrow's stream as it is made.
+    let mut tomorrow = driver
+        .stream_manifest(pb::StreamManifestRequest { vehicle_id: vehicle, day: day(1) })
+        .await
+        .expect("tomorrow")
+        .into_inner();
+    let empty = next(&mut tomorrow).await;
+    assert!(empty.stops.is_empty() && empty.next_leg_geojson.is_empty(), "{empty:?}");
+    let bc = book(op.clone(), a.id, local_time(1, 10, 0), PLACES[3], "c").await;
+    let m = next(&mut tomorrow).await;
+    assert_eq!(m.version, 2);
+    assert_eq!(stop(&m, bc.id, pb::StopAction::Pickup).rider_phone, "", "phones only for today's stops");
+
+    // kill -9 and start again: everything acknowledged is still there.
+    drop(stream);
+    drop(tomorrow);
+    let data = server.data_dir.clone();
+    server.kill();
+    let server = Server::start(&data, &args);
+    let mut driver = driver_client(server.channel().await, &driver_token);
+    let mut stream = driver
+        .stream_manifest(pb::StreamManifestRequest { vehicle_id: vehicle, day: String::new() })
+        .await
+        .expect("stream after restart")
+        .into_inner();
+    let m = next(&mut stream).await;
+    assert_eq!(stop(&m, ba.id, pb::StopAction::Dropoff).status, pb::RideStatus::Completed as i32);
+    assert!(stop(&m, ba.id, pb::StopAction::Dropoff).done);
+    assert_eq!(stop(&m, bb.id, pb::StopAction::Pickup).status, pb::RideStatus::NoShow as i32);
+    assert!(stop(&m, bb.id, pb::StopAction::Dropoff).done, "a no-show's drop-off is done too");
+    let last = m.last_position.expect("the last position");
+    assert!((last.lon - (PLACES[2].1 + 0.002)).abs() < 1e-9, "{last:?}");
+    let repeat = driver.report_event(event("board-a", vehicle, pb::EventKind::Boarded, ba.id)).await;
+    assert!(repeat.expect("repeat after restart").into_inner().duplicate);
+}
