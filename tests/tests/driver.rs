@@ -256,4 +256,18 @@ async fn a_driver_works_a_day_and_a_restart_loses_nothing() {
     assert!((last.lon - (PLACES[2].1 + 0.002)).abs() < 1e-9, "{last:?}");
     let repeat = driver.report_event(event("board-a", vehicle, pb::EventKind::Boarded, ba.id)).await;
     assert!(repeat.expect("repeat after restart").into_inner().duplicate);
+    // Operators see how far each ride got.
+    let mut op = server.clients_as(&operator).await;
+    let list = op
+        .booking
+        .list_bookings(pb::ListBookingsRequest { rider_id: 0, day: day(0), include_cancelled: true })
+        .await
+        .expect("list")
+        .into_inner();
+    let status = |id: i64| list.bookings.iter().find(|b| b.id == id).map(|b| b.ride_status);
+    assert_eq!(status(ba.id), Some(pb::RideStatus::Completed as i32));
+    assert_eq!(status(bb.id), Some(pb::RideStatus::NoShow as i32));
+    let c =
+        op.booking.get_booking(pb::GetBookingRequest { booking_id: bc.id }).await.expect("get").into_inner();
+    assert_eq!(c.ride_status, pb::RideStatus::Scheduled as i32);
 }

@@ -4,6 +4,7 @@
 use crate::auth::Caller;
 use crate::convert::{self, invalid};
 use crate::dispatcher::{BookOptions, BookWhat};
+use crate::driver::with_ride_status;
 use crate::errors::store_status;
 use crate::pb;
 use crate::pb::booking_service_server::BookingService;
@@ -114,7 +115,12 @@ impl BookingService for Bookings {
         let id = req.into_inner().booking_id;
         let b = visible_booking(&town, &caller, id).await?;
         caller.audit(&town.store, Read, &[], &[b.id]).await?;
-        Ok(Response::new(convert::booking_to_pb(&b)))
+        let shown = with_ride_status(&town.store, std::slice::from_ref(&b)).await?;
+        shown
+            .into_iter()
+            .next()
+            .map(Response::new)
+            .ok_or_else(|| Status::internal("the booking went missing"))
     }
 
     async fn list_bookings(
@@ -135,9 +141,7 @@ impl BookingService for Bookings {
         }
         let list = town.store.list_bookings(rider, day, r.include_cancelled).await.map_err(store_status)?;
         caller.audit(&town.store, Read, &[], &ids(&list)).await?;
-        Ok(Response::new(pb::ListBookingsResponse {
-            bookings: list.iter().map(convert::booking_to_pb).collect(),
-        }))
+        Ok(Response::new(pb::ListBookingsResponse { bookings: with_ride_status(&town.store, &list).await? }))
     }
 
     async fn book_recurring(

@@ -161,6 +161,26 @@ impl Drivers {
     }
 }
 
+/// Bookings as operators and riders see them, with how far each ride has
+/// got on the road.
+pub async fn with_ride_status(
+    store: &noriai_store::Store,
+    bookings: &[noriai_model::service::Booking],
+) -> Result<Vec<pb::Booking>, Status> {
+    let ids: Vec<i64> = bookings.iter().map(|b| b.id).collect();
+    let events = store.events_of_bookings(&ids).await.map_err(store_status)?;
+    Ok(bookings
+        .iter()
+        .map(|b| {
+            let status = live::ride_status(
+                b.status == BookingStatus::Cancelled,
+                events.get(&b.id).into_iter().flatten(),
+            );
+            pb::Booking { ride_status: ride_status_to_pb(status) as i32, ..convert::booking_to_pb(b) }
+        })
+        .collect())
+}
+
 /// The domain event of a request, checked field by field.
 fn event_from(r: &pb::ReportEventRequest, now: i64) -> Result<VehicleEvent, Status> {
     let event_id = convert::required_text("event_id", &r.event_id)?;

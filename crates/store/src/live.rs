@@ -148,6 +148,34 @@ impl Store {
         rows.iter().map(event_from_row).collect()
     }
 
+    /// The events about each of `bookings` (of this service), in the order
+    /// they happened.
+    pub async fn events_of_bookings(
+        &self,
+        bookings: &[i64],
+    ) -> Result<std::collections::HashMap<i64, Vec<EventKind>>, StoreError> {
+        let mut by_booking: std::collections::HashMap<i64, Vec<EventKind>> = Default::default();
+        for chunk in bookings.chunks(crate::plans::IDS_PER_QUERY) {
+            let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT {EVENT_COLUMNS} FROM vehicle_events WHERE booking_id IN ({}) \
+                 AND booking_id IN (SELECT id FROM bookings WHERE service_id = $1) ORDER BY at, id",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false).bind(self.service);
+            for &id in chunk {
+                query = query.bind(id);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let e = event_from_row(&row)?;
+                if let Some(b) = e.kind.booking() {
+                    by_booking.entry(b).or_default().push(e.kind);
+                }
+            }
+        }
+        Ok(by_booking)
+    }
+
     /// Stores positions of this service's vehicles; a repeat of a vehicle's
     /// time is stored once. Returns how many were new.
     pub async fn record_positions(&self, positions: &[Position]) -> Result<usize, StoreError> {

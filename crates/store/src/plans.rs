@@ -21,7 +21,7 @@ pub struct VehicleDayPlan {
 }
 
 /// Ids per `IN (…)` list.
-const IDS_PER_QUERY: usize = 500;
+pub(crate) const IDS_PER_QUERY: usize = 500;
 
 pub(crate) fn action_name(action: StopAction) -> &'static str {
     match action {
