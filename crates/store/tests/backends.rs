@@ -193,6 +193,7 @@ on_both_backends!(
     the_audit_trail_is_append_only_and_found_by_rider,
     erasing_a_rider_keeps_bookings_without_personal_data,
     services_keep_their_records_apart,
+    road_events_and_positions_are_stored_once,
 );
 
 #[tokio::test]

@@ -14,7 +14,7 @@ CREATE TABLE vehicle_events (
     odometer_km DOUBLE PRECISION,
     delay_minutes BIGINT,
     delay_reason TEXT,
-    can_continue BIGINT CHECK (can_continue IN (0, 1)),
+    can_continue BOOLEAN,
     note TEXT NOT NULL,
     UNIQUE (vehicle_id, event_id)
 );

@@ -979,3 +979,59 @@ pub async fn services_keep_their_records_apart(db: TestDb) {
 fn ids(bookings: &[Booking]) -> Vec<i64> {
     bookings.iter().map(|b| b.id).collect()
 }
+
+/// Drivers' events are stored once per tablet-made id, a reused id for
+/// another event is refused, positions are stored once per second, and
+/// nothing of another service can be reported or read.
+pub async fn road_events_and_positions_are_stored_once(db: TestDb) {
+    use noriai_model::live::{EventKind, Position, VehicleEvent};
+    let store = &db.store;
+    let (r, v1, v2) = seed(store).await;
+    let d = day();
+    let b = booking(r.id, d, 9 * 60, "road-1");
+    let t = b.pickup_window.0;
+    let b = store.commit_booking(&b, &[solo_plan(v1.id, d, 0, t)]).await.unwrap();
+    let event = |id: &str, kind: EventKind, at: i64| VehicleEvent {
+        event_id: id.into(),
+        vehicle_id: v1.id,
+        at,
+        kind,
+        position: (at % 2 == 0).then_some(LatLon { lat: 40.8, lon: 140.4 }),
+        note: String::new(),
+    };
+    let start = event("e1", EventKind::ShiftStarted { odometer_km: Some(12_345.6) }, t - 600);
+    let boarded = event("e2", EventKind::Boarded { booking_id: b.id }, t + 61);
+    assert!(!store.record_event(&start, t).await.unwrap());
+    assert!(!store.record_event(&boarded, t).await.unwrap());
+    assert!(store.record_event(&boarded, t + 5).await.unwrap(), "a repeat is a repeat");
+    let reused = event("e2", EventKind::NoShow { booking_id: b.id }, t + 62);
+    assert!(matches!(store.record_event(&reused, t).await, Err(StoreError::Duplicate(_))));
+    let elsewhere = VehicleEvent { vehicle_id: v2.id, ..event("e1", EventKind::Departed, t) };
+    assert!(!store.record_event(&elsewhere, t).await.unwrap(), "ids are per vehicle");
+    assert_eq!(store.vehicle_events(v1.id, t - 3600, t + 3600).await.unwrap(), vec![start, boarded.clone()]);
+    let by_booking = store.events_of_bookings(&[b.id, b.id + 50]).await.unwrap();
+    assert_eq!(by_booking.get(&b.id), Some(&vec![boarded.kind.clone()]));
+
+    let at = |s: i64| Position {
+        vehicle_id: v1.id,
+        at: t + s,
+        location: LatLon { lat: 40.8 + s as f64 * 1e-4, lon: 140.4 },
+        heading_deg: Some(90.0),
+        speed_kmh: None,
+    };
+    assert_eq!(store.record_positions(&[at(0), at(5), at(10)]).await.unwrap(), 3);
+    assert_eq!(store.record_positions(&[at(5), at(15)]).await.unwrap(), 1);
+    assert_eq!(store.last_position(v1.id).await.unwrap(), Some(at(15)));
+    assert_eq!(store.last_position(v2.id).await.unwrap(), None);
+
+    let other = store.for_service(store.insert_service(&town("他町")).await.unwrap().id);
+    let sneaky = event("e9", EventKind::Departed, t);
+    assert!(matches!(
+        other.record_event(&sneaky, t).await,
+        Err(StoreError::NotFound { what: "vehicle", .. })
+    ));
+    assert!(matches!(other.record_positions(&[at(20)]).await, Err(StoreError::NotFound { .. })));
+    assert!(other.vehicle_events(v1.id, 0, i64::MAX).await.unwrap().is_empty());
+    assert_eq!(other.last_position(v1.id).await.unwrap(), None);
+    assert!(other.events_of_bookings(&[b.id]).await.unwrap().is_empty());
+}
