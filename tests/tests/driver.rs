@@ -206,6 +206,46 @@ async fn a_driver_works_a_day_and_a_restart_loses_nothing() {
     driver.report_event(in_time).await.expect("no-show");
     driver.report_event(event("alight-a", vehicle, pb::EventKind::Alighted, ba.id)).await.expect("alighted");
 
+    // The operators' board follows: ride statuses, and an alert when the
+    // vehicle breaks down with a rider still waiting.
+    let mut ops = pb::operations_service_client::OperationsServiceClient::new(
+        tonic::service::interceptor::InterceptedService::new(ch.clone(), Bearer::new(&operator)),
+    );
+    let mut board =
+        ops.watch_day(pb::WatchDayRequest { day: String::new() }).await.expect("board").into_inner();
+    let first_board = tokio::time::timeout(std::time::Duration::from_secs(10), board.message())
+        .await
+        .expect("a board")
+        .expect("stream")
+        .expect("open");
+    let on_board = |b: &pb::DayBoard, id: i64| b.bookings.iter().find(|x| x.id == id).map(|x| x.ride_status);
+    assert_eq!(on_board(&first_board, ba.id), Some(pb::RideStatus::Completed as i32), "{first_board:?}");
+    assert!(first_board.alerts.is_empty(), "{:?}", first_board.alerts);
+    let c = register(&mut op, "青森 三郎", "アオモリ サブロウ", "0172-10-0003", PLACES[0]).await;
+    let bd = book(op.clone(), c.id, now(), PLACES[3], "d").await;
+    let mut broken = event("down-1", vehicle, pb::EventKind::Breakdown, 0);
+    broken.can_continue = false;
+    broken.note = "雪で立ち往生".into();
+    driver.report_event(broken).await.expect("breakdown");
+    let alerted = loop {
+        let b = tokio::time::timeout(std::time::Duration::from_secs(10), board.message())
+            .await
+            .expect("a new board")
+            .expect("stream")
+            .expect("open");
+        if !b.alerts.is_empty() {
+            break b;
+        }
+    };
+    assert!(alerted.version > first_board.version);
+    assert_eq!(alerted.alerts[0].booking_ids, vec![bd.id], "{:?}", alerted.alerts);
+    assert!(alerted.alerts[0].text.contains("broke down"), "{}", alerted.alerts[0].text);
+    assert_eq!(
+        alerted.vehicles.iter().find(|v| v.vehicle_id == vehicle).map(|v| v.last_event.as_str()),
+        Some("breakdown")
+    );
+    drop(board);
+
     // Positions, each stored once.
     let t0 = now() - 30;
     let reports: Vec<pb::PositionReport> = (0..3)

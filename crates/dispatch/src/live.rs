@@ -70,6 +70,63 @@ pub fn check(
     Ok(after)
 }
 
+/// A ride on a vehicle, as the alerts look at it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RideOnVehicle {
+    pub booking_id: i64,
+    pub status: RideStatus,
+    /// The planned pickup, and the end of the window promised to the rider.
+    pub planned_pickup: i64,
+    pub promised_latest: i64,
+}
+
+/// What an operator must act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Alert {
+    /// The vehicle cannot go on: riders waiting for it need another vehicle
+    /// (or a call), riders on board need fetching.
+    BrokenDown { vehicle_id: i64, waiting: Vec<i64>, on_board: Vec<i64> },
+    /// The driver reported being late; these riders' promised windows end
+    /// before the vehicle can now be there.
+    Late { vehicle_id: i64, minutes: u32, promises_broken: Vec<i64> },
+}
+
+/// The alerts of one vehicle from its events (in order) and its rides. A
+/// reported delay holds until the vehicle next arrives at a stop.
+pub fn alerts(vehicle_id: i64, events: &[&EventKind], rides: &[RideOnVehicle]) -> Vec<Alert> {
+    let mut out = Vec::new();
+    let broken = events.iter().rev().find_map(|e| match e {
+        EventKind::Breakdown { can_continue } => Some(!can_continue),
+        EventKind::ShiftStarted { .. } => Some(false),
+        _ => None,
+    });
+    if broken == Some(true) {
+        let with = |wanted: &[RideStatus]| -> Vec<i64> {
+            rides.iter().filter(|r| wanted.contains(&r.status)).map(|r| r.booking_id).collect()
+        };
+        out.push(Alert::BrokenDown {
+            vehicle_id,
+            waiting: with(&[RideStatus::Scheduled, RideStatus::Arrived]),
+            on_board: with(&[RideStatus::OnBoard]),
+        });
+    }
+    let delay = events.iter().rev().find_map(|e| match e {
+        EventKind::Delayed { minutes, .. } => Some(Some(*minutes)),
+        EventKind::Arrived { .. } => Some(None),
+        _ => None,
+    });
+    if let Some(Some(minutes)) = delay {
+        let late_s = i64::from(minutes) * 60;
+        let promises_broken: Vec<i64> = rides
+            .iter()
+            .filter(|r| r.status == RideStatus::Scheduled && r.planned_pickup + late_s > r.promised_latest)
+            .map(|r| r.booking_id)
+            .collect();
+        out.push(Alert::Late { vehicle_id, minutes, promises_broken });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +177,37 @@ mod tests {
             check(RideStatus::Scheduled, &alight, 0, 0, rules),
             Err(Refusal::Out { status: RideStatus::Scheduled })
         );
+    }
+
+    #[test]
+    fn a_breakdown_and_a_delay_raise_alerts_until_resolved() {
+        use noriai_model::live::DelayReason;
+        let ride = |booking_id, status, planned_pickup| RideOnVehicle {
+            booking_id,
+            status,
+            planned_pickup,
+            promised_latest: 1_000,
+        };
+        let rides = [
+            ride(1, RideStatus::OnBoard, 0),
+            ride(2, RideStatus::Scheduled, 500),
+            ride(3, RideStatus::Scheduled, 900),
+            ride(4, RideStatus::Completed, 0),
+        ];
+        let late = EventKind::Delayed { minutes: 5, reason: DelayReason::Snow };
+        assert_eq!(
+            alerts(9, &[&late], &rides),
+            vec![Alert::Late { vehicle_id: 9, minutes: 5, promises_broken: vec![3] }]
+        );
+        let arrived = EventKind::Arrived { booking_id: 2 };
+        assert!(alerts(9, &[&late, &arrived], &rides).is_empty(), "arriving ends the delay");
+        let down = EventKind::Breakdown { can_continue: false };
+        assert_eq!(
+            alerts(9, &[&down], &rides),
+            vec![Alert::BrokenDown { vehicle_id: 9, waiting: vec![2, 3], on_board: vec![1] }]
+        );
+        let limping = EventKind::Breakdown { can_continue: true };
+        assert!(alerts(9, &[&down, &limping], &rides).is_empty());
     }
 
     proptest! {

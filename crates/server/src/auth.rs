@@ -54,6 +54,7 @@ pub const RULES: &[(&str, &[Role])] = &[
     ("noriai.v1.BookingService/FinalizeDay", &[Admin, Operator]),
     ("noriai.v1.BookingService/MarkRiderTold", &[Admin, Operator]),
     ("noriai.v1.DriverService/StreamManifest", &[Admin, Operator, Driver]),
+    ("noriai.v1.OperationsService/WatchDay", &[Admin, Operator]),
     ("noriai.v1.DriverService/ReportEvent", &[Admin, Driver]),
     ("noriai.v1.DriverService/ReportPositions", &[Admin, Driver]),
     ("noriai.v1.AccountService/CreateService", &[Admin]),

@@ -7,6 +7,7 @@ use crate::auth::Caller;
 use crate::convert::{self, invalid};
 use crate::errors::store_status;
 use crate::fleet::rider_on_board;
+use crate::follow::{LiveView, follow};
 use crate::now_unix;
 use crate::pb;
 use crate::pb::driver_service_server::DriverService;
@@ -49,7 +50,7 @@ fn ride_status_to_pb(s: RideStatus) -> pb::RideStatus {
 }
 
 /// The Unix-seconds span of a service day (which may run past midnight).
-fn day_span(day: ServiceDay) -> (i64, i64) {
+pub fn day_span(day: ServiceDay) -> (i64, i64) {
     (day.midnight_unix(), day.next().next().midnight_unix())
 }
 
@@ -75,80 +76,116 @@ fn leg_geojson(roads: &RoadNetwork, from: noriai_model::LatLon, to: noriai_model
     }
 }
 
-impl Drivers {
-    /// The manifest of `vehicle_id` on `day` as stored now (version 0).
-    async fn manifest(&self, town: &Town, vehicle_id: i64, day: ServiceDay) -> Result<pb::Manifest, Status> {
-        let store = &town.store;
-        let vehicle = store.get_vehicle(vehicle_id).await.map_err(store_status)?;
-        let today = ServiceDay::of_unix(now_unix());
-        let plan = store
-            .plans_from(day)
-            .await
-            .map_err(store_status)?
-            .into_iter()
-            .find(|p| p.vehicle_id == vehicle_id && p.day == day);
-        let (from, to) = day_span(day);
-        let events = store.vehicle_events(vehicle_id, from, to).await.map_err(store_status)?;
-        let by_booking = statuses(&events);
-        let mut stops = Vec::new();
-        let mut next_place = None;
-        for s in plan.iter().flat_map(|p| &p.stops) {
-            let b = store.get_booking(s.booking_id).await.map_err(store_status)?;
-            let rider = rider_on_board(store, b.trip.rider_id).await?;
-            let place = if s.action == StopAction::Pickup { &b.trip.origin } else { &b.trip.destination };
-            let location = match place.kind {
-                PlaceKind::Point(p) => p,
-                PlaceKind::Stop(id) => store.get_stop(id).await.map_err(store_status)?.location,
-            };
-            let status = live::ride_status(
-                b.status == BookingStatus::Cancelled,
-                by_booking.get(&b.id).into_iter().flatten().copied(),
-            );
-            let done = match s.action {
-                StopAction::Pickup => {
-                    matches!(status, RideStatus::OnBoard | RideStatus::Completed | RideStatus::NoShow)
-                }
-                StopAction::Dropoff => matches!(status, RideStatus::Completed | RideStatus::NoShow),
-            };
-            if !done && next_place.is_none() {
-                next_place = Some(location);
-            }
-            stops.push(pb::ManifestStop {
-                booking_id: b.id,
-                action: match s.action {
-                    StopAction::Pickup => pb::StopAction::Pickup,
-                    StopAction::Dropoff => pb::StopAction::Dropoff,
-                } as i32,
-                planned: convert::timestamp(s.eta),
-                planned_local: local_hhmm(s.eta),
-                promised_window_local: local_window(b.pickup_window.0, b.pickup_window.1),
-                location: Some(convert::latlon_to_pb(location)),
-                place_label: place.label.clone(),
-                rider_name: rider.name.clone(),
-                rider_name_kana: rider.name_kana.clone(),
-                seats: b.trip.seats,
-                wheelchair_places: b.trip.wheelchair_places,
-                walking_aid: rider.needs.walking_aid,
-                driver_notes: rider.needs.driver_notes.clone(),
-                rider_phone: if day == today { rider.phone.clone() } else { String::new() },
-                status: ride_status_to_pb(status) as i32,
-                done,
-            });
-        }
-        let last = store.last_position(vehicle_id).await.map_err(store_status)?.filter(|p| p.at >= from);
-        let start = last.map_or(vehicle.depot, |p| p.location);
-        Ok(pb::Manifest {
-            version: 0,
-            vehicle_id,
-            vehicle_name: vehicle.name,
-            day: day.to_string(),
-            stops,
-            next_leg_geojson: next_place.map(|to| leg_geojson(&self.roads, start, to)).unwrap_or_default(),
-            last_position: last.map(|p| convert::latlon_to_pb(p.location)),
-            last_position_at: last.and_then(|p| convert::timestamp(p.at)),
-        })
+/// A vehicle's manifest of a day, as a driver follows it.
+struct ManifestView {
+    roads: Arc<RoadNetwork>,
+    town: Arc<Town>,
+    caller: Caller,
+    vehicle_id: i64,
+    day: ServiceDay,
+    /// Bookings whose reading is in the audit trail already.
+    audited: BTreeSet<i64>,
+}
+
+impl LiveView for ManifestView {
+    type Item = pb::Manifest;
+
+    async fn render(&mut self) -> Result<pb::Manifest, Status> {
+        manifest(&self.roads, &self.town, self.vehicle_id, self.day).await
     }
 
+    async fn shown(&mut self, m: &pb::Manifest) -> Result<(), Status> {
+        let new: Vec<i64> =
+            m.stops.iter().map(|s| s.booking_id).filter(|b| !self.audited.contains(b)).collect();
+        self.caller.audit(&self.town.store, AuditAction::Read, &[], &new).await?;
+        self.audited.extend(new);
+        Ok(())
+    }
+
+    fn stamp(m: pb::Manifest, version: u64) -> pb::Manifest {
+        pb::Manifest { version, ..m }
+    }
+}
+
+/// The manifest of `vehicle_id` on `day` as stored now (version 0).
+async fn manifest(
+    roads: &RoadNetwork,
+    town: &Town,
+    vehicle_id: i64,
+    day: ServiceDay,
+) -> Result<pb::Manifest, Status> {
+    let store = &town.store;
+    let vehicle = store.get_vehicle(vehicle_id).await.map_err(store_status)?;
+    let today = ServiceDay::of_unix(now_unix());
+    let plan = store
+        .plans_from(day)
+        .await
+        .map_err(store_status)?
+        .into_iter()
+        .find(|p| p.vehicle_id == vehicle_id && p.day == day);
+    let (from, to) = day_span(day);
+    let events = store.vehicle_events(vehicle_id, from, to).await.map_err(store_status)?;
+    let by_booking = statuses(&events);
+    let mut stops = Vec::new();
+    let mut next_place = None;
+    for s in plan.iter().flat_map(|p| &p.stops) {
+        let b = store.get_booking(s.booking_id).await.map_err(store_status)?;
+        let rider = rider_on_board(store, b.trip.rider_id).await?;
+        let place = if s.action == StopAction::Pickup { &b.trip.origin } else { &b.trip.destination };
+        let location = match place.kind {
+            PlaceKind::Point(p) => p,
+            PlaceKind::Stop(id) => store.get_stop(id).await.map_err(store_status)?.location,
+        };
+        let status = live::ride_status(
+            b.status == BookingStatus::Cancelled,
+            by_booking.get(&b.id).into_iter().flatten().copied(),
+        );
+        let done = match s.action {
+            StopAction::Pickup => {
+                matches!(status, RideStatus::OnBoard | RideStatus::Completed | RideStatus::NoShow)
+            }
+            StopAction::Dropoff => matches!(status, RideStatus::Completed | RideStatus::NoShow),
+        };
+        if !done && next_place.is_none() {
+            next_place = Some(location);
+        }
+        stops.push(pb::ManifestStop {
+            booking_id: b.id,
+            action: match s.action {
+                StopAction::Pickup => pb::StopAction::Pickup,
+                StopAction::Dropoff => pb::StopAction::Dropoff,
+            } as i32,
+            planned: convert::timestamp(s.eta),
+            planned_local: local_hhmm(s.eta),
+            promised_window_local: local_window(b.pickup_window.0, b.pickup_window.1),
+            location: Some(convert::latlon_to_pb(location)),
+            place_label: place.label.clone(),
+            rider_name: rider.name.clone(),
+            rider_name_kana: rider.name_kana.clone(),
+            seats: b.trip.seats,
+            wheelchair_places: b.trip.wheelchair_places,
+            walking_aid: rider.needs.walking_aid,
+            driver_notes: rider.needs.driver_notes.clone(),
+            rider_phone: if day == today { rider.phone.clone() } else { String::new() },
+            status: ride_status_to_pb(status) as i32,
+            done,
+        });
+    }
+    let last = store.last_position(vehicle_id).await.map_err(store_status)?.filter(|p| p.at >= from);
+    let start = last.map_or(vehicle.depot, |p| p.location);
+    Ok(pb::Manifest {
+        version: 0,
+        vehicle_id,
+        vehicle_name: vehicle.name,
+        day: day.to_string(),
+        stops,
+        next_leg_geojson: next_place.map(|to| leg_geojson(roads, start, to)).unwrap_or_default(),
+        last_position: last.map(|p| convert::latlon_to_pb(p.location)),
+        last_position_at: last.and_then(|p| convert::timestamp(p.at)),
+    })
+}
+
+impl Drivers {
     /// The vehicle a driver call is about: a driver reaches its own only,
     /// and the vehicle must be the service's.
     async fn vehicle_for(&self, caller: &Caller, town: &Town, vehicle_id: i64) -> Result<(), Status> {
@@ -270,54 +307,18 @@ impl DriverService for Drivers {
                 "a driver token sees the manifests of today ({today}) and tomorrow only, not {day}"
             )));
         }
+        let mut view = ManifestView {
+            roads: self.roads.clone(),
+            town,
+            caller,
+            vehicle_id: r.vehicle_id,
+            day,
+            audited: BTreeSet::new(),
+        };
         // The first manifest is made before answering, so a refusal is the answer.
-        let first = self.manifest(&town, r.vehicle_id, day).await?;
-        let drivers = Drivers { towns: self.towns.clone(), roads: self.roads.clone(), rules: self.rules };
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<pb::Manifest, Status>>(4);
-        let mut changes = town.dispatcher.changes();
-        changes.mark_unchanged();
-        let vehicle_id = r.vehicle_id;
-        tokio::spawn(async move {
-            let mut audited: BTreeSet<i64> = BTreeSet::new();
-            let mut shown: Option<pb::Manifest> = None;
-            let mut version = 0u64;
-            let mut next = Ok(first);
-            loop {
-                match next {
-                    Ok(manifest) if shown.as_ref() != Some(&manifest) => {
-                        let new: Vec<i64> = manifest
-                            .stops
-                            .iter()
-                            .map(|s| s.booking_id)
-                            .filter(|b| !audited.contains(b))
-                            .collect();
-                        if caller.audit(&town.store, AuditAction::Read, &[], &new).await.is_err() {
-                            let _ = tx
-                                .send(Err(Status::unavailable("cannot record the access; try again")))
-                                .await;
-                            return;
-                        }
-                        audited.extend(new);
-                        version += 1;
-                        if tx.send(Ok(pb::Manifest { version, ..manifest.clone() })).await.is_err() {
-                            return;
-                        }
-                        shown = Some(manifest);
-                    }
-                    Ok(_) => {}
-                    Err(status) => {
-                        let _ = tx.send(Err(status)).await;
-                        return;
-                    }
-                }
-                tokio::select! {
-                    changed = changes.changed() => if changed.is_err() { return },
-                    () = tx.closed() => return,
-                }
-                next = drivers.manifest(&town, vehicle_id, day).await;
-            }
-        });
-        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+        let first = view.render().await?;
+        let changes = view.town.dispatcher.changes();
+        Ok(Response::new(Box::pin(follow(view, first, changes))))
     }
 
     async fn report_event(

@@ -13,7 +13,9 @@ pub mod dispatcher;
 pub mod driver;
 pub mod errors;
 pub mod fleet;
+pub mod follow;
 pub mod offers;
+pub mod operations;
 pub mod riders;
 pub mod towns;
 
@@ -31,6 +33,7 @@ use pb::account_service_server::AccountServiceServer;
 use pb::booking_service_server::BookingServiceServer;
 use pb::driver_service_server::DriverServiceServer;
 use pb::fleet_service_server::FleetServiceServer;
+use pb::operations_service_server::OperationsServiceServer;
 use pb::rider_service_server::RiderServiceServer;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -170,6 +173,7 @@ pub async fn serve(
     health.set_serving::<BookingServiceServer<booking::Bookings>>().await;
     health.set_serving::<AccountServiceServer<accounts::Accounts>>().await;
     health.set_serving::<DriverServiceServer<driver::Drivers>>().await;
+    health.set_serving::<OperationsServiceServer<operations::Operations>>().await;
     tokio::spawn(watch_store(store.clone(), health.clone(), towns.clone()));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -200,6 +204,7 @@ pub async fn serve(
         .add_service(RiderServiceServer::new(riders::Riders { towns: towns.clone(), roads: roads.clone() }))
         .add_service(FleetServiceServer::new(fleet::Fleet { towns: towns.clone(), roads: roads.clone() }))
         .add_service(BookingServiceServer::new(booking::Bookings { towns: towns.clone() }))
+        .add_service(OperationsServiceServer::new(operations::Operations { towns: towns.clone() }))
         .add_service(DriverServiceServer::new(driver::Drivers {
             towns: towns.clone(),
             roads: roads.clone(),
@@ -238,6 +243,7 @@ async fn watch_store(store: Store, health: tonic_health::server::HealthReporter,
             <BookingServiceServer<booking::Bookings> as tonic::server::NamedService>::NAME,
             <AccountServiceServer<accounts::Accounts> as tonic::server::NamedService>::NAME,
             <DriverServiceServer<driver::Drivers> as tonic::server::NamedService>::NAME,
+            <OperationsServiceServer<operations::Operations> as tonic::server::NamedService>::NAME,
         ] {
             health.set_service_status(service, status).await;
         }
