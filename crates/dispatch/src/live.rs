@@ -28,13 +28,17 @@ pub enum Refusal {
     Out { status: RideStatus },
 }
 
-/// Where a ride is after its events (in the order they happened); a
-/// cancelled booking stays cancelled.
+/// Where a ride is after its events (in the order they happened). A
+/// no-show's booking is taken out of the plans like a cancelled one but
+/// stays a no-show; any other cancelled booking is cancelled.
 pub fn ride_status<'a>(cancelled: bool, events: impl IntoIterator<Item = &'a EventKind>) -> RideStatus {
-    if cancelled {
-        return RideStatus::Cancelled;
+    let status =
+        events.into_iter().fold(RideStatus::Scheduled, |status, event| next(status, event).unwrap_or(status));
+    match status {
+        RideStatus::NoShow => RideStatus::NoShow,
+        _ if cancelled => RideStatus::Cancelled,
+        other => other,
     }
-    events.into_iter().fold(RideStatus::Scheduled, |status, event| next(status, event).unwrap_or(status))
 }
 
 /// The status after `event`, or `None` when it does not apply there.
@@ -157,6 +161,8 @@ mod tests {
         assert_eq!(ride_status(false, &ride[..3]), RideStatus::OnBoard);
         assert_eq!(ride_status(false, &ride), RideStatus::Completed);
         assert_eq!(ride_status(true, &ride), RideStatus::Cancelled);
+        let gone = [EventKind::Arrived { booking_id: B }, EventKind::NoShow { booking_id: B }];
+        assert_eq!(ride_status(true, &gone), RideStatus::NoShow, "a no-show leaves the plans as one");
     }
 
     #[test]

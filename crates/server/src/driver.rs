@@ -384,6 +384,14 @@ impl DriverService for Drivers {
             caller.audit(&town.store, AuditAction::Change, &[], &[booking_id]).await?;
         }
         let duplicate = town.store.record_event(&event, now).await.map_err(store_status)?;
+        // A rider who did not come frees their seats: the booking leaves the
+        // plans the one way bookings leave them, and stays a no-show.
+        if let (EventKind::NoShow { booking_id }, false) = (&event.kind, duplicate) {
+            let entry = caller.entry(AuditAction::Change);
+            if let Err(e) = town.dispatcher.cancel(*booking_id, Some(entry)).await {
+                tracing::warn!(booking = booking_id, "a no-show's booking stayed in the plans: {e}");
+            }
+        }
         town.dispatcher.touch();
         tracing::info!(vehicle = event.vehicle_id, kind = event.kind.name(), duplicate, "driver event");
         Ok(answer(duplicate))
