@@ -46,10 +46,15 @@ fn alert_to_pb(alert: Alert) -> pb::Alert {
             booking_ids: waiting.into_iter().chain(on_board).collect(),
         },
         Alert::Late { vehicle_id, minutes, promises_broken } => pb::Alert {
-            text: format!(
-                "vehicle {vehicle_id} is {minutes} minutes late: {} riders will be picked up after their promised window; call them",
-                promises_broken.len()
-            ),
+            text: match promises_broken.len() {
+                0 => format!(
+                    "vehicle {vehicle_id} is {minutes} minutes late; every promised window still holds"
+                ),
+                n => format!(
+                    "vehicle {vehicle_id} is {minutes} minutes late: {n} riders will be picked up after their \
+                     promised window; call them"
+                ),
+            },
             vehicle_id,
             booking_ids: promises_broken,
         },
