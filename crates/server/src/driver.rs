@@ -38,7 +38,7 @@ pub struct Drivers {
 
 type ManifestStream = Pin<Box<dyn Stream<Item = Result<pb::Manifest, Status>> + Send>>;
 
-fn ride_status_to_pb(s: RideStatus) -> pb::RideStatus {
+pub fn ride_status_to_pb(s: RideStatus) -> pb::RideStatus {
     match s {
         RideStatus::Scheduled => pb::RideStatus::Scheduled,
         RideStatus::Arrived => pb::RideStatus::Arrived,
@@ -54,8 +54,8 @@ pub fn day_span(day: ServiceDay) -> (i64, i64) {
     (day.midnight_unix(), day.next().next().midnight_unix())
 }
 
-/// The ride status of each booking from the vehicle's events of a day.
-fn statuses(events: &[VehicleEvent]) -> HashMap<i64, Vec<&EventKind>> {
+/// A vehicle's events of a day, grouped by the booking they are about.
+fn events_by_booking(events: &[VehicleEvent]) -> HashMap<i64, Vec<&EventKind>> {
     let mut by_booking: HashMap<i64, Vec<&EventKind>> = HashMap::new();
     for e in events {
         if let Some(b) = e.kind.booking() {
@@ -125,7 +125,7 @@ async fn manifest(
         .find(|p| p.vehicle_id == vehicle_id && p.day == day);
     let (from, to) = day_span(day);
     let events = store.vehicle_events(vehicle_id, from, to).await.map_err(store_status)?;
-    let by_booking = statuses(&events);
+    let by_booking = events_by_booking(&events);
     let mut stops = Vec::new();
     let mut next_place = None;
     for s in plan.iter().flat_map(|p| &p.stops) {
@@ -204,18 +204,44 @@ pub async fn with_ride_status(
     store: &noriai_store::Store,
     bookings: &[noriai_model::service::Booking],
 ) -> Result<Vec<pb::Booking>, Status> {
+    let statuses = ride_statuses(store, bookings).await?;
+    Ok(bookings
+        .iter()
+        .zip(statuses)
+        .map(|(b, status)| pb::Booking {
+            ride_status: ride_status_to_pb(status) as i32,
+            ..convert::booking_to_pb(b)
+        })
+        .collect())
+}
+
+/// How far each of `bookings` has got on the road, in the same order.
+pub async fn ride_statuses(
+    store: &noriai_store::Store,
+    bookings: &[noriai_model::service::Booking],
+) -> Result<Vec<RideStatus>, Status> {
     let ids: Vec<i64> = bookings.iter().map(|b| b.id).collect();
     let events = store.events_of_bookings(&ids).await.map_err(store_status)?;
     Ok(bookings
         .iter()
         .map(|b| {
-            let status = live::ride_status(
-                b.status == BookingStatus::Cancelled,
-                events.get(&b.id).into_iter().flatten(),
-            );
-            pb::Booking { ride_status: ride_status_to_pb(status) as i32, ..convert::booking_to_pb(b) }
+            live::ride_status(b.status == BookingStatus::Cancelled, events.get(&b.id).into_iter().flatten())
         })
         .collect())
+}
+
+/// When a reported thing happened: the tablet's time if it is within the
+/// last week and not ahead of the server's clock by more than the slack,
+/// else a refusal; no time means now.
+fn reported_at(at: Option<&prost_types::Timestamp>, now: i64) -> Result<i64, Status> {
+    match at {
+        None => Ok(now),
+        Some(t) if t.seconds > now + CLOCK_SLACK_S => {
+            Err(invalid("at", "is in the future; check the tablet's clock"))
+        }
+        Some(t) if t.seconds < now - 7 * 86_400 => Err(invalid("at", "is more than a week ago")),
+        Some(t) => Ok(t.seconds),
+    }
 }
 
 /// The domain event of a request, checked field by field.
@@ -224,16 +250,7 @@ fn event_from(r: &pb::ReportEventRequest, now: i64) -> Result<VehicleEvent, Stat
     if event_id.chars().count() > MAX_EVENT_ID {
         return Err(invalid("event_id", format!("at most {MAX_EVENT_ID} characters")));
     }
-    let at = match &r.at {
-        None => now,
-        Some(t) if t.seconds > now + CLOCK_SLACK_S => {
-            return Err(invalid("at", "is in the future; check the tablet's clock"));
-        }
-        Some(t) if t.seconds < now - 7 * 86_400 => {
-            return Err(invalid("at", "is more than a week ago"));
-        }
-        Some(t) => t.seconds,
-    };
+    let at = reported_at(r.at.as_ref(), now)?;
     let booking = || match r.booking_id {
         id if id > 0 => Ok(id),
         _ => Err(invalid("booking_id", "is required for this kind of event")),
@@ -358,7 +375,7 @@ impl DriverService for Drivers {
                     first.kind.name()
                 )));
             }
-            let history = statuses(&events);
+            let history = events_by_booking(&events);
             let status = live::ride_status(
                 b.status == BookingStatus::Cancelled,
                 history.get(&booking_id).into_iter().flatten().copied(),
@@ -413,11 +430,7 @@ impl DriverService for Drivers {
                 self.vehicle_for(&caller, &town, report.vehicle_id).await?;
                 checked.insert(report.vehicle_id);
             }
-            let at = match &report.at {
-                Some(t) if t.seconds <= now + CLOCK_SLACK_S && t.seconds >= now - 7 * 86_400 => t.seconds,
-                Some(_) => return Err(invalid("at", "must be within the last week and not in the future")),
-                None => now,
-            };
+            let at = reported_at(report.at.as_ref(), now)?;
             let known = |v: f64, max: f64| (v.is_finite() && (0.0..=max).contains(&v)).then_some(v);
             let position = Position {
                 vehicle_id: report.vehicle_id,

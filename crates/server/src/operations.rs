@@ -4,7 +4,7 @@
 
 use crate::auth::Caller;
 use crate::convert;
-use crate::driver::{day_span, with_ride_status};
+use crate::driver::{day_span, ride_status_to_pb, ride_statuses};
 use crate::errors::store_status;
 use crate::follow::{LiveView, follow};
 use crate::now_unix;
@@ -65,8 +65,17 @@ impl BoardView {
     async fn board(&self) -> Result<pb::DayBoard, Status> {
         let store = &self.town.store;
         let bookings = store.list_bookings(None, Some(self.day), true).await.map_err(store_status)?;
-        let shown = with_ride_status(store, &bookings).await?;
-        let status: HashMap<i64, i32> = shown.iter().map(|b| (b.id, b.ride_status)).collect();
+        let statuses = ride_statuses(store, &bookings).await?;
+        let status: HashMap<i64, RideStatus> =
+            bookings.iter().map(|b| b.id).zip(statuses.iter().copied()).collect();
+        let shown: Vec<pb::Booking> = bookings
+            .iter()
+            .zip(&statuses)
+            .map(|(b, &s)| pb::Booking {
+                ride_status: ride_status_to_pb(s) as i32,
+                ..convert::booking_to_pb(b)
+            })
+            .collect();
         let planned: HashMap<i64, i64> = store
             .plans_from(self.day)
             .await
@@ -88,7 +97,7 @@ impl BoardView {
                 .filter(|b| b.vehicle_id == v.id && b.status == BookingStatus::Confirmed)
                 .map(|b| RideOnVehicle {
                     booking_id: b.id,
-                    status: ride_status_of(status.get(&b.id).copied()),
+                    status: status.get(&b.id).copied().unwrap_or(RideStatus::Scheduled),
                     planned_pickup: planned.get(&b.id).copied().unwrap_or(b.pickup_window.0),
                     promised_latest: b.pickup_window.1,
                 })
@@ -109,17 +118,6 @@ impl BoardView {
             });
         }
         Ok(pb::DayBoard { version: 0, day: self.day.to_string(), bookings: shown, vehicles, alerts })
-    }
-}
-
-fn ride_status_of(status: Option<i32>) -> RideStatus {
-    match status.and_then(|s| pb::RideStatus::try_from(s).ok()) {
-        Some(pb::RideStatus::Arrived) => RideStatus::Arrived,
-        Some(pb::RideStatus::OnBoard) => RideStatus::OnBoard,
-        Some(pb::RideStatus::Completed) => RideStatus::Completed,
-        Some(pb::RideStatus::NoShow) => RideStatus::NoShow,
-        Some(pb::RideStatus::Cancelled) => RideStatus::Cancelled,
-        _ => RideStatus::Scheduled,
     }
 }
 
