@@ -3,7 +3,9 @@
 //! event may come next, and when a rider who did not come counts as a
 //! no-show.
 
+use crate::online::{LivePlan, OfferOptions, OnlineError, insert};
 use noriai_model::live::{EventKind, RideStatus};
+use noriai_model::{LocId, RequestId, StopKind, TravelTimes, VehicleId};
 
 /// Rules a service sets for the road.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +131,210 @@ pub fn alerts(vehicle_id: i64, events: &[&EventKind], rides: &[RideOnVehicle]) -
         out.push(Alert::Late { vehicle_id, minutes, promises_broken });
     }
     out
+}
+
+/// What the road has reported of one vehicle, as the plan needs it. Times
+/// are in the plan's units (the server: seconds after local midnight).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Present {
+    /// Where the vehicle is, or the last place it left.
+    pub location: LocId,
+    /// When it can leave `location` (when `heading`: when it left).
+    pub time: f64,
+    /// Riders it picked up, with when they left their pickup.
+    pub picked_up: Vec<(RequestId, f64)>,
+    /// Riders it dropped off.
+    pub dropped_off: Vec<RequestId>,
+    /// On its way to its next planned stop, which is then fixed.
+    pub heading: bool,
+    /// Broken down or off shift: it takes no new riders.
+    pub out_of_service: bool,
+}
+
+/// A promise (pickup) or a limit (dropoff: arrival or ride time) a vehicle
+/// can no longer keep from where it is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Late {
+    pub request: RequestId,
+    /// The pickup (the promised window) or the dropoff.
+    pub pickup: bool,
+    /// The latest time that was promised or allowed.
+    pub latest: f64,
+    /// When the vehicle can now be there.
+    pub eta: f64,
+}
+
+/// One driver's event as the plan reads it: `at` in the plan's time, and
+/// for an event about a ride, the ride's request and its two places.
+#[derive(Debug, Clone, Copy)]
+pub struct RoadEvent<'a> {
+    pub at: f64,
+    pub kind: &'a EventKind,
+    pub ride: Option<Ride>,
+}
+
+/// The request of a booking and where its pickup and dropoff are.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ride {
+    pub request: RequestId,
+    pub pickup: LocId,
+    pub dropoff: LocId,
+}
+
+/// Where a vehicle is after its events (in the order they happened), at
+/// `now`; `None` while it has reported nothing (it is then trusted to its
+/// plan). The vehicle is at the last stop it reached (or its depot) and can
+/// leave now, or when a reported delay ends; after `Departed` it is on its
+/// way to the next stop and a delay reported on the way adds to when it
+/// left. A breakdown that stops it, or the end of the shift, takes it out
+/// of service.
+pub fn present_of(events: &[RoadEvent<'_>], depot: LocId, now: f64) -> Option<Present> {
+    let first = events.first()?;
+    let mut p = Present {
+        location: depot,
+        time: first.at,
+        picked_up: Vec::new(),
+        dropped_off: Vec::new(),
+        heading: false,
+        out_of_service: false,
+    };
+    let mut left_at: Option<f64> = None;
+    let mut delay: Option<(f64, f64)> = None;
+    for e in events {
+        let at_stop = |p: &mut Present, loc: LocId| {
+            (p.location, p.time) = (loc, e.at);
+        };
+        match (e.kind, e.ride) {
+            (EventKind::ShiftStarted { .. }, _) => {
+                at_stop(&mut p, depot);
+                p.out_of_service = false;
+                (left_at, delay) = (None, None);
+            }
+            (EventKind::ShiftEnded { .. }, _) => p.out_of_service = true,
+            (EventKind::Arrived { .. }, Some(ride)) => {
+                let aboard = p.picked_up.iter().any(|(r, _)| *r == ride.request);
+                at_stop(&mut p, if aboard { ride.dropoff } else { ride.pickup });
+                (left_at, delay) = (None, None);
+            }
+            (EventKind::Boarded { .. }, Some(ride)) => {
+                if !p.picked_up.iter().any(|(r, _)| *r == ride.request) {
+                    p.picked_up.push((ride.request, e.at));
+                }
+                at_stop(&mut p, ride.pickup);
+                (left_at, delay) = (None, None);
+            }
+            (EventKind::NoShow { .. }, Some(ride)) => {
+                at_stop(&mut p, ride.pickup);
+                (left_at, delay) = (None, None);
+            }
+            (EventKind::Alighted { .. }, Some(ride)) => {
+                if !p.dropped_off.contains(&ride.request) {
+                    p.dropped_off.push(ride.request);
+                }
+                at_stop(&mut p, ride.dropoff);
+                (left_at, delay) = (None, None);
+            }
+            (EventKind::Departed, _) => {
+                left_at = Some(e.at);
+                delay = None;
+            }
+            (EventKind::Delayed { minutes, .. }, _) => delay = Some((e.at, f64::from(*minutes) * 60.0)),
+            (EventKind::Breakdown { can_continue }, _) => p.out_of_service = !can_continue,
+            // A ride event without its ride (a booking no longer planned) and
+            // breaks change nothing the plan needs.
+            _ => {}
+        }
+    }
+    match left_at {
+        Some(left) => {
+            p.heading = true;
+            p.time = left + delay.map_or(0.0, |(_, d)| d);
+        }
+        None => {
+            let held = delay.map_or(f64::NEG_INFINITY, |(at, d)| at + d);
+            p.time = p.time.max(now).max(held);
+        }
+    }
+    Some(p)
+}
+
+/// What keeping a vehicle's plan up with the road did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Kept {
+    /// Riders moved to another vehicle that keeps their promise.
+    pub moved: Vec<(RequestId, VehicleId)>,
+    /// Promises and limits the vehicle can no longer keep.
+    pub late: Vec<Late>,
+    /// Riders waiting for a vehicle out of service that no other can take.
+    pub stranded: Vec<RequestId>,
+}
+
+/// Plans `vehicle` from its present, then moves riders it can no longer
+/// serve to other vehicles that keep their promise: those whose promised
+/// pickup it would miss, or, out of service, every rider still waiting. A
+/// rider no vehicle can take stays (late, or stranded) for the operator to
+/// call. Nothing changes on an error.
+pub fn keep_up<T: TravelTimes>(
+    plan: &mut LivePlan,
+    vehicle: VehicleId,
+    present: &Present,
+    travel: &T,
+) -> Result<Kept, OnlineError> {
+    let mut trial = plan.clone();
+    let late = trial.rebase(vehicle, present, travel)?;
+    let v = trial
+        .vehicles()
+        .iter()
+        .position(|x| x.id == vehicle)
+        .ok_or(OnlineError::UnknownVehicle(vehicle.0))?;
+    let route = trial.stops().swap_remove(v);
+    // The stop the vehicle is driving to stays its.
+    let fixed = if present.heading { route.first().copied() } else { None };
+    let waiting: Vec<RequestId> = route
+        .iter()
+        .filter_map(|s| match *s {
+            StopKind::Pickup(r) if Some(*s) != fixed => Some(r),
+            _ => None,
+        })
+        .filter(|r| present.out_of_service || late.iter().any(|l| l.pickup && l.request == *r))
+        .collect();
+    let mut kept = Kept::default();
+    for r in waiting {
+        match move_elsewhere(&trial, vehicle, r, travel)? {
+            Some((moved, to)) => {
+                trial = moved;
+                kept.moved.push((r, to));
+            }
+            None if present.out_of_service => kept.stranded.push(r),
+            None => {}
+        }
+    }
+    kept.late = if kept.moved.is_empty() { late } else { trial.rebase(vehicle, present, travel)? };
+    *plan = trial;
+    Ok(kept)
+}
+
+/// `plan` with request `r` taken off `from` and given, with its promise, to
+/// the cheapest other vehicle that can keep it; `None` if none can.
+fn move_elsewhere<T: TravelTimes>(
+    plan: &LivePlan,
+    from: VehicleId,
+    r: RequestId,
+    travel: &T,
+) -> Result<Option<(LivePlan, VehicleId)>, OnlineError> {
+    let Some(request) = plan.requests().iter().find(|q| q.id == r).cloned() else { return Ok(None) };
+    let mut without = plan.clone();
+    without.remove(r, travel)?;
+    let opts =
+        OfferOptions { max_offers: plan.vehicles().len(), alternative_step: 0.0, ..OfferOptions::default() };
+    let Ok(offers) = insert(&without, &request, travel, &opts)? else { return Ok(None) };
+    for offer in offers.iter().filter(|o| o.vehicle != from) {
+        let mut moved = without.clone();
+        if moved.commit(&request, offer, request.promised_pickup, travel).is_ok() {
+            return Ok(Some((moved, offer.vehicle)));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use noriai_model::{
     Vehicle, VehicleId,
 };
 
+use crate::live::{Late, Present};
 use crate::problem::ProblemError;
 use crate::schedule::{
     Cand, Kind, NONE, Net, Node, RouteData, Scratch, VehCtx, feasible_insertions, request_nodes, splice,
@@ -167,6 +168,8 @@ pub struct LivePlan {
     routes: Vec<RouteData>,
     /// Stops at the head of each route that may no longer change (vehicle en route).
     locked: Vec<usize>,
+    /// What the road reported of each vehicle, once it has reported anything.
+    presents: Vec<Option<Present>>,
 }
 
 /// Nodes of the plan plus, beyond its end, the two nodes of the request being priced.
@@ -236,6 +239,7 @@ impl LivePlan {
             requests: Vec::new(),
             routes: Vec::new(),
             locked: vec![0; routes.len()],
+            presents: vec![None; routes.len()],
         };
         for (v, seq) in routes.into_iter().enumerate() {
             let net = LiveNet { nodes: &plan.nodes, extra: &[], travel };
@@ -346,6 +350,7 @@ impl LivePlan {
         if offer.dropoff_after < offer.pickup_after
             || offer.dropoff_after + 2 > rd.seq.len()
             || offer.pickup_after < self.locked[v]
+            || self.out_of_service(v)
         {
             return Err(OnlineError::StaleOffer(offer.vehicle.0));
         }
@@ -470,6 +475,219 @@ impl LivePlan {
         Ok(())
     }
 
+    /// Whether vehicle `v` has been taken out of service (a breakdown).
+    fn out_of_service(&self, v: usize) -> bool {
+        self.presents[v].as_ref().is_some_and(|p| p.out_of_service)
+    }
+
+    /// What the road last reported of each vehicle (`None`: nothing yet).
+    pub fn presents(&self) -> &[Option<Present>] {
+        &self.presents
+    }
+
+    /// The node index of a request's pickup (`pickup`) or dropoff.
+    fn node_of(&self, r: u32, pickup: bool) -> Option<u32> {
+        self.nodes
+            .iter()
+            .position(|n| n.kind == if pickup { Kind::Pickup(r) } else { Kind::Dropoff(r) })
+            .map(|x| x as u32)
+    }
+
+    /// Plans vehicle `vehicle` from what the road reported (`present`): the
+    /// stops it has served leave the route, riders aboard keep their
+    /// ride-time limit from when they boarded, and the rest of the route
+    /// starts where and when the vehicle now is. Each bound is taken afresh
+    /// from the requests, so reporting the same present twice changes
+    /// nothing. When the route can no longer keep every promise, the bounds
+    /// that break are moved to the new times and returned as [`Late`]: the
+    /// vehicle keeps its riders (the caller may move them), and the plan
+    /// stays feasible. Nothing changes on an error.
+    pub fn rebase<T: TravelTimes>(
+        &mut self,
+        vehicle: VehicleId,
+        present: &Present,
+        travel: &T,
+    ) -> Result<Vec<Late>, OnlineError> {
+        let v = self.vehicle_index(vehicle)?;
+        let (seq, patch, veh, locked, late) = self.rebased_route(v, present, travel)?;
+        for (i, n) in patch {
+            self.nodes[i as usize] = n;
+        }
+        self.veh[v] = veh;
+        self.routes[v] = seq;
+        self.locked[v] = locked;
+        self.presents[v] = Some(present.clone());
+        Ok(late)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn rebased_route<T: TravelTimes>(
+        &self,
+        v: usize,
+        present: &Present,
+        travel: &T,
+    ) -> Result<(RouteData, Vec<(u32, Node)>, VehCtx, usize, Vec<Late>), OnlineError> {
+        let vehicle = &self.vehicles[v];
+        let id = vehicle.id.0;
+        check_loc(present.location, travel)?;
+        if !present.time.is_finite() {
+            return Err(OnlineError::Request(
+                id,
+                noriai_model::ModelError::NotFinite { what: "vehicle time", value: present.time },
+            ));
+        }
+        let index = |rid: RequestId| {
+            self.requests
+                .iter()
+                .position(|q| q.id == rid)
+                .map(|r| r as u32)
+                .ok_or(OnlineError::UnknownRequest(rid.0))
+        };
+        // Nodes served already, and riders aboard with when they boarded.
+        let mut served = std::collections::HashSet::new();
+        let mut aboard: Vec<(u32, f64)> = Vec::new();
+        for &(rid, departed) in &present.picked_up {
+            let r = index(rid)?;
+            served.insert(self.node_of(r, true).ok_or(OnlineError::UnknownRequest(rid.0))?);
+            if !present.dropped_off.contains(&rid) {
+                aboard.push((r, departed));
+            }
+        }
+        for &rid in &present.dropped_off {
+            let r = index(rid)?;
+            if !present.picked_up.iter().any(|(p, _)| *p == rid) {
+                return Err(OnlineError::Restore(format!(
+                    "request {} is dropped off but was never picked up",
+                    rid.0
+                )));
+            }
+            served.insert(self.node_of(r, false).ok_or(OnlineError::UnknownRequest(rid.0))?);
+        }
+        let old = &self.routes[v].seq;
+        let seq: Vec<u32> = old.iter().copied().filter(|x| !served.contains(x)).collect();
+        // Bounds afresh from the requests; riders aboard get their deadline.
+        let mut patch: Vec<(u32, Node)> = Vec::new();
+        let mut load = [0i64; 2];
+        for &x in &seq[1..seq.len() - 1] {
+            let mut n = self.nodes[x as usize].clone();
+            match n.kind {
+                Kind::Pickup(r) => {
+                    let req = &self.requests[r as usize];
+                    let w = req.effective_pickup_window();
+                    (n.e, n.l) = (w.earliest(), w.latest());
+                }
+                Kind::Dropoff(r) => {
+                    let req = &self.requests[r as usize];
+                    (n.e, n.l, n.ride) =
+                        (req.dropoff_window.earliest(), req.dropoff_window.latest(), req.max_ride_time);
+                    if let Some(&(_, departed)) = aboard.iter().find(|(q, _)| *q == r) {
+                        n.l = n.l.min(departed + req.max_ride_time);
+                        n.pair = NONE;
+                        let q = self.requests[r as usize].load.as_array();
+                        load = [load[0] + q[0], load[1] + q[1]];
+                    }
+                }
+                Kind::Break(_, b) => {
+                    let w = vehicle.breaks[b as usize].window;
+                    (n.e, n.l) = (w.earliest(), w.latest());
+                }
+                Kind::Start(_) | Kind::End(_) => {}
+            }
+            patch.push((x, n));
+        }
+        // Every rider aboard must be dropped off by this vehicle.
+        for &(r, _) in &aboard {
+            let d =
+                self.node_of(r, false).ok_or(OnlineError::UnknownRequest(self.requests[r as usize].id.0))?;
+            if !seq.contains(&d) {
+                return Err(OnlineError::Restore(format!(
+                    "request {} is aboard vehicle {id} but its dropoff is not on that route",
+                    self.requests[r as usize].id.0
+                )));
+            }
+        }
+        let start = self.veh[v].start;
+        let mut s = self.nodes[start as usize].clone();
+        (s.loc, s.e, s.l, s.load) =
+            (present.location, present.time, vehicle.shift.latest().max(present.time), load);
+        patch.push((start, s));
+        let end = self.veh[v].end;
+        let mut e = self.nodes[end as usize].clone();
+        e.l = vehicle.shift.latest();
+        patch.push((end, e));
+        let mut veh = self.veh[v].clone();
+        veh.max_dur = vehicle.max_route_duration;
+        if veh.max_dur.is_finite() {
+            veh.max_dur = (veh.max_dur - (present.time - vehicle.shift.earliest()).max(0.0)).max(0.0);
+        }
+        let locked = usize::from(present.heading && seq.len() > 2);
+        let strict = {
+            let net = PatchedNet { net: LiveNet { nodes: &self.nodes, extra: &[], travel }, patch: &patch };
+            RouteData::compute(&net, &veh, seq.clone(), &mut Scratch::default())
+        };
+        if let Some(rd) = strict {
+            return Ok((rd, patch, veh, locked, Vec::new()));
+        }
+        // Late: from here, as early as the road allows, every bound that
+        // breaks moves to the time it will now be met.
+        let late = {
+            let net = PatchedNet { net: LiveNet { nodes: &self.nodes, extra: &[], travel }, patch: &patch };
+            let mut b = vec![present.time; seq.len()];
+            for k in 1..seq.len() {
+                let prev = net.node(seq[k - 1]);
+                b[k] = (b[k - 1] + prev.s + net.time(seq[k - 1], seq[k])).max(net.node(seq[k]).e);
+            }
+            let mut late = Vec::new();
+            let mut moved: Vec<(u32, Node)> = Vec::new();
+            for k in 1..seq.len() {
+                let x = seq[k];
+                let mut n = net.node(x).clone();
+                let mut changed = false;
+                if b[k] > n.l {
+                    let was = n.l;
+                    n.l = b[k];
+                    changed = true;
+                    if let Kind::Pickup(r) | Kind::Dropoff(r) = n.kind {
+                        late.push(Late {
+                            request: self.requests[r as usize].id,
+                            pickup: matches!(n.kind, Kind::Pickup(_)),
+                            latest: was,
+                            eta: b[k],
+                        });
+                    }
+                }
+                // A ride limit (of a rider not aboard yet) that breaks.
+                let pickup_at = seq.iter().position(|&y| n.pair != NONE && y == n.pair);
+                if let (Some(i), Kind::Dropoff(r)) = (pickup_at.filter(|_| n.ride.is_finite()), n.kind) {
+                    let start = b[i] + net.node(n.pair).s;
+                    let id = self.requests[r as usize].id;
+                    if b[k] - start > n.ride {
+                        if !late.iter().any(|l| l.request == id && !l.pickup) {
+                            late.push(Late { request: id, pickup: false, latest: start + n.ride, eta: b[k] });
+                        }
+                        n.ride = b[k] - start;
+                        changed = true;
+                    }
+                }
+                if changed {
+                    moved.push((x, n));
+                }
+            }
+            for (x, n) in moved {
+                match patch.iter_mut().find(|(y, _)| *y == x) {
+                    Some(slot) => slot.1 = n,
+                    None => patch.push((x, n)),
+                }
+            }
+            late
+        };
+        veh.max_dur = f64::INFINITY;
+        let net = PatchedNet { net: LiveNet { nodes: &self.nodes, extra: &[], travel }, patch: &patch };
+        let rd = RouteData::compute(&net, &veh, seq, &mut Scratch::default())
+            .ok_or(OnlineError::CannotKeepPlan { vehicle: id })?;
+        Ok((rd, patch, veh, locked, late))
+    }
+
     /// Rebuilds a plan from stored routes (one stop list per vehicle, in the
     /// order of `vehicles`), e.g. after a restart or a batch re-plan. Every
     /// request must appear exactly once as a pickup followed by its dropoff on
@@ -480,7 +698,23 @@ impl LivePlan {
         routes: &[Vec<StopKind>],
         travel: &T,
     ) -> Result<Self, OnlineError> {
+        Self::restore_live(vehicles, requests, routes, &[], travel).map(|(plan, _)| plan)
+    }
+
+    /// [`LivePlan::restore`] for a day under way: `presents` (by vehicle
+    /// index, as [`LivePlan::presents`] gives them) say what each vehicle has
+    /// served and where it is. Served stops may be in `routes` or not; a
+    /// request served whole need not be. Vehicles with a present are planned
+    /// from it with [`LivePlan::rebase`], whose late riders are returned.
+    pub fn restore_live<T: TravelTimes>(
+        vehicles: Vec<Vehicle>,
+        requests: Vec<Request>,
+        routes: &[Vec<StopKind>],
+        presents: &[Option<Present>],
+        travel: &T,
+    ) -> Result<(Self, Vec<Late>), OnlineError> {
         let bad = |m: String| OnlineError::Restore(m);
+        let present_of = |v: usize| presents.get(v).and_then(Option::as_ref);
         if routes.len() > vehicles.len() {
             return Err(bad(format!("{} routes for {} vehicles", routes.len(), vehicles.len())));
         }
@@ -498,14 +732,37 @@ impl LivePlan {
             nodes_of.insert(req.id, (p, false, false));
             plan.requests.push(req);
         }
+        // What a vehicle served counts as placed, on that vehicle.
+        for present in presents.iter().flatten() {
+            for (rid, _) in &present.picked_up {
+                let e = nodes_of.get_mut(rid).ok_or_else(|| bad(format!("unknown request {}", rid.0)))?;
+                e.1 = true;
+                e.2 |= present.dropped_off.contains(rid);
+            }
+        }
         let mut sc = Scratch::default();
-        for (v, stops) in routes.iter().enumerate() {
+        let empty = Vec::new();
+        for v in 0..plan.vehicles.len() {
+            let stops = match routes.get(v) {
+                Some(stops) => stops,
+                None if present_of(v).is_some() => &empty,
+                // No stored route: the vehicle keeps its empty one.
+                None => continue,
+            };
+            let served = |stop: &StopKind| {
+                present_of(v).is_some_and(|p| match *stop {
+                    StopKind::Pickup(id) => p.picked_up.iter().any(|(q, _)| *q == id),
+                    StopKind::Dropoff(id) => p.dropped_off.contains(&id),
+                    StopKind::Break(_) => false,
+                })
+            };
+            let stops: Vec<StopKind> = stops.iter().copied().filter(|s| !served(s)).collect();
             let old = &plan.routes[v].seq;
             let (start, end) = (old[0], old[old.len() - 1]);
             let breaks: Vec<u32> = old[1..old.len() - 1].to_vec();
             let mut seq = vec![start];
             let mut used_breaks = 0;
-            for stop in stops {
+            for stop in &stops {
                 match *stop {
                     StopKind::Pickup(id) => {
                         let e =
@@ -546,8 +803,13 @@ impl LivePlan {
                 )));
             }
             seq.push(end);
-            let net = LiveNet { nodes: &plan.nodes, extra: &[], travel };
             let vid = plan.vehicles[v].id.0;
+            if present_of(v).is_some() {
+                // Planned from its present below.
+                plan.routes[v].seq = seq;
+                continue;
+            }
+            let net = LiveNet { nodes: &plan.nodes, extra: &[], travel };
             plan.routes[v] = RouteData::compute(&net, &plan.veh[v], seq, &mut sc)
                 .ok_or_else(|| bad(format!("vehicle {vid}'s route is not feasible")))?;
         }
@@ -560,7 +822,8 @@ impl LivePlan {
         for (v, stops) in routes.iter().enumerate() {
             for stop in stops {
                 if let StopKind::Dropoff(id) = stop {
-                    let on_this = stops.contains(&StopKind::Pickup(*id));
+                    let aboard = present_of(v).is_some_and(|p| p.picked_up.iter().any(|(q, _)| q == id));
+                    let on_this = aboard || stops.contains(&StopKind::Pickup(*id));
                     if !on_this {
                         return Err(bad(format!(
                             "request {}'s pickup and dropoff are on different vehicles ({v})",
@@ -570,7 +833,14 @@ impl LivePlan {
                 }
             }
         }
-        Ok(plan)
+        let mut late = Vec::new();
+        for (v, present) in presents.iter().enumerate().take(plan.vehicles.len()) {
+            if let Some(present) = present {
+                let id = plan.vehicles[v].id;
+                late.extend(plan.rebase(id, present, travel)?);
+            }
+        }
+        Ok((plan, late))
     }
 
     /// The vehicle (index) whose route holds a request's stops.
@@ -707,7 +977,7 @@ fn offers_for<T: TravelTimes>(
     // Cheap pruning: a vehicle whose shift cannot reach the pickup in its window is skipped.
     let direct = travel.time(request.pickup, request.dropoff);
     for (v, rd) in plan.routes.iter().enumerate() {
-        if !request.load.fits_within(plan.vehicles[v].capacity) {
+        if !request.load.fits_within(plan.vehicles[v].capacity) || plan.out_of_service(v) {
             continue;
         }
         let shift = plan.vehicles[v].shift;
