@@ -76,63 +76,6 @@ pub fn check(
     Ok(after)
 }
 
-/// A ride on a vehicle, as the alerts look at it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RideOnVehicle {
-    pub booking_id: i64,
-    pub status: RideStatus,
-    /// The planned pickup, and the end of the window promised to the rider.
-    pub planned_pickup: i64,
-    pub promised_latest: i64,
-}
-
-/// What an operator must act on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Alert {
-    /// The vehicle cannot go on: riders waiting for it need another vehicle
-    /// (or a call), riders on board need fetching.
-    BrokenDown { vehicle_id: i64, waiting: Vec<i64>, on_board: Vec<i64> },
-    /// The driver reported being late; these riders' promised windows end
-    /// before the vehicle can now be there.
-    Late { vehicle_id: i64, minutes: u32, promises_broken: Vec<i64> },
-}
-
-/// The alerts of one vehicle from its events (in order) and its rides. A
-/// reported delay holds until the vehicle next arrives at a stop.
-pub fn alerts(vehicle_id: i64, events: &[&EventKind], rides: &[RideOnVehicle]) -> Vec<Alert> {
-    let mut out = Vec::new();
-    let broken = events.iter().rev().find_map(|e| match e {
-        EventKind::Breakdown { can_continue } => Some(!can_continue),
-        EventKind::ShiftStarted { .. } => Some(false),
-        _ => None,
-    });
-    if broken == Some(true) {
-        let with = |wanted: &[RideStatus]| -> Vec<i64> {
-            rides.iter().filter(|r| wanted.contains(&r.status)).map(|r| r.booking_id).collect()
-        };
-        out.push(Alert::BrokenDown {
-            vehicle_id,
-            waiting: with(&[RideStatus::Scheduled, RideStatus::Arrived]),
-            on_board: with(&[RideStatus::OnBoard]),
-        });
-    }
-    let delay = events.iter().rev().find_map(|e| match e {
-        EventKind::Delayed { minutes, .. } => Some(Some(*minutes)),
-        EventKind::Arrived { .. } => Some(None),
-        _ => None,
-    });
-    if let Some(Some(minutes)) = delay {
-        let late_s = i64::from(minutes) * 60;
-        let promises_broken: Vec<i64> = rides
-            .iter()
-            .filter(|r| r.status == RideStatus::Scheduled && r.planned_pickup + late_s > r.promised_latest)
-            .map(|r| r.booking_id)
-            .collect();
-        out.push(Alert::Late { vehicle_id, minutes, promises_broken });
-    }
-    out
-}
-
 /// What the road has reported of one vehicle, as the plan needs it. Times
 /// are in the plan's units (the server: seconds after local midnight).
 #[derive(Debug, Clone, PartialEq)]
@@ -143,12 +86,24 @@ pub struct Present {
     pub time: f64,
     /// Riders it picked up, with when they left their pickup.
     pub picked_up: Vec<(RequestId, f64)>,
-    /// Riders it dropped off.
-    pub dropped_off: Vec<RequestId>,
+    /// Riders it dropped off, with when.
+    pub dropped_off: Vec<(RequestId, f64)>,
     /// On its way to its next planned stop, which is then fixed.
     pub heading: bool,
     /// Broken down or off shift: it takes no new riders.
     pub out_of_service: bool,
+}
+
+impl Present {
+    /// Whether the vehicle picked up request `r`.
+    pub fn picked(&self, r: RequestId) -> bool {
+        self.picked_up.iter().any(|(q, _)| *q == r)
+    }
+
+    /// Whether the vehicle dropped request `r` off.
+    pub fn dropped(&self, r: RequestId) -> bool {
+        self.dropped_off.iter().any(|(q, _)| *q == r)
+    }
 }
 
 /// A promise (pickup) or a limit (dropoff: arrival or ride time) a vehicle
@@ -212,12 +167,12 @@ pub fn present_of(events: &[RoadEvent<'_>], depot: LocId, now: f64) -> Option<Pr
             }
             (EventKind::ShiftEnded { .. }, _) => p.out_of_service = true,
             (EventKind::Arrived { .. }, Some(ride)) => {
-                let aboard = p.picked_up.iter().any(|(r, _)| *r == ride.request);
+                let aboard = p.picked(ride.request) && !p.dropped(ride.request);
                 at_stop(&mut p, if aboard { ride.dropoff } else { ride.pickup });
                 (left_at, delay) = (None, None);
             }
             (EventKind::Boarded { .. }, Some(ride)) => {
-                if !p.picked_up.iter().any(|(r, _)| *r == ride.request) {
+                if !p.picked(ride.request) {
                     p.picked_up.push((ride.request, e.at));
                 }
                 at_stop(&mut p, ride.pickup);
@@ -228,8 +183,8 @@ pub fn present_of(events: &[RoadEvent<'_>], depot: LocId, now: f64) -> Option<Pr
                 (left_at, delay) = (None, None);
             }
             (EventKind::Alighted { .. }, Some(ride)) => {
-                if !p.dropped_off.contains(&ride.request) {
-                    p.dropped_off.push(ride.request);
+                if !p.dropped(ride.request) {
+                    p.dropped_off.push((ride.request, e.at));
                 }
                 at_stop(&mut p, ride.dropoff);
                 (left_at, delay) = (None, None);
@@ -389,37 +344,6 @@ mod tests {
             check(RideStatus::Scheduled, &alight, 0, 0, rules),
             Err(Refusal::Out { status: RideStatus::Scheduled })
         );
-    }
-
-    #[test]
-    fn a_breakdown_and_a_delay_raise_alerts_until_resolved() {
-        use noriai_model::live::DelayReason;
-        let ride = |booking_id, status, planned_pickup| RideOnVehicle {
-            booking_id,
-            status,
-            planned_pickup,
-            promised_latest: 1_000,
-        };
-        let rides = [
-            ride(1, RideStatus::OnBoard, 0),
-            ride(2, RideStatus::Scheduled, 500),
-            ride(3, RideStatus::Scheduled, 900),
-            ride(4, RideStatus::Completed, 0),
-        ];
-        let late = EventKind::Delayed { minutes: 5, reason: DelayReason::Snow };
-        assert_eq!(
-            alerts(9, &[&late], &rides),
-            vec![Alert::Late { vehicle_id: 9, minutes: 5, promises_broken: vec![3] }]
-        );
-        let arrived = EventKind::Arrived { booking_id: 2 };
-        assert!(alerts(9, &[&late, &arrived], &rides).is_empty(), "arriving ends the delay");
-        let down = EventKind::Breakdown { can_continue: false };
-        assert_eq!(
-            alerts(9, &[&down], &rides),
-            vec![Alert::BrokenDown { vehicle_id: 9, waiting: vec![2, 3], on_board: vec![1] }]
-        );
-        let limping = EventKind::Breakdown { can_continue: true };
-        assert!(alerts(9, &[&down, &limping], &rides).is_empty());
     }
 
     proptest! {

@@ -549,13 +549,13 @@ impl LivePlan {
         for &(rid, departed) in &present.picked_up {
             let r = index(rid)?;
             served.insert(self.node_of(r, true).ok_or(OnlineError::UnknownRequest(rid.0))?);
-            if !present.dropped_off.contains(&rid) {
+            if !present.dropped(rid) {
                 aboard.push((r, departed));
             }
         }
-        for &rid in &present.dropped_off {
+        for &(rid, _) in &present.dropped_off {
             let r = index(rid)?;
-            if !present.picked_up.iter().any(|(p, _)| *p == rid) {
+            if !present.picked(rid) {
                 return Err(OnlineError::Restore(format!(
                     "request {} is dropped off but was never picked up",
                     rid.0
@@ -705,14 +705,15 @@ impl LivePlan {
     /// index, as [`LivePlan::presents`] gives them) say what each vehicle has
     /// served and where it is. Served stops may be in `routes` or not; a
     /// request served whole need not be. Vehicles with a present are planned
-    /// from it with [`LivePlan::rebase`], whose late riders are returned.
+    /// from it with [`LivePlan::rebase`], whose late riders are returned with
+    /// their vehicle.
     pub fn restore_live<T: TravelTimes>(
         vehicles: Vec<Vehicle>,
         requests: Vec<Request>,
         routes: &[Vec<StopKind>],
         presents: &[Option<Present>],
         travel: &T,
-    ) -> Result<(Self, Vec<Late>), OnlineError> {
+    ) -> Result<(Self, Vec<(VehicleId, Late)>), OnlineError> {
         let bad = |m: String| OnlineError::Restore(m);
         let present_of = |v: usize| presents.get(v).and_then(Option::as_ref);
         if routes.len() > vehicles.len() {
@@ -737,7 +738,7 @@ impl LivePlan {
             for (rid, _) in &present.picked_up {
                 let e = nodes_of.get_mut(rid).ok_or_else(|| bad(format!("unknown request {}", rid.0)))?;
                 e.1 = true;
-                e.2 |= present.dropped_off.contains(rid);
+                e.2 |= present.dropped(*rid);
             }
         }
         let mut sc = Scratch::default();
@@ -751,8 +752,8 @@ impl LivePlan {
             };
             let served = |stop: &StopKind| {
                 present_of(v).is_some_and(|p| match *stop {
-                    StopKind::Pickup(id) => p.picked_up.iter().any(|(q, _)| *q == id),
-                    StopKind::Dropoff(id) => p.dropped_off.contains(&id),
+                    StopKind::Pickup(id) => p.picked(id),
+                    StopKind::Dropoff(id) => p.dropped(id),
                     StopKind::Break(_) => false,
                 })
             };
@@ -822,7 +823,7 @@ impl LivePlan {
         for (v, stops) in routes.iter().enumerate() {
             for stop in stops {
                 if let StopKind::Dropoff(id) = stop {
-                    let aboard = present_of(v).is_some_and(|p| p.picked_up.iter().any(|(q, _)| q == id));
+                    let aboard = present_of(v).is_some_and(|p| p.picked(*id));
                     let on_this = aboard || stops.contains(&StopKind::Pickup(*id));
                     if !on_this {
                         return Err(bad(format!(
@@ -837,7 +838,7 @@ impl LivePlan {
         for (v, present) in presents.iter().enumerate().take(plan.vehicles.len()) {
             if let Some(present) = present {
                 let id = plan.vehicles[v].id;
-                late.extend(plan.rebase(id, present, travel)?);
+                late.extend(plan.rebase(id, present, travel)?.into_iter().map(|l| (id, l)));
             }
         }
         Ok((plan, late))

@@ -174,7 +174,7 @@ fn a_day_under_way_is_rebuilt_from_its_routes_and_presents() {
     }
     let stored = live.stops();
     let mut now = present(3, 45.0, vec![(1, 15.0), (2, 45.0)]);
-    now.dropped_off.push(RequestId(1));
+    now.dropped_off.push((RequestId(1), 50.0));
     let kept = keep_up(&mut live, VehicleId(0), &now, &travel).unwrap();
     assert!(kept.late.is_empty() && kept.moved.is_empty());
     // From the full stored routes (served stops included) or the live ones.
@@ -234,7 +234,7 @@ fn events_say_where_a_vehicle_is() {
     late.push(ev(710.0, &ALIGHTED, Some(1)));
     let p = present_of(&late, LocId(0), 720.0).unwrap();
     assert_eq!((p.location, p.time, p.heading), (LocId(11), 720.0, false), "arriving ends the delay");
-    assert_eq!(p.dropped_off, vec![RequestId(1)]);
+    assert_eq!(p.dropped_off, vec![(RequestId(1), 710.0)]);
     let mut held = start.to_vec();
     held.push(ev(90.0, &LATE, None));
     assert_eq!(present_of(&held, LocId(0), 100.0).unwrap().time, 690.0, "held where it is");
@@ -275,7 +275,7 @@ proptest! {
         for s in &route.stops[..served] {
             match s.kind {
                 StopKind::Pickup(r) => now.picked_up.push((r, s.departure)),
-                StopKind::Dropoff(r) => now.dropped_off.push(r),
+                StopKind::Dropoff(r) => now.dropped_off.push((r, s.start_of_service)),
                 StopKind::Break(_) => {}
             }
             (now.location, now.time) = (s.location, s.departure);

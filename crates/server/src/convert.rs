@@ -259,10 +259,13 @@ pub fn booking_to_pb(b: &Booking) -> pb::Booking {
         } as i32,
         expected_arrival_local: local_hhmm(b.expected_arrival),
         wide_window_local: b.wide_window.map(|(start, end)| local_window(start, end)).unwrap_or_default(),
-        // Without the road's events: see `driver::with_ride_status`.
+        // Without the road's events and plans: see `driver::with_ride_status`.
         ride_status: match b.status {
             BookingStatus::Confirmed => pb::RideStatus::Scheduled,
             BookingStatus::Cancelled => pb::RideStatus::Cancelled,
         } as i32,
+        pickup_eta: None,
+        pickup_eta_local: String::new(),
+        late: false,
     }
 }

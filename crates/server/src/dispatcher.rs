@@ -13,8 +13,11 @@
 use crate::ServicePolicy;
 use crate::errors::DispatchError;
 use crate::offers::{MAX_PENDING_BYTES, MAX_PENDING_OFFERS, OfferBook, PendingOffer, QuotedTrip};
+use crate::road::{self, VehicleRoad};
+use noriai_dispatch::live::{Present, keep_up};
 use noriai_dispatch::{LivePlan, NoOffer, Offer, OfferOptions, OnlineError, Reason, Wish};
 use noriai_model::access::AuditEntry;
+use noriai_model::live::VehicleEvent;
 use noriai_model::service::{
     Booking, BookingStatus, FleetVehicle, PlaceKind, PlanStop, ServiceDay, Shift, StopAction, Trip, TripAsk,
     TripTime, WindowStage, format_time_of_day, local_window,
@@ -93,6 +96,13 @@ enum Command {
         day: ServiceDay,
         reply: Reply<Vec<Booking>>,
     },
+    /// The road reported on a vehicle (`None`: the clock moved on): plan
+    /// the day's vehicles from where they are.
+    Road {
+        day: ServiceDay,
+        vehicle_id: Option<i64>,
+        reply: Reply<()>,
+    },
     /// A batch plan computed off the dispatcher task, to apply if the day has not changed since.
     ApplyReplan {
         day: ServiceDay,
@@ -124,12 +134,19 @@ pub struct DayView {
     /// Only the task adds points (after a booking is stored), and only at the
     /// end, so the ids a plan uses stay valid while the table grows.
     table: Arc<RwLock<PointTable>>,
+    /// What the road did to each vehicle's plan.
+    road: Arc<Vec<VehicleRoad>>,
 }
 
 impl DayView {
     /// Points in the day's travel-time table.
     pub fn table_points(&self) -> usize {
         read(&self.table).len()
+    }
+
+    /// What the road did to each vehicle on shift that day.
+    pub fn road(&self) -> &[VehicleRoad] {
+        &self.road
     }
 }
 
@@ -215,6 +232,12 @@ impl DispatcherHandle {
         self.ask(|reply| Command::Finalize { day, reply }).await
     }
 
+    /// The road reported on `vehicle_id` (its events are stored): plan it
+    /// from where it is, moving riders it can no longer serve in time.
+    pub async fn road(&self, day: ServiceDay, vehicle_id: i64) -> Result<()> {
+        self.ask(|reply| Command::Road { day, vehicle_id: Some(vehicle_id), reply }).await
+    }
+
     /// The latest published view of a day, loading the day first if needed.
     pub async fn day_view(&self, day: ServiceDay) -> Result<DayView> {
         if let Some(view) = read(&self.core.views).get(&day) {
@@ -281,6 +304,10 @@ fn told_wide(day: ServiceDay, now: i64) -> bool {
 }
 
 use crate::now_unix;
+
+/// How often vehicles that reported from the road are planned again from
+/// where they are, as time passes.
+const ROAD_CLOCK: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn hhmm(day: ServiceDay, t: f64) -> String {
     let s = t.round().max(0.0) as u32;
@@ -501,6 +528,10 @@ struct DayState {
     version: u64,
     /// Which build of the day this is (a fleet or shift change rebuilds it).
     built: u64,
+    /// Each vehicle's events of the day (by dispatch index), as last read.
+    events: Vec<Vec<VehicleEvent>>,
+    /// What the road did to each vehicle's plan (by dispatch index).
+    road: Arc<Vec<VehicleRoad>>,
 }
 
 impl DayState {
@@ -516,7 +547,24 @@ impl DayState {
             unused_request: RequestId(self.next_request + 1),
             plan: self.plan.clone(),
             table: self.table.clone(),
+            road: self.road.clone(),
         }
+    }
+
+    /// The plan rebuilt from stop lists, from where each vehicle is.
+    fn rebuilt(
+        &self,
+        requests: Vec<Request>,
+        stops: &[Vec<StopKind>],
+        travel: &impl TravelTimes,
+    ) -> std::result::Result<LivePlan, OnlineError> {
+        let vehicles = self.plan.vehicles().to_vec();
+        LivePlan::restore_live(vehicles, requests, stops, self.plan.presents(), travel).map(|(plan, _)| plan)
+    }
+
+    /// Whether a vehicle has reported from the road today.
+    fn under_way(&self) -> bool {
+        self.plan.presents().iter().any(Option::is_some)
     }
 
     /// The stored form of vehicle `v`'s route (`new` is the booking being added).
@@ -529,17 +577,28 @@ impl DayState {
     ) -> VehicleDayPlan {
         let full = plan.plan(travel);
         let midnight = self.day.midnight_unix();
-        let stops = full.routes[v]
-            .stops
-            .iter()
-            .filter_map(|s| {
-                let (rid, action) = match s.kind {
-                    StopKind::Pickup(r) => (r, StopAction::Pickup),
-                    StopKind::Dropoff(r) => (r, StopAction::Dropoff),
-                    StopKind::Break(_) => return None,
-                };
-                let booking_id = if Some(rid) == new { 0 } else { *self.booking_of.get(&rid)? };
-                Some(PlanStop { booking_id, action, eta: midnight + s.start_of_service.round() as i64 })
+        let stop = |rid: RequestId, action, at: f64| {
+            let booking_id = if Some(rid) == new { 0 } else { *self.booking_of.get(&rid)? };
+            Some(PlanStop { booking_id, action, eta: midnight + at.round() as i64 })
+        };
+        // The stops served, when they were served, then the plan ahead.
+        let mut done: Vec<(f64, StopKind)> = Vec::new();
+        if let Some(p) = &plan.presents()[v] {
+            done.extend(p.picked_up.iter().map(|&(r, t)| (t, StopKind::Pickup(r))));
+            done.extend(p.dropped_off.iter().map(|&(r, t)| (t, StopKind::Dropoff(r))));
+            done.sort_by(|a, b| {
+                a.0.total_cmp(&b.0)
+                    .then(matches!(b.1, StopKind::Pickup(_)).cmp(&matches!(a.1, StopKind::Pickup(_))))
+            });
+        }
+        let ahead = full.routes[v].stops.iter().map(|s| (s.start_of_service, s.kind));
+        let stops = done
+            .into_iter()
+            .chain(ahead)
+            .filter_map(|(at, kind)| match kind {
+                StopKind::Pickup(r) => stop(r, StopAction::Pickup, at),
+                StopKind::Dropoff(r) => stop(r, StopAction::Dropoff, at),
+                StopKind::Break(_) => None,
             })
             .collect();
         VehicleDayPlan { vehicle_id: self.fleet[v], day: self.day, stops }
@@ -560,6 +619,7 @@ impl DayState {
         for r in requests {
             keep.extend([r.pickup, r.dropoff]);
         }
+        keep.extend(self.plan.presents().iter().flatten().map(|p| p.location));
         if table.len() <= 2 * keep.len() + 64 {
             return;
         }
@@ -578,8 +638,14 @@ impl DayState {
             .iter()
             .map(|r| Request { pickup: map(r.pickup), dropoff: map(r.dropoff), ..r.clone() })
             .collect();
-        match LivePlan::restore(vehicles, requests, &self.plan.stops(), &compact) {
-            Ok(plan) => {
+        let presents: Vec<Option<Present>> = self
+            .plan
+            .presents()
+            .iter()
+            .map(|p| p.clone().map(|p| Present { location: map(p.location), ..p }))
+            .collect();
+        match LivePlan::restore_live(vehicles, requests, &self.plan.stops(), &presents, &compact) {
+            Ok((plan, _)) => {
                 tracing::debug!(day = %self.day, before = table.len(), after = compact.len(), "shed unused points");
                 drop(table);
                 self.plan = Arc::new(plan);
@@ -629,15 +695,32 @@ impl Dispatcher {
             Dispatcher { core: core.clone(), days: HashMap::new(), inbox: tx.downgrade(), generation: 0 };
         tokio::spawn(async move {
             while let Some(cmd) = rx.recv().await {
-                d.handle(cmd).await;
-                // Every command may have changed a stored plan.
-                d.core.changes.send_modify(|n| *n += 1);
+                if d.handle(cmd).await {
+                    d.core.changes.send_modify(|n| *n += 1);
+                }
+            }
+        });
+        // The clock moves on: a vehicle waiting somewhere makes its later
+        // stops later, and a rider it can no longer reach in time is moved.
+        let clock = tx.downgrade();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(ROAD_CLOCK);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                every.tick().await;
+                let Some(tx) = clock.upgrade() else { break };
+                let (reply, _) = oneshot::channel();
+                let day = ServiceDay::of_unix(now_unix());
+                if tx.send(Command::Road { day, vehicle_id: None, reply }).await.is_err() {
+                    break;
+                }
             }
         });
         DispatcherHandle { tx, core }
     }
 
-    async fn handle(&mut self, cmd: Command) {
+    /// Handles one command; says whether stored plans or the road may have changed.
+    async fn handle(&mut self, cmd: Command) -> bool {
         match cmd {
             Command::LoadDay { day, reply } => {
                 let _ = reply.send(self.day_state(day).await.map(|s| s.view()));
@@ -667,7 +750,18 @@ impl Dispatcher {
             Command::ApplyReplan { day, version, stops, summary, reply } => {
                 let _ = reply.send(self.apply_replan(day, version, stops, summary).await);
             }
+            Command::Road { day, vehicle_id, reply } => {
+                let result = self.follow_road(day, vehicle_id).await;
+                if let (None, Err(e)) = (vehicle_id, &result) {
+                    tracing::warn!(%day, "planning from the road: {e}");
+                }
+                // A reported event changes what the road shows even when no plan moves.
+                let changed = vehicle_id.is_some() || matches!(result, Ok(true));
+                let _ = reply.send(result.map(|_| ()));
+                return changed;
+            }
         }
+        true
     }
 
     /// Loads (once) the live state of a day from the store.
@@ -678,6 +772,12 @@ impl Dispatcher {
             self.generation += 1 << 32;
             (state.version, state.built) = (self.generation, self.generation);
             self.core.publish(&state);
+            // A day under way (after a restart): catch up with the road
+            // right after this command, moving riders that need it.
+            if let (true, Some(inbox)) = (state.under_way(), self.inbox.upgrade()) {
+                let (reply, _) = oneshot::channel();
+                let _ = inbox.try_send(Command::Road { day, vehicle_id: None, reply });
+            }
             self.days.insert(day, state);
         }
         self.days.get_mut(&day).ok_or_else(|| DispatchError::internal("day state vanished"))
@@ -772,11 +872,30 @@ impl Dispatcher {
                 .collect();
         }
         let next_request = requests.len() as u32;
-        let plan = LivePlan::restore(vehicles, requests, &routes, &table).map_err(|e| {
+        // Where each vehicle is, from what its driver reported.
+        let (from, to) = crate::driver::day_span(day);
+        let mut events = Vec::with_capacity(ids.len());
+        for &id in &ids {
+            events.push(core.store.vehicle_events(id, from, to).await?);
+        }
+        let presents = road::presents(day, &vehicles, &requests, &booking_of, &events, now_unix());
+        let (plan, late) = LivePlan::restore_live(vehicles, requests, &routes, &presents, &table).map_err(|e| {
             DispatchError::Precondition(format!(
                 "the stored plan of {day} no longer fits the fleet and shifts ({e}); restore the shifts or re-plan"
             ))
         })?;
+        let road = ids
+            .iter()
+            .zip(&presents)
+            .enumerate()
+            .map(|(v, (&vehicle_id, present))| {
+                let start = VehicleRoad { vehicle_id, ..VehicleRoad::default() };
+                let Some(present) = present else { return start };
+                let mine = late.iter().filter(|(w, _)| w.0 as usize == v).map(|(_, l)| *l).collect();
+                let kept = noriai_dispatch::live::Kept { late: mine, ..Default::default() };
+                start.after(present, &kept, &booking_of, &ids, day)
+            })
+            .collect();
         Ok(DayState {
             day,
             fleet: ids,
@@ -786,6 +905,8 @@ impl Dispatcher {
             next_request,
             version: 0,
             built: 0,
+            events,
+            road: Arc::new(road),
         })
     }
 
@@ -968,6 +1089,11 @@ impl Dispatcher {
         let rid = state.booking_of.iter().find(|(_, b)| **b == id).map(|(r, _)| *r);
         let mut plans = Vec::new();
         let mut plan = (*state.plan).clone();
+        if rid.is_some_and(|r| plan.presents().iter().flatten().any(|p| p.picked(r))) {
+            return Err(DispatchError::Precondition(format!(
+                "booking {id}'s rider has been picked up; the ride can no longer be cancelled"
+            )));
+        }
         if let Some(rid) = rid {
             let table = read(&state.table);
             let v =
@@ -1050,8 +1176,8 @@ impl Dispatcher {
                 req.promise(fin).map_err(DispatchError::internal)?;
                 windows.push((b.id, (midnight + fin.earliest() as i64, midnight + fin.latest() as i64)));
             }
-            let vehicles = state.plan.vehicles().to_vec();
-            let plan = LivePlan::restore(vehicles, requests, &state.plan.stops(), &*table)
+            let plan = state
+                .rebuilt(requests, &state.plan.stops(), &*table)
                 .map_err(|e| DispatchError::internal(format!("narrowing the windows of {day}: {e}")))?;
             (plan, windows)
         };
@@ -1084,6 +1210,14 @@ impl Dispatcher {
                 return Err(e);
             }
         };
+        if state.under_way() {
+            let e = DispatchError::Precondition(format!(
+                "{day} is under way: vehicles on the road are planned from where they are as drivers report, \
+                 and a batch re-plan would move stops already served"
+            ));
+            let _ = reply.send(Err(e.clone()));
+            return Err(e);
+        }
         let before = state.plan.cost();
         let (requests, vehicles) = (state.plan.requests().to_vec(), state.plan.vehicles().to_vec());
         // A copy: the search runs for seconds and must not hold the table.
@@ -1135,11 +1269,10 @@ impl Dispatcher {
             summary.km_after = summary.km_before;
             return Ok(summary);
         };
-        let (requests, vehicles) = (state.plan.requests().to_vec(), state.plan.vehicles().to_vec());
+        let requests = state.plan.requests().to_vec();
         let (plan, plans) = {
             let table = read(&state.table);
-            let plan =
-                LivePlan::restore(vehicles, requests, &stops, &*table).map_err(DispatchError::internal)?;
+            let plan = state.rebuilt(requests, &stops, &*table).map_err(DispatchError::internal)?;
             let plans: Vec<VehicleDayPlan> =
                 (0..state.fleet.len()).map(|v| state.vehicle_plan(&plan, &*table, v, None)).collect();
             (plan, plans)
@@ -1154,6 +1287,66 @@ impl Dispatcher {
         }
         tracing::info!(%day, km_before = summary.km_before, km_after = summary.km_after, "re-planned");
         Ok(summary)
+    }
+}
+
+impl Dispatcher {
+    /// Plans the day's vehicles from where the road says they are: the one
+    /// that reported (its events read afresh), or every vehicle that has
+    /// reported when the clock moved on (`None`, only for a loaded day).
+    /// Riders a vehicle can no longer serve in time are moved to one that
+    /// keeps their promise. Changed plans are stored first, then kept.
+    /// Says whether anything the board shows changed.
+    async fn follow_road(&mut self, day: ServiceDay, vehicle_id: Option<i64>) -> Result<bool> {
+        if vehicle_id.is_none() && !self.days.contains_key(&day) {
+            return Ok(false);
+        }
+        let core = self.core.clone();
+        let now = now_unix();
+        let state = self.day_state(day).await?;
+        if let Some(id) = vehicle_id {
+            // A vehicle not on shift that day has no plan to keep.
+            let Some(v) = state.fleet.iter().position(|&f| f == id) else { return Ok(false) };
+            let (from, to) = crate::driver::day_span(day);
+            state.events[v] = core.store.vehicle_events(id, from, to).await?;
+        }
+        let (plan, road, changed) = {
+            let table = read(&state.table);
+            let old = &state.plan;
+            let presents =
+                road::presents(day, old.vehicles(), old.requests(), &state.booking_of, &state.events, now);
+            let mut plan = (**old).clone();
+            let mut road = (*state.road).clone();
+            for (v, present) in presents.iter().enumerate() {
+                let Some(present) = present else { continue };
+                if vehicle_id.is_some_and(|id| id != state.fleet[v]) {
+                    continue;
+                }
+                let kept = keep_up(&mut plan, VehicleId(v as u32), present, &*table).map_err(online_error)?;
+                tracing::debug!(%day, vehicle = state.fleet[v], ?present, ?kept, "kept up with the road");
+                for (r, to) in &kept.moved {
+                    tracing::info!(%day, booking = state.booking_of.get(r), from = state.fleet[v], to = state.fleet[to.0 as usize], "rider moved to a vehicle that keeps the promise");
+                }
+                road[v] = road[v].after(present, &kept, &state.booking_of, &state.fleet, day);
+            }
+            let changed: Vec<VehicleDayPlan> = (0..state.fleet.len())
+                .map(|v| (state.vehicle_plan(&plan, &*table, v, None), v))
+                .filter(|(new, v)| *new != state.vehicle_plan(old, &*table, *v, None))
+                .map(|(new, _)| new)
+                .collect();
+            (plan, road, changed)
+        };
+        let road_changed = road != *state.road;
+        if !changed.is_empty() {
+            core.store.replace_plans(&changed).await.map_err(|e| self.unsure(day, e))?;
+        }
+        let Some(state) = self.days.get_mut(&day) else { return Ok(true) };
+        state.plan = Arc::new(plan);
+        state.road = Arc::new(road);
+        // A batch re-plan computed before the road reported is not applied.
+        state.version += 1;
+        self.core.publish(state);
+        Ok(road_changed || !changed.is_empty())
     }
 }
 

@@ -169,6 +169,7 @@ async fn manifest(
             rider_phone: if day == today { rider.phone.clone() } else { String::new() },
             status: ride_status_to_pb(status) as i32,
             done,
+            late: !done && s.action == StopAction::Pickup && s.eta > b.pickup_window.1,
         });
     }
     let last = store.last_position(vehicle_id).await.map_err(store_status)?.filter(|p| p.at >= from);
@@ -205,12 +206,23 @@ pub async fn with_ride_status(
     bookings: &[noriai_model::service::Booking],
 ) -> Result<Vec<pb::Booking>, Status> {
     let statuses = ride_statuses(store, bookings).await?;
+    let ids: Vec<i64> = bookings.iter().map(|b| b.id).collect();
+    let etas = store.pickup_etas(&ids).await.map_err(store_status)?;
     Ok(bookings
         .iter()
         .zip(statuses)
-        .map(|(b, status)| pb::Booking {
-            ride_status: ride_status_to_pb(status) as i32,
-            ..convert::booking_to_pb(b)
+        .map(|(b, status)| {
+            let eta = etas
+                .get(&b.id)
+                .copied()
+                .filter(|_| status == RideStatus::Scheduled || status == RideStatus::Arrived);
+            pb::Booking {
+                ride_status: ride_status_to_pb(status) as i32,
+                pickup_eta: eta.and_then(convert::timestamp),
+                pickup_eta_local: eta.map(local_hhmm).unwrap_or_default(),
+                late: eta.is_some_and(|t| t > b.pickup_window.1),
+                ..convert::booking_to_pb(b)
+            }
         })
         .collect())
 }
@@ -333,8 +345,9 @@ impl DriverService for Drivers {
             audited: BTreeSet::new(),
         };
         // The first manifest is made before answering, so a refusal is the answer.
-        let first = view.render().await?;
+        // Watch before the first render, so a change while it renders is not missed.
         let changes = view.town.dispatcher.changes();
+        let first = view.render().await?;
         Ok(Response::new(Box::pin(follow(view, first, changes))))
     }
 
@@ -407,6 +420,13 @@ impl DriverService for Drivers {
             let entry = caller.entry(AuditAction::Change);
             if let Err(e) = town.dispatcher.cancel(*booking_id, Some(entry)).await {
                 tracing::warn!(booking = booking_id, "a no-show's booking stayed in the plans: {e}");
+            }
+        }
+        if !duplicate {
+            // The plan follows the road: from where the vehicle now is.
+            let day = ServiceDay::of_unix(event.at);
+            if let Err(e) = town.dispatcher.road(day, event.vehicle_id).await {
+                tracing::warn!(vehicle = event.vehicle_id, "the plan did not follow the road: {e}");
             }
         }
         town.dispatcher.touch();

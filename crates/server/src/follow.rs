@@ -21,14 +21,14 @@ pub trait LiveView: Send + 'static {
 }
 
 /// Streams `first` and every later different rendering of `view`, until the
-/// client goes or the service stops.
+/// client goes or the service stops. `changes` must be subscribed before
+/// `first` was rendered, so nothing that changed meanwhile is missed.
 pub fn follow<V: LiveView>(
     mut view: V,
     first: V::Item,
     mut changes: watch::Receiver<u64>,
 ) -> tokio_stream::wrappers::ReceiverStream<Result<V::Item, Status>> {
     let (tx, rx) = mpsc::channel::<Result<V::Item, Status>>(4);
-    changes.mark_unchanged();
     tokio::spawn(async move {
         let mut sent: Option<V::Item> = None;
         let mut version = 0u64;

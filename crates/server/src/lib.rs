@@ -17,6 +17,7 @@ pub mod follow;
 pub mod offers;
 pub mod operations;
 pub mod riders;
+pub mod road;
 pub mod towns;
 
 pub mod pb {

@@ -4,18 +4,17 @@
 
 use crate::auth::Caller;
 use crate::convert;
-use crate::driver::{day_span, ride_status_to_pb, ride_statuses};
+use crate::driver::{day_span, with_ride_status};
 use crate::errors::store_status;
 use crate::follow::{LiveView, follow};
 use crate::now_unix;
 use crate::pb;
 use crate::pb::operations_service_server::OperationsService;
+use crate::road::Alert;
 use crate::towns::{Town, Towns};
-use noriai_dispatch::live::{self, Alert, RideOnVehicle};
 use noriai_model::access::AuditAction;
-use noriai_model::live::RideStatus;
-use noriai_model::service::{BookingStatus, ServiceDay, StopAction, local_hhmm};
-use std::collections::{BTreeSet, HashMap};
+use noriai_model::service::{BookingStatus, ServiceDay, local_hhmm};
+use std::collections::BTreeSet;
 use std::pin::Pin;
 use std::sync::Arc;
 use tokio_stream::Stream;
@@ -35,28 +34,59 @@ struct BoardView {
 }
 
 fn alert_to_pb(alert: Alert) -> pb::Alert {
+    let list = |ids: &[i64]| ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+    let moves = |moved: &[(i64, i64)]| {
+        moved.iter().map(|(b, v)| format!("booking {b} to vehicle {v}")).collect::<Vec<_>>().join(", ")
+    };
     match alert {
-        Alert::BrokenDown { vehicle_id, waiting, on_board } => pb::Alert {
+        Alert::OutOfService { vehicle_id, stranded, on_board, moved } => {
+            let mut text = format!("vehicle {vehicle_id} is out of service");
+            if !stranded.is_empty() {
+                text.push_str(&format!(
+                    "; no vehicle can take bookings {}: call the riders",
+                    list(&stranded)
+                ));
+            }
+            if !on_board.is_empty() {
+                text.push_str(&format!(
+                    "; riders of bookings {} are on board and need fetching",
+                    list(&on_board)
+                ));
+            }
+            if !moved.is_empty() {
+                text.push_str(&format!("; moved {}", moves(&moved)));
+            }
+            pb::Alert { text, vehicle_id, booking_ids: stranded.into_iter().chain(on_board).collect() }
+        }
+        Alert::Late { vehicle_id, rides } => {
+            let each: Vec<String> = rides
+                .iter()
+                .map(|r| {
+                    let what = if r.pickup { "pickup" } else { "arrival" };
+                    format!(
+                        "booking {} {what} about {} (promised by {})",
+                        r.booking_id,
+                        local_hhmm(r.eta),
+                        local_hhmm(r.latest)
+                    )
+                })
+                .collect();
+            pb::Alert {
+                text: format!(
+                    "vehicle {vehicle_id} is late and no other vehicle can take over: {}; call the riders",
+                    each.join(", ")
+                ),
+                vehicle_id,
+                booking_ids: rides.iter().map(|r| r.booking_id).collect(),
+            }
+        }
+        Alert::Moved { vehicle_id, moved } => pb::Alert {
             text: format!(
-                "vehicle {vehicle_id} broke down: {} riders waiting need another vehicle, {} on board need fetching",
-                waiting.len(),
-                on_board.len()
+                "vehicle {vehicle_id} could not keep its promises: {}; tell the riders which vehicle comes",
+                moves(&moved)
             ),
             vehicle_id,
-            booking_ids: waiting.into_iter().chain(on_board).collect(),
-        },
-        Alert::Late { vehicle_id, minutes, promises_broken } => pb::Alert {
-            text: match promises_broken.len() {
-                0 => format!(
-                    "vehicle {vehicle_id} is {minutes} minutes late; every promised window still holds"
-                ),
-                n => format!(
-                    "vehicle {vehicle_id} is {minutes} minutes late: {n} riders will be picked up after their \
-                     promised window; call them"
-                ),
-            },
-            vehicle_id,
-            booking_ids: promises_broken,
+            booking_ids: moved.iter().map(|(b, _)| *b).collect(),
         },
     }
 }
@@ -65,46 +95,16 @@ impl BoardView {
     async fn board(&self) -> Result<pb::DayBoard, Status> {
         let store = &self.town.store;
         let bookings = store.list_bookings(None, Some(self.day), true).await.map_err(store_status)?;
-        let statuses = ride_statuses(store, &bookings).await?;
-        let status: HashMap<i64, RideStatus> =
-            bookings.iter().map(|b| b.id).zip(statuses.iter().copied()).collect();
-        let shown: Vec<pb::Booking> = bookings
-            .iter()
-            .zip(&statuses)
-            .map(|(b, &s)| pb::Booking {
-                ride_status: ride_status_to_pb(s) as i32,
-                ..convert::booking_to_pb(b)
-            })
-            .collect();
-        let planned: HashMap<i64, i64> = store
-            .plans_from(self.day)
-            .await
-            .map_err(store_status)?
-            .iter()
-            .filter(|p| p.day == self.day)
-            .flat_map(|p| &p.stops)
-            .filter(|s| s.action == StopAction::Pickup)
-            .map(|s| (s.booking_id, s.eta))
-            .collect();
+        let shown = with_ride_status(store, &bookings).await?;
+        let view = self.town.dispatcher.day_view(self.day).await.map_err(Status::from)?;
+        let alerts: Vec<pb::Alert> = view.road().iter().flat_map(|r| r.alerts()).map(alert_to_pb).collect();
         let (from, to) = day_span(self.day);
         let mut vehicles = Vec::new();
-        let mut alerts = Vec::new();
         for v in store.list_vehicles().await.map_err(store_status)? {
             let events = store.vehicle_events(v.id, from, to).await.map_err(store_status)?;
             let last = store.last_position(v.id).await.map_err(store_status)?.filter(|p| p.at >= from);
-            let rides: Vec<RideOnVehicle> = bookings
-                .iter()
-                .filter(|b| b.vehicle_id == v.id && b.status == BookingStatus::Confirmed)
-                .map(|b| RideOnVehicle {
-                    booking_id: b.id,
-                    status: status.get(&b.id).copied().unwrap_or(RideStatus::Scheduled),
-                    planned_pickup: planned.get(&b.id).copied().unwrap_or(b.pickup_window.0),
-                    promised_latest: b.pickup_window.1,
-                })
-                .collect();
-            let kinds: Vec<_> = events.iter().map(|e| &e.kind).collect();
-            alerts.extend(live::alerts(v.id, &kinds, &rides).into_iter().map(alert_to_pb));
-            if events.is_empty() && last.is_none() && rides.is_empty() {
+            let rides = bookings.iter().any(|b| b.vehicle_id == v.id && b.status == BookingStatus::Confirmed);
+            if events.is_empty() && last.is_none() && !rides {
                 continue;
             }
             let last_event = events.last();
@@ -153,8 +153,9 @@ impl OperationsService for Operations {
             d => convert::day("day", d)?,
         };
         let mut view = BoardView { town, caller, day, audited: BTreeSet::new() };
-        let first = view.render().await?;
+        // Watch before the first render, so a change while it renders is not missed.
         let changes = view.town.dispatcher.changes();
+        let first = view.render().await?;
         Ok(Response::new(Box::pin(follow(view, first, changes))))
     }
 }

@@ -1,7 +1,7 @@
 //! The vehicles' stored plans: which stops each vehicle visits on a day, in
 //! order, and how writing new plans keeps bookings and plans in step.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use noriai_model::service::{PlanStop, ServiceDay, StopAction};
 use sqlx::error::ErrorKind;
@@ -387,6 +387,28 @@ impl Store {
         set.write(self, &mut w.tx, None, None).await?;
         w.tx.commit().await?;
         Ok(())
+    }
+
+    /// When each of `bookings` is planned to be picked up (Unix), as the
+    /// plans stand now (they follow the road); bookings not in any plan are left out.
+    pub async fn pickup_etas(&self, bookings: &[i64]) -> Result<HashMap<i64, i64>, StoreError> {
+        let mut etas = HashMap::new();
+        for chunk in bookings.chunks(IDS_PER_QUERY) {
+            let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT booking_id, eta FROM plan_stops WHERE action = 'pickup' AND booking_id IN ({}) \
+                 AND booking_id IN (SELECT id FROM bookings WHERE service_id = $1)",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false).bind(self.service);
+            for &id in chunk {
+                query = query.bind(id);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                etas.insert(row.try_get("booking_id")?, row.try_get("eta")?);
+            }
+        }
+        Ok(etas)
     }
 
     /// The stored plans of `day` and later, by day then vehicle, for rebuilding
