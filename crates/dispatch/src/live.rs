@@ -224,34 +224,39 @@ pub struct Kept {
     pub stranded: Vec<RequestId>,
 }
 
-/// Plans `vehicle` from its present, then moves riders it can no longer
-/// serve to other vehicles that keep their promise: those whose promised
-/// pickup it would miss, or, out of service, every rider still waiting. A
-/// rider no vehicle can take stays (late, or stranded) for the operator to
-/// call. Nothing changes on an error.
+/// Plans `vehicle` from `present` (`None`: from what it last reported, or
+/// its depot and shift, after the travel times changed), then moves riders
+/// it can no longer serve to other vehicles that keep their promise: those
+/// whose promised pickup it would miss, or, out of service, every rider
+/// still waiting. A rider no vehicle can take stays (late, or stranded) for
+/// the operator to call. Nothing changes on an error.
 pub fn keep_up<T: TravelTimes>(
     plan: &mut LivePlan,
     vehicle: VehicleId,
-    present: &Present,
+    present: Option<&Present>,
     travel: &T,
 ) -> Result<Kept, OnlineError> {
+    let v =
+        plan.vehicles().iter().position(|x| x.id == vehicle).ok_or(OnlineError::UnknownVehicle(vehicle.0))?;
+    let present = present.cloned().or_else(|| plan.presents()[v].clone());
+    let replan = |plan: &mut LivePlan| match &present {
+        Some(p) => plan.rebase(vehicle, p, travel),
+        None => plan.recheck(vehicle, travel),
+    };
     let mut trial = plan.clone();
-    let late = trial.rebase(vehicle, present, travel)?;
-    let v = trial
-        .vehicles()
-        .iter()
-        .position(|x| x.id == vehicle)
-        .ok_or(OnlineError::UnknownVehicle(vehicle.0))?;
+    let late = replan(&mut trial)?;
+    let (heading, out_of_service) =
+        present.as_ref().map_or((false, false), |p| (p.heading, p.out_of_service));
     let route = trial.stops().swap_remove(v);
     // The stop the vehicle is driving to stays its.
-    let fixed = if present.heading { route.first().copied() } else { None };
+    let fixed = if heading { route.first().copied() } else { None };
     let waiting: Vec<RequestId> = route
         .iter()
         .filter_map(|s| match *s {
             StopKind::Pickup(r) if Some(*s) != fixed => Some(r),
             _ => None,
         })
-        .filter(|r| present.out_of_service || late.iter().any(|l| l.pickup && l.request == *r))
+        .filter(|r| out_of_service || late.iter().any(|l| l.pickup && l.request == *r))
         .collect();
     let mut kept = Kept::default();
     for r in waiting {
@@ -260,11 +265,11 @@ pub fn keep_up<T: TravelTimes>(
                 trial = moved;
                 kept.moved.push((r, to));
             }
-            None if present.out_of_service => kept.stranded.push(r),
+            None if out_of_service => kept.stranded.push(r),
             None => {}
         }
     }
-    kept.late = if kept.moved.is_empty() { late } else { trial.rebase(vehicle, present, travel)? };
+    kept.late = if kept.moved.is_empty() { late } else { replan(&mut trial)? };
     *plan = trial;
     Ok(kept)
 }

@@ -520,6 +520,39 @@ impl LivePlan {
         Ok(late)
     }
 
+    /// Plans vehicle `vehicle` again from its present (or, before it has
+    /// reported, from its depot and shift), as [`LivePlan::rebase`] does:
+    /// after the travel times changed under the plan (a road closed).
+    pub fn recheck<T: TravelTimes>(
+        &mut self,
+        vehicle: VehicleId,
+        travel: &T,
+    ) -> Result<Vec<Late>, OnlineError> {
+        let v = self.vehicle_index(vehicle)?;
+        let present = match &self.presents[v] {
+            Some(p) => p.clone(),
+            None => {
+                let vehicle = &self.vehicles[v];
+                Present {
+                    location: vehicle.start_depot,
+                    time: vehicle.shift.earliest(),
+                    picked_up: Vec::new(),
+                    dropped_off: Vec::new(),
+                    heading: false,
+                    out_of_service: false,
+                }
+            }
+        };
+        let (rd, patch, veh, locked, late) = self.rebased_route(v, &present, travel)?;
+        for (i, n) in patch {
+            self.nodes[i as usize] = n;
+        }
+        self.veh[v] = veh;
+        self.routes[v] = rd;
+        self.locked[v] = locked;
+        Ok(late)
+    }
+
     #[allow(clippy::type_complexity)]
     fn rebased_route<T: TravelTimes>(
         &self,
@@ -636,6 +669,10 @@ impl LivePlan {
             for k in 1..seq.len() {
                 let prev = net.node(seq[k - 1]);
                 b[k] = (b[k - 1] + prev.s + net.time(seq[k - 1], seq[k])).max(net.node(seq[k]).e);
+            }
+            // A stop the road no longer reaches (closed off) cannot be made late: it cannot be served.
+            if b.iter().any(|t| !t.is_finite()) {
+                return Err(OnlineError::CannotKeepPlan { vehicle: id });
             }
             let mut late = Vec::new();
             let mut moved: Vec<(u32, Node)> = Vec::new();

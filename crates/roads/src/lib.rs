@@ -9,6 +9,7 @@
 //! tested against. Queries do no IO and never fail on a loaded network.
 
 pub mod ch;
+pub mod closures;
 pub mod dijkstra;
 pub mod error;
 pub mod graph;
@@ -87,6 +88,8 @@ pub struct RoadNetwork {
     fingerprint: Fingerprint,
     /// Refuse points farther than this from a road (metres).
     pub max_snap_m: f64,
+    /// Pieces closed at run time, with their usual times (see [`closures`]).
+    closed: std::collections::HashMap<u32, (u32, u32)>,
 }
 
 impl std::fmt::Debug for RoadNetwork {
@@ -109,6 +112,7 @@ impl RoadNetwork {
             out,
             fingerprint,
             max_snap_m: DEFAULT_MAX_SNAP_M,
+            closed: std::collections::HashMap::new(),
         }
     }
 
@@ -223,25 +227,34 @@ impl RoadNetwork {
     /// the one-way rules allow.
     pub fn source_seeds(&self, s: &Snapped) -> Seeds {
         let p = &self.graph.pieces[s.piece as usize];
+        let (ab, ba) = self.seed_times(s.piece);
         let mut seeds = Seeds::default();
-        if p.time_ab_ms != NO_ARC {
-            seeds.push(part(p.b, p.time_ab_ms, p.length_dm, 1.0 - s.fraction));
+        if ab != NO_ARC {
+            seeds.push(part(p.b, ab, p.length_dm, 1.0 - s.fraction));
         }
-        if p.time_ba_ms != NO_ARC {
-            seeds.push(part(p.a, p.time_ba_ms, p.length_dm, s.fraction));
+        if ba != NO_ARC {
+            seeds.push(part(p.a, ba, p.length_dm, s.fraction));
         }
         seeds
+    }
+
+    /// The times a point on `piece` reaches its ends with: a closed piece
+    /// keeps its usual ones, so a rider on a closed road is met at its end.
+    fn seed_times(&self, piece: u32) -> (u32, u32) {
+        let p = &self.graph.pieces[piece as usize];
+        self.closed.get(&piece).copied().unwrap_or((p.time_ab_ms, p.time_ba_ms))
     }
 
     /// Seeds for arriving at a snapped point from the piece end(s).
     pub fn target_seeds(&self, t: &Snapped) -> Seeds {
         let p = &self.graph.pieces[t.piece as usize];
+        let (ab, ba) = self.seed_times(t.piece);
         let mut seeds = Seeds::default();
-        if p.time_ab_ms != NO_ARC {
-            seeds.push(part(p.a, p.time_ab_ms, p.length_dm, t.fraction));
+        if ab != NO_ARC {
+            seeds.push(part(p.a, ab, p.length_dm, t.fraction));
         }
-        if p.time_ba_ms != NO_ARC {
-            seeds.push(part(p.b, p.time_ba_ms, p.length_dm, 1.0 - t.fraction));
+        if ba != NO_ARC {
+            seeds.push(part(p.b, ba, p.length_dm, 1.0 - t.fraction));
         }
         seeds
     }

@@ -1322,7 +1322,8 @@ impl Dispatcher {
                 if vehicle_id.is_some_and(|id| id != state.fleet[v]) {
                     continue;
                 }
-                let kept = keep_up(&mut plan, VehicleId(v as u32), present, &*table).map_err(online_error)?;
+                let kept =
+                    keep_up(&mut plan, VehicleId(v as u32), Some(present), &*table).map_err(online_error)?;
                 tracing::debug!(%day, vehicle = state.fleet[v], ?present, ?kept, "kept up with the road");
                 for (r, to) in &kept.moved {
                     tracing::info!(%day, booking = state.booking_of.get(r), from = state.fleet[v], to = state.fleet[to.0 as usize], "rider moved to a vehicle that keeps the promise");

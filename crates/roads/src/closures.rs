@@ -1,0 +1,55 @@
+//! Roads closed at run time (snow, a landslide, works): which road pieces a
+//! point or an area closes, and the same network driving around them.
+//!
+//! A closed piece keeps its place in the graph (so snapped points, ids and
+//! shapes stay valid) but loses both of its arcs, and the hierarchy is built
+//! again. A point on a closed piece is reached from its ends, as a driver
+//! meets a rider at the barrier.
+
+use crate::RoadNetwork;
+use crate::ch::ContractionHierarchy;
+use crate::graph::NO_ARC;
+use noriai_model::LatLon;
+use std::collections::HashMap;
+
+impl RoadNetwork {
+    /// Every piece with part of its shape where `inside` holds (an area).
+    pub fn pieces_where(&self, inside: impl Fn(LatLon) -> bool) -> Vec<u32> {
+        let g = self.graph();
+        (0..g.pieces.len() as u32)
+            .filter(|&p| {
+                let piece = &g.pieces[p as usize];
+                g.shape[piece.shape_start as usize..piece.shape_end as usize].iter().any(|&q| inside(q))
+            })
+            .collect()
+    }
+
+    /// Pieces closed in this network.
+    pub fn closed_pieces(&self) -> Vec<u32> {
+        let mut pieces: Vec<u32> = self.closed.keys().copied().collect();
+        pieces.sort_unstable();
+        pieces
+    }
+
+    /// This network with `pieces` (and those it had closed) closed both
+    /// ways; unknown pieces are ignored. Builds a new hierarchy: for a town's
+    /// map a fraction of a second, so callers run it off async tasks.
+    pub fn with_closed(&self, pieces: &[u32]) -> RoadNetwork {
+        let mut graph = self.graph().clone();
+        let mut closed: HashMap<u32, (u32, u32)> = self.closed.clone();
+        for &p in pieces {
+            if let Some(piece) = graph.pieces.get_mut(p as usize) {
+                closed.entry(p).or_insert((piece.time_ab_ms, piece.time_ba_ms));
+            }
+        }
+        for &p in closed.keys() {
+            let piece = &mut graph.pieces[p as usize];
+            (piece.time_ab_ms, piece.time_ba_ms) = (NO_ARC, NO_ARC);
+        }
+        let ch = ContractionHierarchy::build(&graph, || {});
+        let mut net = RoadNetwork::assemble(graph, ch, self.fingerprint().clone());
+        net.max_snap_m = self.max_snap_m;
+        net.closed = closed;
+        net
+    }
+}
