@@ -130,3 +130,68 @@ pub enum RideStatus {
     NoShow,
     Cancelled,
 }
+
+/// Why a road is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClosureReason {
+    Snow,
+    Disaster,
+    Works,
+    Other,
+}
+
+impl ClosureReason {
+    pub const ALL: [ClosureReason; 4] =
+        [ClosureReason::Snow, ClosureReason::Disaster, ClosureReason::Works, ClosureReason::Other];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ClosureReason::Snow => "snow",
+            ClosureReason::Disaster => "disaster",
+            ClosureReason::Works => "works",
+            ClosureReason::Other => "other",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ClosureReason> {
+        Self::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
+/// Which roads a closure closes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClosurePlace {
+    /// The road stretch (junction to junction) nearest to a point.
+    Point(LatLon),
+    /// Every road with a part inside a ring of points (an area cut off).
+    Area(Vec<LatLon>),
+}
+
+/// A road closed at run time by an operator (snow, a landslide, works).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoadClosure {
+    pub id: i64,
+    pub place: ClosurePlace,
+    pub reason: ClosureReason,
+    pub note: String,
+    /// Closed from (Unix seconds) until, or until reopened.
+    pub from: i64,
+    pub until: Option<i64>,
+    pub reopened_at: Option<i64>,
+}
+
+impl RoadClosure {
+    /// When it stops closing roads, if it does.
+    pub fn ends(&self) -> Option<i64> {
+        match (self.until, self.reopened_at) {
+            (Some(u), Some(r)) => Some(u.min(r)),
+            (u, r) => u.or(r),
+        }
+    }
+
+    /// Whether it closes roads at some time in `[start, end)` (Unix seconds).
+    pub fn closes_during(&self, start: i64, end: i64) -> bool {
+        self.from < end && self.ends().is_none_or(|e| e > start)
+    }
+}

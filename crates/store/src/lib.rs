@@ -25,6 +25,7 @@
 
 mod accounts;
 mod bookings;
+mod closures;
 mod error;
 mod fleet;
 mod live;

@@ -194,6 +194,7 @@ on_both_backends!(
     erasing_a_rider_keeps_bookings_without_personal_data,
     services_keep_their_records_apart,
     road_events_and_positions_are_stored_once,
+    road_closures_are_stored_reopened_and_kept_per_service,
 );
 
 #[tokio::test]

@@ -1035,3 +1035,43 @@ pub async fn road_events_and_positions_are_stored_once(db: TestDb) {
     assert_eq!(other.last_position(v1.id).await.unwrap(), None);
     assert!(other.events_of_bookings(&[b.id]).await.unwrap().is_empty());
 }
+
+pub async fn road_closures_are_stored_reopened_and_kept_per_service(db: TestDb) {
+    use noriai_model::live::{ClosurePlace, ClosureReason, RoadClosure};
+    let store = &db.store;
+    let snow = RoadClosure {
+        id: 0,
+        place: ClosurePlace::Point(LatLon { lat: 40.65, lon: 140.85 }),
+        reason: ClosureReason::Snow,
+        note: "八甲田 通行止め".into(),
+        from: 1_000,
+        until: None,
+        reopened_at: None,
+    };
+    let slide = RoadClosure {
+        place: ClosurePlace::Area(vec![
+            LatLon { lat: 40.0, lon: 140.0 },
+            LatLon { lat: 40.1, lon: 140.0 },
+            LatLon { lat: 40.1, lon: 140.1 },
+        ]),
+        reason: ClosureReason::Disaster,
+        until: Some(9_000),
+        ..snow.clone()
+    };
+    let a = store.insert_closure(&snow, 900).await.unwrap();
+    let b = store.insert_closure(&slide, 950).await.unwrap();
+    assert!(b.id > a.id);
+    assert_eq!(store.closures().await.unwrap(), vec![b.clone(), a.clone()], "newest first, as stored");
+    let reopened = store.reopen_closure(a.id, 5_000).await.unwrap();
+    assert_eq!(reopened.reopened_at, Some(5_000));
+    assert_eq!(
+        store.reopen_closure(a.id, 6_000).await.unwrap().reopened_at,
+        Some(5_000),
+        "the first reopening counts"
+    );
+    assert!(reopened.closes_during(4_000, 4_500) && !reopened.closes_during(5_000, 6_000));
+    assert!(matches!(store.reopen_closure(a.id + 100, 1).await, Err(StoreError::NotFound { .. })));
+    let other = store.for_service(store.insert_service(&town("閉鎖町")).await.unwrap().id);
+    assert!(other.closures().await.unwrap().is_empty(), "closures belong to their service");
+    assert!(matches!(other.reopen_closure(b.id, 1).await, Err(StoreError::NotFound { .. })));
+}
