@@ -103,6 +103,11 @@ enum Command {
         vehicle_id: Option<i64>,
         reply: Reply<()>,
     },
+    /// Road closures were added or lifted: plan every loaded day around
+    /// the closures of that day.
+    ClosuresChanged {
+        reply: Reply<()>,
+    },
     /// A batch plan computed off the dispatcher task, to apply if the day has not changed since.
     ApplyReplan {
         day: ServiceDay,
@@ -136,6 +141,8 @@ pub struct DayView {
     table: Arc<RwLock<PointTable>>,
     /// What the road did to each vehicle's plan.
     road: Arc<Vec<VehicleRoad>>,
+    /// The day's roads, with the closures of that day.
+    roads: Arc<RoadNetwork>,
 }
 
 impl DayView {
@@ -230,6 +237,12 @@ impl DispatcherHandle {
     /// returns the bookings whose riders must now be told.
     pub async fn finalize(&self, day: ServiceDay) -> Result<Vec<Booking>> {
         self.ask(|reply| Command::Finalize { day, reply }).await
+    }
+
+    /// Road closures changed (stored): every loaded day is planned around
+    /// its closures before this returns.
+    pub async fn closures_changed(&self) -> Result<()> {
+        self.ask(|reply| Command::ClosuresChanged { reply }).await
     }
 
     /// The road reported on `vehicle_id` (its events are stored): plan it
@@ -426,7 +439,7 @@ impl Core {
             )));
         }
         let table = read(&view.table);
-        let (travel, ids) = table.with_points(&self.roads, &checked.points);
+        let (travel, ids) = table.with_points(&view.roads, &checked.points);
         let request = self.request_for(view.unused_request, ids[0], ids[1], &travel, trip, day)?;
         match noriai_dispatch::insert(&view.plan, &request, &travel, opts) {
             Ok(Ok(offers)) => Ok(Priced { request, offers }),
@@ -532,6 +545,8 @@ struct DayState {
     events: Vec<Vec<VehicleEvent>>,
     /// What the road did to each vehicle's plan (by dispatch index).
     road: Arc<Vec<VehicleRoad>>,
+    /// The day's roads: the map with the pieces closed that day.
+    roads: Arc<RoadNetwork>,
 }
 
 impl DayState {
@@ -548,6 +563,7 @@ impl DayState {
             plan: self.plan.clone(),
             table: self.table.clone(),
             road: self.road.clone(),
+            roads: self.roads.clone(),
         }
     }
 
@@ -560,6 +576,19 @@ impl DayState {
     ) -> std::result::Result<LivePlan, OnlineError> {
         let vehicles = self.plan.vehicles().to_vec();
         LivePlan::restore_live(vehicles, requests, stops, self.plan.presents(), travel).map(|(plan, _)| plan)
+    }
+
+    /// The plans as planned now that differ from `stored` (a vehicle with
+    /// nothing stored and nothing planned is no difference).
+    fn stale_plans(&self, stored: &[VehicleDayPlan]) -> Vec<VehicleDayPlan> {
+        let table = read(&self.table);
+        (0..self.fleet.len())
+            .map(|v| self.vehicle_plan(&self.plan, &*table, v, None))
+            .filter(|now| match stored.iter().find(|p| p.vehicle_id == now.vehicle_id) {
+                Some(before) => before != now,
+                None => !now.stops.is_empty(),
+            })
+            .collect()
     }
 
     /// Whether a vehicle has reported from the road today.
@@ -665,6 +694,10 @@ pub struct Dispatcher {
     inbox: mpsc::WeakSender<Command>,
     /// Versions handed to day states built from the store, never reused.
     generation: u64,
+    /// The service's road closures (read on first need and when they change).
+    closures: Option<Vec<noriai_model::live::RoadClosure>>,
+    /// The map with each set of closed pieces in use by a day.
+    networks: HashMap<Vec<u32>, Arc<RoadNetwork>>,
 }
 
 impl Dispatcher {
@@ -691,8 +724,14 @@ impl Dispatcher {
             store_reachable: std::sync::atomic::AtomicBool::new(true),
             changes: tokio::sync::watch::Sender::new(0),
         });
-        let mut d =
-            Dispatcher { core: core.clone(), days: HashMap::new(), inbox: tx.downgrade(), generation: 0 };
+        let mut d = Dispatcher {
+            core: core.clone(),
+            days: HashMap::new(),
+            inbox: tx.downgrade(),
+            generation: 0,
+            closures: None,
+            networks: HashMap::new(),
+        };
         tokio::spawn(async move {
             while let Some(cmd) = rx.recv().await {
                 if d.handle(cmd).await {
@@ -750,7 +789,17 @@ impl Dispatcher {
             Command::ApplyReplan { day, version, stops, summary, reply } => {
                 let _ = reply.send(self.apply_replan(day, version, stops, summary).await);
             }
+            Command::ClosuresChanged { reply } => {
+                self.closures = None;
+                let _ = reply.send(self.plan_around_closures().await);
+            }
             Command::Road { day, vehicle_id, reply } => {
+                if vehicle_id.is_none() {
+                    // The clock moved on: a closure may have begun or ended.
+                    if let Err(e) = self.plan_around_closures().await {
+                        tracing::warn!("planning around road closures: {e}");
+                    }
+                }
                 let result = self.follow_road(day, vehicle_id).await;
                 if let (None, Err(e)) = (vehicle_id, &result) {
                     tracing::warn!(%day, "planning from the road: {e}");
@@ -768,7 +817,16 @@ impl Dispatcher {
     async fn day_state(&mut self, day: ServiceDay) -> Result<&mut DayState> {
         if !self.days.contains_key(&day) {
             let shifts = self.core.store.shifts_on(day).await?;
-            let mut state = self.build_day(day, &shifts).await?;
+            let (mut state, stored) = self.build_day(day, &shifts).await?;
+            // Stored plans made on other roads (a closure since lifted or
+            // added) or before the road reported take the times planned now.
+            let stale = state.stale_plans(&stored);
+            if !stale.is_empty() {
+                match self.core.store.replace_plans(&stale).await {
+                    Ok(()) => tracing::info!(%day, plans = stale.len(), "stored plans brought up to date"),
+                    Err(e) => tracing::warn!(%day, "stored plans stay as they were: {e}"),
+                }
+            }
             self.generation += 1 << 32;
             (state.version, state.built) = (self.generation, self.generation);
             self.core.publish(&state);
@@ -806,8 +864,14 @@ impl Dispatcher {
         write(&self.core.views).remove(&day);
     }
 
-    /// Builds a day's state from shifts and the stored bookings and plans.
-    async fn build_day(&self, day: ServiceDay, shifts: &[Shift]) -> Result<DayState> {
+    /// Builds a day's state from shifts and the stored bookings and plans;
+    /// also gives the day's stored plans as they were.
+    async fn build_day(
+        &mut self,
+        day: ServiceDay,
+        shifts: &[Shift],
+    ) -> Result<(DayState, Vec<VehicleDayPlan>)> {
+        let roads = self.roads_on(day).await?;
         let core = &self.core;
         let fleet: HashMap<i64, FleetVehicle> =
             core.store.list_vehicles().await?.into_iter().map(|v| (v.id, v)).collect();
@@ -820,7 +884,7 @@ impl Dispatcher {
                 .roads
                 .snap(fv.depot)
                 .map_err(|e| DispatchError::internal(format!("depot of vehicle {}: {e}", fv.id)))?;
-            let depot = table.add(&core.roads, depot);
+            let depot = table.add(&roads, depot);
             let window =
                 TimeWindow::new(s.start_s as f64, s.end_s as f64).map_err(DispatchError::internal)?;
             let capacity = Capacity::new(fv.seats, fv.wheelchair_places);
@@ -843,7 +907,7 @@ impl Dispatcher {
             let snap = |p: LatLon| {
                 core.roads.snap(p).map_err(|e| DispatchError::internal(format!("booking {}: {e}", b.id)))
             };
-            let (o, d) = (table.add(&core.roads, snap(origin)?), table.add(&core.roads, snap(destination)?));
+            let (o, d) = (table.add(&roads, snap(origin)?), table.add(&roads, snap(destination)?));
             let mut req = core.request_for(rid, o, d, &table, &b.trip, day).map_err(ours)?;
             let promise = TimeWindow::new(
                 (b.pickup_window.0 - day.midnight_unix()) as f64,
@@ -893,10 +957,11 @@ impl Dispatcher {
                 let Some(present) = present else { return start };
                 let mine = late.iter().filter(|(w, _)| w.0 as usize == v).map(|(_, l)| *l).collect();
                 let kept = noriai_dispatch::live::Kept { late: mine, ..Default::default() };
-                start.after(present, &kept, &booking_of, &ids, day)
+                start.after(Some(present), &kept, &booking_of, &ids, day)
             })
             .collect();
-        Ok(DayState {
+        let stored: Vec<VehicleDayPlan> = stored.into_iter().filter(|p| p.day == day).collect();
+        let state = DayState {
             day,
             fleet: ids,
             table: Arc::new(RwLock::new(table)),
@@ -907,7 +972,39 @@ impl Dispatcher {
             built: 0,
             events,
             road: Arc::new(road),
-        })
+            roads,
+        };
+        Ok((state, stored))
+    }
+
+    /// The map of `day`: with the pieces that day's closures close.
+    async fn roads_on(&mut self, day: ServiceDay) -> Result<Arc<RoadNetwork>> {
+        if self.closures.is_none() {
+            self.closures = Some(self.core.store.closures().await?);
+        }
+        let closures = self.closures.as_deref().unwrap_or_default();
+        let pieces = road::closed_on(&self.core.roads, closures, day, now_unix());
+        self.network(pieces).await
+    }
+
+    /// The map with `pieces` closed, built once (off the async workers).
+    async fn network(&mut self, pieces: Vec<u32>) -> Result<Arc<RoadNetwork>> {
+        if pieces.is_empty() {
+            return Ok(self.core.roads.clone());
+        }
+        if let Some(net) = self.networks.get(&pieces) {
+            return Ok(net.clone());
+        }
+        let (base, closed) = (self.core.roads.clone(), pieces.clone());
+        let net = tokio::task::spawn_blocking(move || base.with_closed(&closed))
+            .await
+            .map_err(|e| DispatchError::internal(format!("building the map around closures: {e}")))?;
+        let net = Arc::new(net);
+        // Keep only networks a day still uses, and this one.
+        let used: Vec<Vec<u32>> = self.days.values().map(|d| d.roads.closed_pieces()).collect();
+        self.networks.retain(|k, _| used.contains(k));
+        self.networks.insert(pieces, net.clone());
+        Ok(net)
     }
 
     async fn book(&mut self, key: String, what: BookWhat, options: BookOptions) -> Result<Booking> {
@@ -976,8 +1073,8 @@ impl Dispatcher {
     /// Adds a priced offer to the day's plan: stored first, then in memory.
     async fn commit(&mut self, key: String, pending: PendingOffer, options: BookOptions) -> Result<Booking> {
         let (quote, day) = (pending.quote.clone(), pending.quote.day);
-        let roads = self.core.roads.clone();
         let state = self.day_state(day).await?;
+        let roads = state.roads.clone();
         if state.built != quote.built {
             return Err(DispatchError::Stale(
                 "the fleet or its shifts changed since the quote; ask for a new quote".into(),
@@ -1109,8 +1206,8 @@ impl Dispatcher {
             .await
             .map_err(|e| self.unsure(booking.day, e))?;
         // Durable: now memory.
-        let roads = self.core.roads.clone();
         if let Some(state) = self.days.get_mut(&booking.day) {
+            let roads = state.roads.clone();
             if let Some(rid) = rid {
                 state.booking_of.remove(&rid);
             }
@@ -1131,7 +1228,7 @@ impl Dispatcher {
         shifts.push(shift);
         shifts.sort_by_key(|s| s.vehicle_id);
         // Bookings already made must still fit the new hours.
-        let mut state = self.build_day(shift.day, &shifts).await?;
+        let (mut state, _) = self.build_day(shift.day, &shifts).await?;
         self.core.store.set_shift(shift).await?;
         self.generation += 1 << 32;
         (state.version, state.built) = (self.generation, self.generation);
@@ -1322,13 +1419,20 @@ impl Dispatcher {
                 if vehicle_id.is_some_and(|id| id != state.fleet[v]) {
                     continue;
                 }
-                let kept =
-                    keep_up(&mut plan, VehicleId(v as u32), Some(present), &*table).map_err(online_error)?;
+                let kept = match keep_up(&mut plan, VehicleId(v as u32), Some(present), &*table) {
+                    Ok(kept) => kept,
+                    // A stop the closed roads no longer reach: keep the plan, raise it.
+                    Err(OnlineError::CannotKeepPlan { .. }) => {
+                        road[v].cut_off = true;
+                        continue;
+                    }
+                    Err(e) => return Err(online_error(e)),
+                };
                 tracing::debug!(%day, vehicle = state.fleet[v], ?present, ?kept, "kept up with the road");
                 for (r, to) in &kept.moved {
                     tracing::info!(%day, booking = state.booking_of.get(r), from = state.fleet[v], to = state.fleet[to.0 as usize], "rider moved to a vehicle that keeps the promise");
                 }
-                road[v] = road[v].after(present, &kept, &state.booking_of, &state.fleet, day);
+                road[v] = road[v].after(Some(present), &kept, &state.booking_of, &state.fleet, day);
             }
             let changed: Vec<VehicleDayPlan> = (0..state.fleet.len())
                 .map(|v| (state.vehicle_plan(&plan, &*table, v, None), v))
@@ -1348,6 +1452,86 @@ impl Dispatcher {
         state.version += 1;
         self.core.publish(state);
         Ok(road_changed || !changed.is_empty())
+    }
+}
+
+impl Dispatcher {
+    /// Plans every loaded day whose closed roads changed (closures added,
+    /// lifted, begun or ended) around them: the day's table is rebuilt on the new map
+    /// (the same points keep their ids), every vehicle is planned again from
+    /// where it is, riders whose promise breaks are moved where another
+    /// vehicle keeps it, and changed plans are stored before they are kept.
+    async fn plan_around_closures(&mut self) -> Result<()> {
+        let mut days: Vec<ServiceDay> = self.days.keys().copied().collect();
+        if self.closures.is_none() {
+            // Closures changed: days not loaded yet have stored plans too;
+            // loading one plans it on today's roads and stores what changed.
+            let today = ServiceDay::of_unix(now_unix());
+            for p in self.core.store.plans_from(today).await? {
+                if !days.contains(&p.day) {
+                    days.push(p.day);
+                    self.day_state(p.day).await?;
+                }
+            }
+        }
+        for day in days {
+            let roads = self.roads_on(day).await?;
+            let Some(state) = self.days.get(&day) else { continue };
+            if Arc::ptr_eq(&roads, &state.roads) {
+                continue;
+            }
+            let started = std::time::Instant::now();
+            let (table, plan, road, changed) = {
+                let old_table = read(&state.table);
+                let mut table = PointTable::new();
+                for p in old_table.points() {
+                    table.add(&roads, *p);
+                }
+                if table.len() != old_table.len() {
+                    return Err(DispatchError::internal("the day's points changed ids on the new map"));
+                }
+                let mut plan = (*state.plan).clone();
+                let mut road = (*state.road).clone();
+                for (v, vehicle_road) in road.iter_mut().enumerate() {
+                    match keep_up(&mut plan, VehicleId(v as u32), None, &table) {
+                        Ok(kept) => {
+                            let present = plan.presents()[v].clone();
+                            *vehicle_road = vehicle_road.after(
+                                present.as_ref(),
+                                &kept,
+                                &state.booking_of,
+                                &state.fleet,
+                                day,
+                            );
+                        }
+                        // Riders the closure cut off: the vehicle keeps its
+                        // stops and the operator hears of it on the board.
+                        Err(e) => {
+                            tracing::warn!(%day, vehicle = state.fleet[v], "no plan around the closures: {e}");
+                            vehicle_road.cut_off = true;
+                        }
+                    }
+                }
+                let changed: Vec<VehicleDayPlan> = (0..state.fleet.len())
+                    .map(|v| (state.vehicle_plan(&plan, &table, v, None), v))
+                    .filter(|(new, v)| *new != state.vehicle_plan(&state.plan, &*old_table, *v, None))
+                    .map(|(new, _)| new)
+                    .collect();
+                (table, plan, road, changed)
+            };
+            if !changed.is_empty() {
+                self.core.store.replace_plans(&changed).await.map_err(|e| self.unsure(day, e))?;
+            }
+            let Some(state) = self.days.get_mut(&day) else { continue };
+            state.table = Arc::new(RwLock::new(table));
+            state.plan = Arc::new(plan);
+            state.road = Arc::new(road);
+            state.roads = roads;
+            state.version += 1;
+            self.core.publish(state);
+            tracing::info!(%day, plans = changed.len(), ms = started.elapsed().as_millis() as u64, "planned around road closures");
+        }
+        Ok(())
     }
 }
 

@@ -205,7 +205,10 @@ pub async fn serve(
         .add_service(RiderServiceServer::new(riders::Riders { towns: towns.clone(), roads: roads.clone() }))
         .add_service(FleetServiceServer::new(fleet::Fleet { towns: towns.clone(), roads: roads.clone() }))
         .add_service(BookingServiceServer::new(booking::Bookings { towns: towns.clone() }))
-        .add_service(OperationsServiceServer::new(operations::Operations { towns: towns.clone() }))
+        .add_service(OperationsServiceServer::new(operations::Operations {
+            towns: towns.clone(),
+            roads: roads.clone(),
+        }))
         .add_service(DriverServiceServer::new(driver::Drivers {
             towns: towns.clone(),
             roads: roads.clone(),

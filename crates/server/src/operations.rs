@@ -4,15 +4,17 @@
 
 use crate::auth::Caller;
 use crate::convert;
+use crate::convert::invalid;
 use crate::driver::{day_span, with_ride_status};
 use crate::errors::store_status;
 use crate::follow::{LiveView, follow};
 use crate::now_unix;
 use crate::pb;
 use crate::pb::operations_service_server::OperationsService;
-use crate::road::Alert;
+use crate::road::{self, Alert};
 use crate::towns::{Town, Towns};
 use noriai_model::access::AuditAction;
+use noriai_model::live::{ClosurePlace, ClosureReason, RoadClosure};
 use noriai_model::service::{BookingStatus, ServiceDay, local_hhmm};
 use std::collections::BTreeSet;
 use std::pin::Pin;
@@ -22,6 +24,8 @@ use tonic::{Request, Response, Status};
 
 pub struct Operations {
     pub towns: Arc<Towns>,
+    /// The map without closures: where closures are found.
+    pub roads: Arc<noriai_roads::RoadNetwork>,
 }
 
 type BoardStream = Pin<Box<dyn Stream<Item = Result<pb::DayBoard, Status>> + Send>>;
@@ -80,6 +84,14 @@ fn alert_to_pb(alert: Alert) -> pb::Alert {
                 booking_ids: rides.iter().map(|r| r.booking_id).collect(),
             }
         }
+        Alert::CutOff { vehicle_id } => pb::Alert {
+            text: format!(
+                "a road closure cuts off stops of vehicle {vehicle_id}: its plan could not be made around it; \
+                 check its riders"
+            ),
+            vehicle_id,
+            booking_ids: Vec::new(),
+        },
         Alert::Moved { vehicle_id, moved } => pb::Alert {
             text: format!(
                 "vehicle {vehicle_id} could not keep its promises: {}; tell the riders which vehicle comes",
@@ -157,5 +169,130 @@ impl OperationsService for Operations {
         let changes = view.town.dispatcher.changes();
         let first = view.render().await?;
         Ok(Response::new(Box::pin(follow(view, first, changes))))
+    }
+
+    async fn close_road(
+        &self,
+        req: Request<pb::CloseRoadRequest>,
+    ) -> Result<Response<pb::RoadClosure>, Status> {
+        let town = self.towns.of(&Caller::of(&req)?).await?;
+        let r = req.into_inner();
+        let place = match &r.place {
+            Some(pb::close_road_request::Place::Point(p)) => {
+                ClosurePlace::Point(convert::latlon("point", Some(p))?)
+            }
+            Some(pb::close_road_request::Place::Area(a)) => {
+                if !(3..=MAX_AREA_POINTS).contains(&a.ring.len()) {
+                    return Err(invalid("area.ring", format!("give 3 to {MAX_AREA_POINTS} points")));
+                }
+                let mut ring = Vec::with_capacity(a.ring.len());
+                for (i, ll) in a.ring.iter().enumerate() {
+                    ring.push(convert::latlon(&format!("area.ring[{i}]"), Some(ll))?);
+                }
+                ClosurePlace::Area(ring)
+            }
+            None => return Err(invalid("place", "give the point of the road, or an area")),
+        };
+        let reason = match pb::ClosureReason::try_from(r.reason) {
+            Ok(pb::ClosureReason::Snow) => ClosureReason::Snow,
+            Ok(pb::ClosureReason::Disaster) => ClosureReason::Disaster,
+            Ok(pb::ClosureReason::Works) => ClosureReason::Works,
+            Ok(pb::ClosureReason::Other) => ClosureReason::Other,
+            Ok(pb::ClosureReason::Unspecified) | Err(_) => {
+                return Err(invalid("reason", "give snow, disaster, works or other"));
+            }
+        };
+        let now = now_unix();
+        let from = r.from.as_ref().map_or(now, |t| t.seconds);
+        let until = r.until.as_ref().map(|t| t.seconds);
+        if until.is_some_and(|u| u <= from) {
+            return Err(invalid("until", "must be after `from`"));
+        }
+        let pieces = road::closed_by(&self.roads, &place).map_err(|e| match &place {
+            ClosurePlace::Point(_) => invalid("point", e),
+            ClosurePlace::Area(_) => invalid("area", e),
+        })?;
+        if pieces.is_empty() {
+            return Err(invalid("area", "no road of the map lies inside the area"));
+        }
+        let closure = RoadClosure {
+            id: 0,
+            place,
+            reason,
+            note: convert::optional_text("note", &r.note)?,
+            from,
+            until,
+            reopened_at: None,
+        };
+        let stored = town.store.insert_closure(&closure, now).await.map_err(store_status)?;
+        tracing::info!(closure = stored.id, roads = pieces.len(), reason = reason.name(), "road closed");
+        // Stored: the closure holds even if re-planning fails now (it is
+        // retried whenever the day is next built).
+        town.dispatcher.closures_changed().await.map_err(Status::from)?;
+        Ok(Response::new(closure_to_pb(&stored, pieces.len())))
+    }
+
+    async fn reopen_road(
+        &self,
+        req: Request<pb::ReopenRoadRequest>,
+    ) -> Result<Response<pb::RoadClosure>, Status> {
+        let town = self.towns.of(&Caller::of(&req)?).await?;
+        let id = req.into_inner().closure_id;
+        if id <= 0 {
+            return Err(invalid("closure_id", "is required"));
+        }
+        let reopened = town.store.reopen_closure(id, now_unix()).await.map_err(store_status)?;
+        tracing::info!(closure = id, "road reopened");
+        town.dispatcher.closures_changed().await.map_err(Status::from)?;
+        let roads = road::closed_by(&self.roads, &reopened.place).map_or(0, |p| p.len());
+        Ok(Response::new(closure_to_pb(&reopened, roads)))
+    }
+
+    async fn list_closures(
+        &self,
+        req: Request<pb::ListClosuresRequest>,
+    ) -> Result<Response<pb::ListClosuresResponse>, Status> {
+        let town = self.towns.of(&Caller::of(&req)?).await?;
+        let closures = town.store.closures().await.map_err(store_status)?;
+        Ok(Response::new(pb::ListClosuresResponse {
+            closures: closures
+                .iter()
+                .map(|c| closure_to_pb(c, road::closed_by(&self.roads, &c.place).map_or(0, |p| p.len())))
+                .collect(),
+        }))
+    }
+}
+
+/// Most points an area closure may have.
+const MAX_AREA_POINTS: usize = 1_000;
+
+fn closure_to_pb(c: &RoadClosure, roads: usize) -> pb::RoadClosure {
+    let (point, area) = match &c.place {
+        ClosurePlace::Point(p) => (Some(convert::latlon_to_pb(*p)), None),
+        ClosurePlace::Area(ring) => {
+            (None, Some(pb::Polygon { ring: ring.iter().map(|p| convert::latlon_to_pb(*p)).collect() }))
+        }
+    };
+    let when = |t: i64| format!("{} {}", ServiceDay::of_unix(t), local_hhmm(t));
+    let until = match c.ends() {
+        Some(end) => when(end),
+        None => "until reopened".to_string(),
+    };
+    pb::RoadClosure {
+        id: c.id,
+        point,
+        area,
+        reason: match c.reason {
+            ClosureReason::Snow => pb::ClosureReason::Snow,
+            ClosureReason::Disaster => pb::ClosureReason::Disaster,
+            ClosureReason::Works => pb::ClosureReason::Works,
+            ClosureReason::Other => pb::ClosureReason::Other,
+        } as i32,
+        note: c.note.clone(),
+        from: convert::timestamp(c.from),
+        until: c.until.and_then(convert::timestamp),
+        reopened_at: c.reopened_at.and_then(convert::timestamp),
+        when_local: format!("{} – {until}", when(c.from)),
+        roads_closed: u32::try_from(roads).unwrap_or(u32::MAX),
     }
 }

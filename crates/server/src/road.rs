@@ -4,7 +4,7 @@
 //! times for the operators' board and the drivers' manifests.
 
 use noriai_dispatch::live::{Kept, Late, Present, Ride, RoadEvent, present_of};
-use noriai_model::live::VehicleEvent;
+use noriai_model::live::{ClosurePlace, RoadClosure, VehicleEvent};
 use noriai_model::service::ServiceDay;
 use noriai_model::{Request, RequestId, Vehicle};
 use std::collections::HashMap;
@@ -33,6 +33,8 @@ pub struct VehicleRoad {
     pub moved: Vec<(i64, i64)>,
     /// Bookings waiting for it (out of service) that no vehicle can take.
     pub stranded: Vec<i64>,
+    /// A road closure cut off some of its stops: it keeps its old plan.
+    pub cut_off: bool,
 }
 
 impl VehicleRoad {
@@ -40,7 +42,7 @@ impl VehicleRoad {
     /// made earlier today are remembered.
     pub fn after(
         &self,
-        present: &Present,
+        present: Option<&Present>,
         kept: &Kept,
         booking_of: &HashMap<RequestId, i64>,
         fleet: &[i64],
@@ -55,16 +57,16 @@ impl VehicleRoad {
         }
         VehicleRoad {
             vehicle_id: self.vehicle_id,
-            out_of_service: present.out_of_service,
+            out_of_service: present.is_some_and(|p| p.out_of_service),
             on_board: present
-                .picked_up
                 .iter()
-                .filter(|(r, _)| !present.dropped(*r))
+                .flat_map(|p| p.picked_up.iter().filter(|(r, _)| !p.dropped(*r)))
                 .filter_map(|(r, _)| booking(r))
                 .collect(),
             late: late_rides(&kept.late, booking_of, day),
             moved,
             stranded: kept.stranded.iter().filter_map(booking).collect(),
+            cut_off: false,
         }
     }
 }
@@ -131,6 +133,8 @@ pub enum Alert {
     /// Riders handed to another vehicle that keeps their promise: they
     /// should hear which vehicle now comes.
     Moved { vehicle_id: i64, moved: Vec<(i64, i64)> },
+    /// A road closure cut off stops of the vehicle's plan.
+    CutOff { vehicle_id: i64 },
 }
 
 impl VehicleRoad {
@@ -148,6 +152,9 @@ impl VehicleRoad {
         } else if !self.moved.is_empty() {
             out.push(Alert::Moved { vehicle_id, moved: self.moved.clone() });
         }
+        if self.cut_off {
+            out.push(Alert::CutOff { vehicle_id });
+        }
         let late: Vec<LateRide> =
             self.late.iter().copied().filter(|l| !self.stranded.contains(&l.booking_id)).collect();
         if !late.is_empty() {
@@ -155,4 +162,41 @@ impl VehicleRoad {
         }
         out
     }
+}
+
+/// The road pieces a closure closes on `roads`: the stretch nearest to its
+/// point, or every stretch with a part inside its area. An error says why
+/// (a point far from any road, an area that is no polygon).
+pub fn closed_by(roads: &noriai_roads::RoadNetwork, place: &ClosurePlace) -> Result<Vec<u32>, String> {
+    match place {
+        ClosurePlace::Point(p) => roads.snap(*p).map(|s| vec![s.piece]).map_err(|e| e.to_string()),
+        ClosurePlace::Area(ring) => {
+            // The finest service-area cells (about 65 m): closures follow
+            // the area to within a cell.
+            let area = noriai_zones::ServiceArea::from_polygon(ring, 10).map_err(|e| e.to_string())?;
+            Ok(roads.pieces_where(|q| area.contains(q)))
+        }
+    }
+}
+
+/// Every piece closed at some time of `day` still ahead at `now` by
+/// `closures`, sorted: a day's plan goes around a closure for the whole day
+/// (conservative for one that opens or ends during it) and forgets it once
+/// it has ended. A closure whose place no longer resolves closes nothing.
+pub fn closed_on(
+    roads: &noriai_roads::RoadNetwork,
+    closures: &[RoadClosure],
+    day: ServiceDay,
+    now: i64,
+) -> Vec<u32> {
+    let (start, end) = (day.midnight_unix().max(now), day.next().midnight_unix());
+    let mut pieces: Vec<u32> = closures
+        .iter()
+        .filter(|c| c.closes_during(start, end))
+        .filter_map(|c| closed_by(roads, &c.place).ok())
+        .flatten()
+        .collect();
+    pieces.sort_unstable();
+    pieces.dedup();
+    pieces
 }
