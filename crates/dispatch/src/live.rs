@@ -1,7 +1,9 @@
 //! The rules of live operations, pure so the server and the simulator judge
 //! the road the same way: how far a ride has got from its events, which
-//! event may come next, and when a rider who did not come counts as a
-//! no-show.
+//! event may come next, when a rider who did not come counts as a no-show,
+//! where a vehicle is from what its driver reported, and how its plan keeps
+//! up with that (riders it can no longer serve in time go to a vehicle that
+//! can).
 
 use crate::online::{LivePlan, OfferOptions, OnlineError, insert};
 use noriai_model::live::{EventKind, RideStatus};
