@@ -220,16 +220,9 @@ async fn main() {
         let mut seen: Vec<(u32, Instant)> = Vec::new();
         while let Ok(Some(b)) = board.message().await {
             let at = Instant::now();
-            for alert in b.alerts.iter().filter(|x| x.vehicle_id == delayed_vehicle) {
-                let minutes = alert
-                    .text
-                    .split(" is ")
-                    .nth(1)
-                    .and_then(|t| t.split(' ').next())
-                    .and_then(|m| m.parse::<u32>().ok());
-                if let Some(m) = minutes
-                    && !seen.iter().any(|(s, _)| *s == m)
-                {
+            for vehicle in b.vehicles.iter().filter(|x| x.vehicle_id == delayed_vehicle) {
+                let m = vehicle.delay_minutes;
+                if m > 0 && !seen.iter().any(|(s, _)| *s == m) {
                     seen.push((m, at));
                 }
             }

@@ -14,7 +14,7 @@ use crate::pb::operations_service_server::OperationsService;
 use crate::road::{self, Alert};
 use crate::towns::{Town, Towns};
 use noriai_model::access::AuditAction;
-use noriai_model::live::{ClosurePlace, ClosureReason, RoadClosure};
+use noriai_model::live::{ClosurePlace, ClosureReason, EventKind, RoadClosure};
 use noriai_model::service::{BookingStatus, ServiceDay, local_hhmm};
 use std::collections::BTreeSet;
 use std::pin::Pin;
@@ -120,7 +120,20 @@ impl BoardView {
                 continue;
             }
             let last_event = events.last();
+            // A delay holds until the vehicle next reaches a stop.
+            let delay = events.iter().rev().find_map(|e| match e.kind {
+                EventKind::Delayed { minutes, reason } => Some(Some((minutes, reason))),
+                EventKind::Arrived { .. }
+                | EventKind::Boarded { .. }
+                | EventKind::Alighted { .. }
+                | EventKind::NoShow { .. }
+                | EventKind::ShiftStarted { .. } => Some(None),
+                _ => None,
+            });
+            let delay = delay.flatten();
             vehicles.push(pb::VehicleOnRoad {
+                delay_minutes: delay.map_or(0, |(m, _)| m),
+                delay_reason: delay.map(|(_, r)| r.name().to_string()).unwrap_or_default(),
                 vehicle_id: v.id,
                 name: v.name,
                 last_position: last.map(|p| convert::latlon_to_pb(p.location)),
