@@ -1,6 +1,7 @@
 //! Roads closed at run time: an operator closes a road on a booked ride's
 //! route, the plan goes around it at once (a later arrival), the closure
-//! survives `kill -9`, and reopening gives the first plan back.
+//! survives `kill -9`, and reopening gives the first plan back; a day
+//! switched to winter speeds is planned slower, and back again.
 
 use noriai_e2e::*;
 use noriai_server::pb;
@@ -58,7 +59,6 @@ async fn a_closed_road_is_planned_around_and_reopening_restores_the_plan() {
     let dir = temp_dir("closures");
     let server = Server::start(&dir, &[]);
     let ch = server.channel().await;
-    let mut admin = server.clients().await;
     let operator = server.create_token(&["--role", "operator"]);
     let planner = server.create_token(&["--role", "planner"]);
     let mut op = server.clients_as(&operator).await;
@@ -142,7 +142,6 @@ async fn a_closed_road_is_planned_around_and_reopening_restores_the_plan() {
     // kill -9: the closure and the plan around it are still there, and a
     // new booking is planned around it too.
     let data = server.data_dir.clone();
-    drop(admin);
     server.kill();
     let server = Server::start(&data, &[]);
     let ch = server.channel().await;
@@ -155,6 +154,24 @@ async fn a_closed_road_is_planned_around_and_reopening_restores_the_plan() {
         ops.reopen_road(pb::ReopenRoadRequest { closure_id: closure }).await.expect("reopen").into_inner();
     assert!(reopened.reopened_at.is_some());
     assert_eq!(arrival(&mut op, booked.id).await, open);
-    admin = server.clients().await;
-    let _ = &mut admin;
+
+    // Snow on every road: the day switched to winter speeds arrives later,
+    // and back to the usual speeds exactly as first planned.
+    let winter = ops
+        .set_road_conditions(pb::SetRoadConditionsRequest { day: String::new(), winter: true })
+        .await
+        .expect("winter")
+        .into_inner();
+    assert!(winter.winter);
+    let snowy = arrival(&mut op, booked.id).await;
+    assert!(snowy > open, "winter speeds arrive later: {open} -> {snowy}");
+    ops.set_road_conditions(pb::SetRoadConditionsRequest { day: String::new(), winter: false })
+        .await
+        .expect("usual");
+    assert_eq!(arrival(&mut op, booked.id).await, open);
+    let past = ops
+        .set_road_conditions(pb::SetRoadConditionsRequest { day: day(-1), winter: true })
+        .await
+        .expect_err("a day that has passed");
+    assert_eq!(past.code(), Code::FailedPrecondition, "{past:?}");
 }

@@ -69,6 +69,24 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let bars = Bars::new();
     let (roads, _) =
         RoadNetwork::open(&map, &profile, &bars).with_context(|| format!("loading map {}", map.display()))?;
+    // The same roads at winter speeds, for days an operator switches to winter.
+    let winter_roads = if profile.name == "winter" {
+        None
+    } else {
+        match RoadNetwork::open(&map, &SpeedProfile::winter(), &bars) {
+            Ok((winter, _)) if winter.same_roads(&roads) => Some(Arc::new(winter)),
+            Ok(_) => {
+                tracing::warn!(
+                    "the winter map has other roads than the usual one; days cannot switch to winter"
+                );
+                None
+            }
+            Err(e) => {
+                tracing::warn!("no winter map ({e}); days cannot switch to winter");
+                None
+            }
+        }
+    };
     bars.finish();
     std::fs::create_dir_all(&a.data_dir)
         .with_context(|| format!("cannot create data directory {}", a.data_dir.display()))?;
@@ -80,6 +98,7 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<()> {
         let config = noriai_server::ServeConfig {
             listen: a.listen,
             roads: Arc::new(roads),
+            winter_roads,
             store,
             policy: Default::default(),
             demo: !a.no_demo,

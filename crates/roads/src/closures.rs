@@ -24,6 +24,18 @@ impl RoadNetwork {
             .collect()
     }
 
+    /// Whether `other` has the same roads (junctions and stretches, maybe
+    /// other speeds): points snapped on one are valid on the other.
+    pub fn same_roads(&self, other: &RoadNetwork) -> bool {
+        let (a, b) = (self.graph(), other.graph());
+        a.nodes == b.nodes
+            && a.pieces.len() == b.pieces.len()
+            && a.pieces.iter().zip(&b.pieces).all(|(p, q)| {
+                (p.a, p.b, p.length_dm, p.shape_start, p.shape_end)
+                    == (q.a, q.b, q.length_dm, q.shape_start, q.shape_end)
+            })
+    }
+
     /// Pieces closed in this network.
     pub fn closed_pieces(&self) -> Vec<u32> {
         let mut pieces: Vec<u32> = self.closed.keys().copied().collect();

@@ -58,6 +58,7 @@ pub const RULES: &[(&str, &[Role])] = &[
     ("noriai.v1.OperationsService/CloseRoad", &[Admin, Operator]),
     ("noriai.v1.OperationsService/ReopenRoad", &[Admin, Operator]),
     ("noriai.v1.OperationsService/ListClosures", &[Admin, Operator, Planner]),
+    ("noriai.v1.OperationsService/SetRoadConditions", &[Admin, Operator]),
     ("noriai.v1.DriverService/ReportEvent", &[Admin, Driver]),
     ("noriai.v1.DriverService/ReportPositions", &[Admin, Driver]),
     ("noriai.v1.AccountService/CreateService", &[Admin]),

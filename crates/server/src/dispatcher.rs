@@ -103,9 +103,9 @@ enum Command {
         vehicle_id: Option<i64>,
         reply: Reply<()>,
     },
-    /// Road closures were added or lifted: plan every loaded day around
-    /// the closures of that day.
-    ClosuresChanged {
+    /// Road closures were added or lifted, or a day switched season: plan
+    /// every day on its roads.
+    RoadsChanged {
         reply: Reply<()>,
     },
     /// A batch plan computed off the dispatcher task, to apply if the day has not changed since.
@@ -157,9 +157,24 @@ impl DayView {
     }
 }
 
+/// The map the service drives on, with its usual speeds and, when the
+/// server has it, with winter speeds (the same roads, so the same points).
+#[derive(Clone)]
+pub struct Maps {
+    pub usual: Arc<RoadNetwork>,
+    pub winter: Option<Arc<RoadNetwork>>,
+}
+
+impl From<Arc<RoadNetwork>> for Maps {
+    fn from(usual: Arc<RoadNetwork>) -> Self {
+        Maps { usual, winter: None }
+    }
+}
+
 /// What quote handlers and the task share.
 struct Core {
     roads: Arc<RoadNetwork>,
+    winter_roads: Option<Arc<RoadNetwork>>,
     store: Store,
     policy: noriai_dispatch::Policy,
     offer_ttl_s: i64,
@@ -239,10 +254,11 @@ impl DispatcherHandle {
         self.ask(|reply| Command::Finalize { day, reply }).await
     }
 
-    /// Road closures changed (stored): every loaded day is planned around
-    /// its closures before this returns.
-    pub async fn closures_changed(&self) -> Result<()> {
-        self.ask(|reply| Command::ClosuresChanged { reply }).await
+    /// Road closures or a day's season changed (stored): every loaded day,
+    /// and every day with stored plans, is planned on its roads before this
+    /// returns.
+    pub async fn roads_changed(&self) -> Result<()> {
+        self.ask(|reply| Command::RoadsChanged { reply }).await
     }
 
     /// The road reported on `vehicle_id` (its events are stored): plan it
@@ -257,6 +273,11 @@ impl DispatcherHandle {
             return Ok(view.clone());
         }
         self.ask(|reply| Command::LoadDay { day, reply }).await
+    }
+
+    /// Whether this server has the map with winter speeds.
+    pub fn has_winter(&self) -> bool {
+        self.core.winter_roads.is_some()
     }
 
     /// Told by the store watch: while the database does not answer, quotes
@@ -694,16 +715,19 @@ pub struct Dispatcher {
     inbox: mpsc::WeakSender<Command>,
     /// Versions handed to day states built from the store, never reused.
     generation: u64,
-    /// The service's road closures (read on first need and when they change).
+    /// The service's road closures and the days switched to winter (read
+    /// on first need and when they change).
     closures: Option<Vec<noriai_model::live::RoadClosure>>,
-    /// The map with each set of closed pieces in use by a day.
-    networks: HashMap<Vec<u32>, Arc<RoadNetwork>>,
+    winter_days: Option<Vec<ServiceDay>>,
+    /// The map in a season (winter or not) with a set of closed pieces, for
+    /// each pair in use by a day.
+    networks: HashMap<(bool, Vec<u32>), Arc<RoadNetwork>>,
 }
 
 impl Dispatcher {
     /// Starts the task; it runs until every handle is dropped.
     pub fn spawn(
-        roads: Arc<RoadNetwork>,
+        maps: impl Into<Maps>,
         store: Store,
         area: Option<ServiceArea>,
         policy: ServicePolicy,
@@ -712,8 +736,10 @@ impl Dispatcher {
         let salt = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64);
+        let maps = maps.into();
         let core = Arc::new(Core {
-            roads,
+            roads: maps.usual,
+            winter_roads: maps.winter,
             store,
             policy: policy.dispatch,
             offer_ttl_s: policy.offer_ttl_s,
@@ -730,6 +756,7 @@ impl Dispatcher {
             inbox: tx.downgrade(),
             generation: 0,
             closures: None,
+            winter_days: None,
             networks: HashMap::new(),
         };
         tokio::spawn(async move {
@@ -789,8 +816,8 @@ impl Dispatcher {
             Command::ApplyReplan { day, version, stops, summary, reply } => {
                 let _ = reply.send(self.apply_replan(day, version, stops, summary).await);
             }
-            Command::ClosuresChanged { reply } => {
-                self.closures = None;
+            Command::RoadsChanged { reply } => {
+                (self.closures, self.winter_days) = (None, None);
                 let _ = reply.send(self.plan_around_closures().await);
             }
             Command::Road { day, vehicle_id, reply } => {
@@ -977,33 +1004,45 @@ impl Dispatcher {
         Ok((state, stored))
     }
 
-    /// The map of `day`: with the pieces that day's closures close.
+    /// The map of `day`: in winter if an operator switched the day to
+    /// winter, with the pieces that day's closures close.
     async fn roads_on(&mut self, day: ServiceDay) -> Result<Arc<RoadNetwork>> {
         if self.closures.is_none() {
             self.closures = Some(self.core.store.closures().await?);
         }
+        if self.winter_days.is_none() {
+            self.winter_days = Some(self.core.store.winter_days().await?);
+        }
+        let winter =
+            self.winter_days.as_ref().is_some_and(|d| d.contains(&day)) && self.core.winter_roads.is_some();
         let closures = self.closures.as_deref().unwrap_or_default();
         let pieces = road::closed_on(&self.core.roads, closures, day, now_unix());
-        self.network(pieces).await
+        self.network(winter, pieces).await
     }
 
-    /// The map with `pieces` closed, built once (off the async workers).
-    async fn network(&mut self, pieces: Vec<u32>) -> Result<Arc<RoadNetwork>> {
+    /// The map in winter or not with `pieces` closed, built once (off the
+    /// async workers).
+    async fn network(&mut self, winter: bool, pieces: Vec<u32>) -> Result<Arc<RoadNetwork>> {
+        let base = match (winter, &self.core.winter_roads) {
+            (true, Some(w)) => w.clone(),
+            _ => self.core.roads.clone(),
+        };
         if pieces.is_empty() {
-            return Ok(self.core.roads.clone());
+            return Ok(base);
         }
-        if let Some(net) = self.networks.get(&pieces) {
+        let key = (winter, pieces);
+        if let Some(net) = self.networks.get(&key) {
             return Ok(net.clone());
         }
-        let (base, closed) = (self.core.roads.clone(), pieces.clone());
+        let closed = key.1.clone();
         let net = tokio::task::spawn_blocking(move || base.with_closed(&closed))
             .await
             .map_err(|e| DispatchError::internal(format!("building the map around closures: {e}")))?;
         let net = Arc::new(net);
         // Keep only networks a day still uses, and this one.
-        let used: Vec<Vec<u32>> = self.days.values().map(|d| d.roads.closed_pieces()).collect();
-        self.networks.retain(|k, _| used.contains(k));
-        self.networks.insert(pieces, net.clone());
+        let used: Vec<Arc<RoadNetwork>> = self.days.values().map(|d| d.roads.clone()).collect();
+        self.networks.retain(|_, n| used.iter().any(|u| Arc::ptr_eq(u, n)));
+        self.networks.insert(key, net.clone());
         Ok(net)
     }
 

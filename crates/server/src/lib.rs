@@ -80,6 +80,9 @@ impl ServicePolicy {
 pub struct ServeConfig {
     pub listen: SocketAddr,
     pub roads: Arc<RoadNetwork>,
+    /// The same map with winter speeds, for days an operator switches to
+    /// winter (`None`: the switch is refused).
+    pub winter_roads: Option<Arc<RoadNetwork>>,
     pub store: Store,
     pub policy: ServicePolicy,
     /// Create a demo fleet and service area when the store has no vehicle.
@@ -155,14 +158,16 @@ pub async fn serve(
     config: ServeConfig,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    let ServeConfig { listen, roads, store, policy, demo, access, live, admin_token_file, tls } = config;
+    let ServeConfig { listen, roads, winter_roads, store, policy, demo, access, live, admin_token_file, tls } =
+        config;
     ensure_admin_token(&store, &admin_token_file).await?;
     let gate = Arc::new(auth::Gate::new(store.clone(), access));
     if demo {
         demo::seed_if_empty(&store, &roads).await?;
         demo::keep_demo_shifts(&store).await?;
     }
-    let towns = Arc::new(towns::Towns::new(store.clone(), roads.clone(), policy));
+    let maps = dispatcher::Maps { usual: roads.clone(), winter: winter_roads };
+    let towns = Arc::new(towns::Towns::new(store.clone(), maps, policy));
     // Every service's dispatcher starts now, so each one's evening batch runs.
     let started = towns.all().await?;
     tracing::info!(services = started.len(), "services started");

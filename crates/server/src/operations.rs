@@ -142,7 +142,8 @@ impl BoardView {
                 last_event_local: last_event.map(|e| local_hhmm(e.at)).unwrap_or_default(),
             });
         }
-        Ok(pb::DayBoard { version: 0, day: self.day.to_string(), bookings: shown, vehicles, alerts })
+        let winter = store.winter_days().await.map_err(store_status)?.contains(&self.day);
+        Ok(pb::DayBoard { version: 0, day: self.day.to_string(), bookings: shown, vehicles, alerts, winter })
     }
 }
 
@@ -241,7 +242,7 @@ impl OperationsService for Operations {
         tracing::info!(closure = stored.id, roads = pieces.len(), reason = reason.name(), "road closed");
         // Stored: the closure holds even if re-planning fails now (it is
         // retried whenever the day is next built).
-        town.dispatcher.closures_changed().await.map_err(Status::from)?;
+        town.dispatcher.roads_changed().await.map_err(Status::from)?;
         Ok(Response::new(closure_to_pb(&stored, pieces.len())))
     }
 
@@ -256,9 +257,35 @@ impl OperationsService for Operations {
         }
         let reopened = town.store.reopen_closure(id, now_unix()).await.map_err(store_status)?;
         tracing::info!(closure = id, "road reopened");
-        town.dispatcher.closures_changed().await.map_err(Status::from)?;
+        town.dispatcher.roads_changed().await.map_err(Status::from)?;
         let roads = road::closed_by(&self.roads, &reopened.place).map_or(0, |p| p.len());
         Ok(Response::new(closure_to_pb(&reopened, roads)))
+    }
+
+    async fn set_road_conditions(
+        &self,
+        req: Request<pb::SetRoadConditionsRequest>,
+    ) -> Result<Response<pb::RoadConditions>, Status> {
+        let town = self.towns.of(&Caller::of(&req)?).await?;
+        let r = req.into_inner();
+        let now = now_unix();
+        let day = match r.day.as_str() {
+            "" => ServiceDay::of_unix(now),
+            d => convert::day("day", d)?,
+        };
+        if day.0 < ServiceDay::of_unix(now).0 {
+            return Err(Status::failed_precondition(format!("{day} has passed; its plans no longer change")));
+        }
+        if r.winter && !town.dispatcher.has_winter() {
+            return Err(Status::failed_precondition(
+                "this server has no map with winter speeds (it runs with `--profile winter`, or the winter map \
+                 could not be built); the day keeps the speeds it has",
+            ));
+        }
+        town.store.set_winter(day, r.winter, now).await.map_err(store_status)?;
+        tracing::info!(%day, winter = r.winter, "road conditions set");
+        town.dispatcher.roads_changed().await.map_err(Status::from)?;
+        Ok(Response::new(pb::RoadConditions { day: day.to_string(), winter: r.winter }))
     }
 
     async fn list_closures(

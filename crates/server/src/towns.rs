@@ -3,9 +3,8 @@
 //! wait behind another's and no handler can reach another town's records.
 
 use crate::ServicePolicy;
-use crate::dispatcher::{Dispatcher, DispatcherHandle};
+use crate::dispatcher::{Dispatcher, DispatcherHandle, Maps};
 use noriai_model::service::TownService;
-use noriai_roads::RoadNetwork;
 use noriai_store::{Store, StoreError};
 use noriai_zones::{ServiceArea, ZoneError};
 use std::collections::HashMap;
@@ -30,14 +29,14 @@ pub enum TownError {
 /// Every service's [`Town`], started on first use (or at start).
 pub struct Towns {
     root: Store,
-    roads: Arc<RoadNetwork>,
+    maps: Maps,
     policy: ServicePolicy,
     running: RwLock<HashMap<i64, Arc<Town>>>,
 }
 
 impl Towns {
-    pub fn new(root: Store, roads: Arc<RoadNetwork>, policy: ServicePolicy) -> Towns {
-        Towns { root, roads, policy, running: RwLock::new(HashMap::new()) }
+    pub fn new(root: Store, maps: Maps, policy: ServicePolicy) -> Towns {
+        Towns { root, maps, policy, running: RwLock::new(HashMap::new()) }
     }
 
     /// Service `id`, starting its dispatcher if it is not running yet
@@ -61,7 +60,7 @@ impl Towns {
             let policy = self.policy.with_rules(service.rules);
             tracing::info!(service = id, "dispatcher started");
             Arc::new(Town {
-                dispatcher: Dispatcher::spawn(self.roads.clone(), store.clone(), area, policy),
+                dispatcher: Dispatcher::spawn(self.maps.clone(), store.clone(), area, policy),
                 service,
                 store,
             })

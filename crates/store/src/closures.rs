@@ -1,9 +1,12 @@
-//! Roads closed at run time, stored so a restart plans around them too.
+//! Roads closed at run time and days switched to winter speeds, stored so
+//! a restart plans on the same roads.
 
 use noriai_model::live::{ClosurePlace, ClosureReason, RoadClosure};
+use noriai_model::service::ServiceDay;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::error::to_day;
 use crate::{Store, StoreError};
 
 const COLUMNS: &str = "id, place, reason, note, starts_at, ends_at, reopened_at";
@@ -82,5 +85,41 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(closure_from_row).collect()
+    }
+}
+
+impl Store {
+    /// Switches `day` to winter speeds (`true`) or back; a repeat changes nothing.
+    pub async fn set_winter(&self, day: ServiceDay, winter: bool, now: i64) -> Result<(), StoreError> {
+        let mut w = self.begin_write().await?;
+        let day = i64::from(day.0);
+        if winter {
+            sqlx::query(
+                "INSERT INTO winter_days (service_id, day, set_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (service_id, day) DO NOTHING",
+            )
+            .bind(self.service)
+            .bind(day)
+            .bind(now)
+            .execute(&mut *w.tx)
+            .await?;
+        } else {
+            sqlx::query("DELETE FROM winter_days WHERE service_id = $1 AND day = $2")
+                .bind(self.service)
+                .bind(day)
+                .execute(&mut *w.tx)
+                .await?;
+        }
+        w.tx.commit().await?;
+        Ok(())
+    }
+
+    /// The service's days switched to winter speeds, in order.
+    pub async fn winter_days(&self) -> Result<Vec<ServiceDay>, StoreError> {
+        let rows = sqlx::query("SELECT day FROM winter_days WHERE service_id = $1 ORDER BY day")
+            .bind(self.service)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| to_day(r.try_get("day")?)).collect()
     }
 }

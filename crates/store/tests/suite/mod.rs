@@ -1074,4 +1074,14 @@ pub async fn road_closures_are_stored_reopened_and_kept_per_service(db: TestDb) 
     let other = store.for_service(store.insert_service(&town("閉鎖町")).await.unwrap().id);
     assert!(other.closures().await.unwrap().is_empty(), "closures belong to their service");
     assert!(matches!(other.reopen_closure(b.id, 1).await, Err(StoreError::NotFound { .. })));
+    // Days switched to winter speeds, per service; repeats change nothing.
+    let (d1, d2) = (day(), day().next());
+    store.set_winter(d2, true, 1).await.unwrap();
+    store.set_winter(d1, true, 2).await.unwrap();
+    store.set_winter(d1, true, 3).await.unwrap();
+    assert_eq!(store.winter_days().await.unwrap(), vec![d1, d2]);
+    store.set_winter(d2, false, 4).await.unwrap();
+    store.set_winter(d2, false, 5).await.unwrap();
+    assert_eq!(store.winter_days().await.unwrap(), vec![d1]);
+    assert!(other.winter_days().await.unwrap().is_empty());
 }
