@@ -167,7 +167,10 @@ pub fn present_of(events: &[RoadEvent<'_>], depot: LocId, now: f64) -> Option<Pr
                 p.out_of_service = false;
                 (left_at, delay) = (None, None);
             }
-            (EventKind::ShiftEnded { .. }, _) => p.out_of_service = true,
+            (EventKind::ShiftEnded { .. }, _) => {
+                p.out_of_service = true;
+                left_at = None;
+            }
             (EventKind::Arrived { .. }, Some(ride)) => {
                 let aboard = p.picked(ride.request) && !p.dropped(ride.request);
                 at_stop(&mut p, if aboard { ride.dropoff } else { ride.pickup });
@@ -196,9 +199,26 @@ pub fn present_of(events: &[RoadEvent<'_>], depot: LocId, now: f64) -> Option<Pr
                 delay = None;
             }
             (EventKind::Delayed { minutes, .. }, _) => delay = Some((e.at, f64::from(*minutes) * 60.0)),
-            (EventKind::Breakdown { can_continue }, _) => p.out_of_service = !can_continue,
-            // A ride event without its ride (a booking no longer planned) and
-            // breaks change nothing the plan needs.
+            (EventKind::Breakdown { can_continue }, _) => {
+                p.out_of_service = !can_continue;
+                if !can_continue {
+                    // Stopped where it broke down: it is no longer on its way.
+                    left_at = None;
+                }
+            }
+            // At the stop of a booking no longer planned (a no-show, a
+            // cancellation): the vehicle is there now, wherever that is.
+            (
+                EventKind::Arrived { .. }
+                | EventKind::Boarded { .. }
+                | EventKind::NoShow { .. }
+                | EventKind::Alighted { .. },
+                None,
+            ) => {
+                p.time = e.at;
+                (left_at, delay) = (None, None);
+            }
+            // Breaks change nothing the plan needs.
             _ => {}
         }
     }
@@ -250,8 +270,8 @@ pub fn keep_up<T: TravelTimes>(
     let (heading, out_of_service) =
         present.as_ref().map_or((false, false), |p| (p.heading, p.out_of_service));
     let route = trial.stops().swap_remove(v);
-    // The stop the vehicle is driving to stays its.
-    let fixed = if heading { route.first().copied() } else { None };
+    // The stop the vehicle is driving to stays its, unless it broke down.
+    let fixed = if heading && !out_of_service { route.first().copied() } else { None };
     let waiting: Vec<RequestId> = route
         .iter()
         .filter_map(|s| match *s {

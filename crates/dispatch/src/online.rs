@@ -735,20 +735,33 @@ impl LivePlan {
         routes: &[Vec<StopKind>],
         travel: &T,
     ) -> Result<Self, OnlineError> {
-        Self::restore_live(vehicles, requests, routes, &[], travel).map(|(plan, _)| plan)
+        Self::restore_with(vehicles, requests, routes, &[], false, travel).map(|(plan, _)| plan)
     }
 
     /// [`LivePlan::restore`] for a day under way: `presents` (by vehicle
     /// index, as [`LivePlan::presents`] gives them) say what each vehicle has
     /// served and where it is. Served stops may be in `routes` or not; a
     /// request served whole need not be. Vehicles with a present are planned
-    /// from it with [`LivePlan::rebase`], whose late riders are returned with
-    /// their vehicle.
+    /// from it with [`LivePlan::rebase`], and a vehicle whose route no longer
+    /// keeps its promises on these travel times (a closure, winter roads) is
+    /// planned late as [`LivePlan::recheck`] does; the late riders are
+    /// returned with their vehicle.
     pub fn restore_live<T: TravelTimes>(
         vehicles: Vec<Vehicle>,
         requests: Vec<Request>,
         routes: &[Vec<StopKind>],
         presents: &[Option<Present>],
+        travel: &T,
+    ) -> Result<(Self, Vec<(VehicleId, Late)>), OnlineError> {
+        Self::restore_with(vehicles, requests, routes, presents, true, travel)
+    }
+
+    fn restore_with<T: TravelTimes>(
+        vehicles: Vec<Vehicle>,
+        requests: Vec<Request>,
+        routes: &[Vec<StopKind>],
+        presents: &[Option<Present>],
+        lenient: bool,
         travel: &T,
     ) -> Result<(Self, Vec<(VehicleId, Late)>), OnlineError> {
         let bad = |m: String| OnlineError::Restore(m);
@@ -780,6 +793,7 @@ impl LivePlan {
         }
         let mut sc = Scratch::default();
         let empty = Vec::new();
+        let mut late_routes = Vec::new();
         for v in 0..plan.vehicles.len() {
             let stops = match routes.get(v) {
                 Some(stops) => stops,
@@ -848,8 +862,14 @@ impl LivePlan {
                 continue;
             }
             let net = LiveNet { nodes: &plan.nodes, extra: &[], travel };
-            plan.routes[v] = RouteData::compute(&net, &plan.veh[v], seq, &mut sc)
-                .ok_or_else(|| bad(format!("vehicle {vid}'s route is not feasible")))?;
+            match RouteData::compute(&net, &plan.veh[v], seq.clone(), &mut sc) {
+                Some(rd) => plan.routes[v] = rd,
+                None if lenient => {
+                    plan.routes[v].seq = seq;
+                    late_routes.push(v);
+                }
+                None => return Err(bad(format!("vehicle {vid}'s route is not feasible"))),
+            }
         }
         // Pickups count as served on their vehicle; dropoffs pair up with them.
         for (id, (_, picked, dropped)) in &nodes_of {
@@ -877,6 +897,10 @@ impl LivePlan {
                 let id = plan.vehicles[v].id;
                 late.extend(plan.rebase(id, present, travel)?.into_iter().map(|l| (id, l)));
             }
+        }
+        for v in late_routes {
+            let id = plan.vehicles[v].id;
+            late.extend(plan.recheck(id, travel)?.into_iter().map(|l| (id, l)));
         }
         Ok((plan, late))
     }

@@ -153,6 +153,18 @@ fn a_broken_down_vehicle_hands_over_its_waiting_riders_and_takes_no_more() {
 }
 
 #[test]
+fn a_vehicle_that_breaks_down_on_its_way_hands_over_the_rider_it_was_driving_to() {
+    let travel = line(8);
+    let mut live = LivePlan::new(vec![vehicle(0), vehicle(1)], &travel).unwrap();
+    let b = req(2, 5, 6, 300.0, 320.0);
+    book_on(&mut live, &travel, &b, 0);
+    let mut down = present(1, 100.0, vec![]);
+    (down.heading, down.out_of_service) = (true, true);
+    let kept = keep_up(&mut live, VehicleId(0), Some(&down), &travel).unwrap();
+    assert_eq!(kept.moved, vec![(RequestId(2), VehicleId(1))], "{kept:?}");
+}
+
+#[test]
 fn riders_of_a_broken_down_vehicle_no_other_can_take_are_named_stranded() {
     let travel = line(8);
     let mut live = LivePlan::new(vec![vehicle(0)], &travel).unwrap();
@@ -270,6 +282,15 @@ fn events_say_where_a_vehicle_is() {
     assert_eq!(present_of(&held, LocId(0), 100.0).unwrap().time, 690.0, "held where it is");
     held.push(ev(95.0, &DOWN, None));
     assert!(present_of(&held, LocId(0), 100.0).unwrap().out_of_service);
+    let mut stopped = ride.to_vec();
+    stopped.push(ev(90.0, &DOWN, None));
+    let p = present_of(&stopped, LocId(0), 100.0).unwrap();
+    assert!(p.out_of_service && !p.heading, "broken down on the way: stopped, not driving on");
+    static NO_SHOW: EventKind = EventKind::NoShow { booking_id: 0 };
+    let mut gone = ride.to_vec();
+    gone.push(ev(95.0, &NO_SHOW, None));
+    let p = present_of(&gone, LocId(0), 100.0).unwrap();
+    assert!(!p.heading && p.time == 100.0, "at the stop of a booking no longer planned: {p:?}");
     held.push(ev(96.0, &START, None));
     assert!(!present_of(&held, LocId(0), 100.0).unwrap().out_of_service, "a new shift starts in service");
 }

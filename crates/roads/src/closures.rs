@@ -13,13 +13,27 @@ use noriai_model::LatLon;
 use std::collections::HashMap;
 
 impl RoadNetwork {
-    /// Every piece with part of its shape where `inside` holds (an area).
+    /// Every piece with part of its shape where `inside` holds (an area):
+    /// its shape points and points every 20 m along it, so a long straight
+    /// road crossing a small area is found too.
     pub fn pieces_where(&self, inside: impl Fn(LatLon) -> bool) -> Vec<u32> {
+        const STEP_M: f64 = 20.0;
         let g = self.graph();
+        let crosses = |a: LatLon, b: LatLon| {
+            let n = (a.distance_m(b) / STEP_M).ceil().max(1.0) as usize;
+            (0..=n).any(|k| {
+                let f = k as f64 / n as f64;
+                inside(LatLon { lat: a.lat + f * (b.lat - a.lat), lon: a.lon + f * (b.lon - a.lon) })
+            })
+        };
         (0..g.pieces.len() as u32)
             .filter(|&p| {
                 let piece = &g.pieces[p as usize];
-                g.shape[piece.shape_start as usize..piece.shape_end as usize].iter().any(|&q| inside(q))
+                let shape = &g.shape[piece.shape_start as usize..piece.shape_end as usize];
+                match shape {
+                    [only] => inside(*only),
+                    _ => shape.windows(2).any(|w| crosses(w[0], w[1])),
+                }
             })
             .collect()
     }

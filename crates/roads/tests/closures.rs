@@ -83,6 +83,26 @@ fn a_rider_on_a_closed_road_is_met_at_its_end() {
     assert_eq!(closed.travel_dijkstra(&s, &t).map(|x| x.0), Some(around));
 }
 
+#[test]
+fn an_area_crossing_a_long_road_between_its_bends_closes_it() {
+    let net = bundled();
+    let g = net.graph();
+    // The longest straight stretch of the map, and a 10 m circle on its middle.
+    let (piece, a, b) = (0..g.pieces.len())
+        .flat_map(|p| {
+            let piece = &g.pieces[p];
+            let shape = &g.shape[piece.shape_start as usize..piece.shape_end as usize];
+            shape.windows(2).map(move |w| (p as u32, w[0], w[1])).collect::<Vec<_>>()
+        })
+        .max_by(|x, y| x.1.distance_m(x.2).total_cmp(&y.1.distance_m(y.2)))
+        .unwrap();
+    assert!(a.distance_m(b) > 100.0);
+    let mid = LatLon { lat: (a.lat + b.lat) / 2.0, lon: (a.lon + b.lon) / 2.0 };
+    let found = net.pieces_where(|q| q.distance_m(mid) < 10.0);
+    assert!(found.contains(&piece), "{found:?} misses piece {piece}");
+    assert!(net.pieces_where(|q| q.distance_m(mid) < 10.0 && q.lat > 90.0).is_empty());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 

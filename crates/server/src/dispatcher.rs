@@ -78,6 +78,9 @@ enum Command {
     Cancel {
         id: i64,
         audit: Option<AuditEntry>,
+        /// The driver reported the rider did not come: the booking leaves
+        /// the plans even after its window (a late vehicle still waited).
+        no_show: bool,
         reply: Reply<Booking>,
     },
     SetShift {
@@ -234,7 +237,13 @@ impl DispatcherHandle {
     }
     /// Cancels a booking; `audit` (who cancels) is stored with it.
     pub async fn cancel(&self, id: i64, audit: Option<AuditEntry>) -> Result<Booking> {
-        self.ask(|reply| Command::Cancel { id, audit, reply }).await
+        self.ask(|reply| Command::Cancel { id, audit, no_show: false, reply }).await
+    }
+
+    /// Takes a booking whose rider did not come out of the plans (stored
+    /// as cancelled; its ride status stays a no-show).
+    pub async fn no_show(&self, id: i64, audit: Option<AuditEntry>) -> Result<Booking> {
+        self.ask(|reply| Command::Cancel { id, audit, no_show: true, reply }).await
     }
     pub async fn set_shift(&self, shift: Shift) -> Result<Shift> {
         self.ask(|reply| Command::SetShift { shift, reply }).await
@@ -794,8 +803,8 @@ impl Dispatcher {
             Command::Book { key, what, options, reply } => {
                 let _ = reply.send(self.book(key, what, options).await);
             }
-            Command::Cancel { id, audit, reply } => {
-                let _ = reply.send(self.cancel(id, audit.as_ref()).await);
+            Command::Cancel { id, audit, no_show, reply } => {
+                let _ = reply.send(self.cancel(id, audit.as_ref(), no_show).await);
             }
             Command::SetShift { shift, reply } => {
                 let _ = reply.send(self.set_shift(shift).await);
@@ -1213,12 +1222,12 @@ impl Dispatcher {
         }
     }
 
-    async fn cancel(&mut self, id: i64, audit: Option<&AuditEntry>) -> Result<Booking> {
+    async fn cancel(&mut self, id: i64, audit: Option<&AuditEntry>, no_show: bool) -> Result<Booking> {
         let booking = self.core.store.get_booking(id).await?;
         if booking.status == BookingStatus::Cancelled {
             return Err(DispatchError::Precondition(format!("booking {id} is already cancelled")));
         }
-        if booking.pickup_window.1 < now_unix() {
+        if booking.pickup_window.1 < now_unix() && !no_show {
             return Err(DispatchError::Precondition(format!("booking {id} was for a time that has passed")));
         }
         let state = self.day_state(booking.day).await?;
@@ -1465,7 +1474,13 @@ impl Dispatcher {
                         road[v].cut_off = true;
                         continue;
                     }
-                    Err(e) => return Err(online_error(e)),
+                    // Events that do not fit this vehicle's plan (a rider
+                    // boarded just as the plan moved them): this vehicle
+                    // keeps its plan; the others still follow the road.
+                    Err(e) => {
+                        tracing::warn!(%day, vehicle = state.fleet[v], "the plan did not follow the road: {e}");
+                        continue;
+                    }
                 };
                 tracing::debug!(%day, vehicle = state.fleet[v], ?present, ?kept, "kept up with the road");
                 for (r, to) in &kept.moved {
@@ -1481,14 +1496,20 @@ impl Dispatcher {
             (plan, road, changed)
         };
         let road_changed = road != *state.road;
+        let reported: Vec<bool> = plan.presents().iter().map(Option::is_some).collect();
+        let newly_under_way =
+            reported != state.plan.presents().iter().map(Option::is_some).collect::<Vec<_>>();
         if !changed.is_empty() {
             core.store.replace_plans(&changed).await.map_err(|e| self.unsure(day, e))?;
         }
         let Some(state) = self.days.get_mut(&day) else { return Ok(true) };
         state.plan = Arc::new(plan);
         state.road = Arc::new(road);
-        // A batch re-plan computed before the road reported is not applied.
-        state.version += 1;
+        // A batch re-plan computed before the road reported or the plan
+        // changed is not applied.
+        if newly_under_way || !changed.is_empty() {
+            state.version += 1;
+        }
         self.core.publish(state);
         Ok(road_changed || !changed.is_empty())
     }

@@ -418,7 +418,7 @@ impl DriverService for Drivers {
         // plans the one way bookings leave them, and stays a no-show.
         if let (EventKind::NoShow { booking_id }, false) = (&event.kind, duplicate) {
             let entry = caller.entry(AuditAction::Change);
-            if let Err(e) = town.dispatcher.cancel(*booking_id, Some(entry)).await {
+            if let Err(e) = town.dispatcher.no_show(*booking_id, Some(entry)).await {
                 tracing::warn!(booking = booking_id, "a no-show's booking stayed in the plans: {e}");
             }
         }
