@@ -314,6 +314,25 @@ async fn a_driver_works_a_day_and_a_restart_loses_nothing() {
     let c =
         op.booking.get_booking(pb::GetBookingRequest { booking_id: bc.id }).await.expect("get").into_inner();
     assert_eq!(c.ride_status, pb::RideStatus::Scheduled as i32);
+
+    // The day as it happened, in the simulator's terms: one ride served
+    // (boarded and alighted), one no-show, the stranded one still open.
+    let out = dir.join("report");
+    let run = std::process::Command::new(binary())
+        .args(["report", "day", "--day", &day(0), "--service", &service.to_string(), "--data-dir"])
+        .arg(&server.data_dir)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("run noriai report day");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("1 rides served, 1 no-shows, 1 still under way"));
+    let kpis: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("kpis.json")).expect("kpis.json")).expect("JSON");
+    assert_eq!((kpis["served"].as_u64(), kpis["no_show"].as_u64()), (Some(1), Some(1)), "{kpis}");
+    assert_eq!(kpis["ride_min"]["n"].as_u64(), Some(1));
+    let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+    assert!(!html.contains("青森"), "no rider names in the planners' report");
 }
 
 /// The next board with an alert about `booking`.

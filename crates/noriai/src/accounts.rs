@@ -43,7 +43,7 @@ impl StoreArgs {
     }
 
     /// The database seen as the service of `--service`, or as the only one.
-    fn open_service(&self) -> anyhow::Result<(tokio::runtime::Runtime, Store)> {
+    pub(crate) fn open_service(&self) -> anyhow::Result<(tokio::runtime::Runtime, Store)> {
         let (runtime, root) = self.open()?;
         let store = runtime.block_on(self.service_of(&root))?;
         Ok((runtime, store))

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod progress;
+mod report;
 mod route;
 mod serve;
 mod simulate;
@@ -48,6 +49,8 @@ enum Command {
     Audit(accounts::AuditArgs),
     /// A rider's data requests under APPI: export or erase.
     Rider(accounts::RiderArgs),
+    /// What really happened on a service day, as the simulator's KPIs and report.
+    Report(report::ReportArgs),
 }
 
 #[derive(Subcommand)]
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
         Command::Token(a) => accounts::token(a),
         Command::Audit(a) => accounts::audit(a),
         Command::Rider(a) => accounts::rider(a),
+        Command::Report(a) => report::report(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,6 +5,7 @@
 //! self-contained HTML reports. It never reads the future: each decision uses
 //! only bookings, cancellations and vehicle positions known at that moment.
 
+pub mod actual;
 pub mod compare;
 pub mod demand;
 pub mod kpi;

@@ -219,14 +219,33 @@ impl Store {
         .bind(self.service)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let known = |v: f64| (v >= 0.0).then_some(v);
-        Ok(Some(Position {
-            vehicle_id: row.try_get("vehicle_id")?,
-            at: row.try_get("at")?,
-            location: LatLon { lat: row.try_get("lat")?, lon: row.try_get("lon")? },
-            heading_deg: known(row.try_get("heading_deg")?),
-            speed_kmh: known(row.try_get("speed_kmh")?),
-        }))
+        row.as_ref().map(position_from_row).transpose()
     }
+
+    /// A vehicle's positions in `[from, to)`, in time order.
+    pub async fn positions(&self, vehicle_id: i64, from: i64, to: i64) -> Result<Vec<Position>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT vehicle_id, at, lat, lon, heading_deg, speed_kmh FROM vehicle_positions \
+             WHERE vehicle_id = $1 AND vehicle_id IN (SELECT id FROM vehicles WHERE service_id = $2) \
+             AND at >= $3 AND at < $4 ORDER BY at",
+        )
+        .bind(vehicle_id)
+        .bind(self.service)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(position_from_row).collect()
+    }
+}
+
+fn position_from_row(row: &AnyRow) -> Result<Position, StoreError> {
+    let known = |v: f64| (v >= 0.0).then_some(v);
+    Ok(Position {
+        vehicle_id: row.try_get("vehicle_id")?,
+        at: row.try_get("at")?,
+        location: LatLon { lat: row.try_get("lat")?, lon: row.try_get("lon")? },
+        heading_deg: known(row.try_get("heading_deg")?),
+        speed_kmh: known(row.try_get("speed_kmh")?),
+    })
 }
