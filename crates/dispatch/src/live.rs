@@ -250,12 +250,14 @@ pub struct Kept {
 /// its depot and shift, after the travel times changed), then moves riders
 /// it can no longer serve to other vehicles that keep their promise: those
 /// whose promised pickup it would miss, or, out of service, every rider
-/// still waiting. A rider no vehicle can take stays (late, or stranded) for
-/// the operator to call. Nothing changes on an error.
+/// still waiting, to be picked up no earlier than `now`. A rider no vehicle
+/// can take stays (late, or stranded) for the operator to call. Nothing
+/// changes on an error.
 pub fn keep_up<T: TravelTimes>(
     plan: &mut LivePlan,
     vehicle: VehicleId,
     present: Option<&Present>,
+    now: f64,
     travel: &T,
 ) -> Result<Kept, OnlineError> {
     let v =
@@ -282,7 +284,7 @@ pub fn keep_up<T: TravelTimes>(
         .collect();
     let mut kept = Kept::default();
     for r in waiting {
-        match move_elsewhere(&trial, vehicle, r, travel)? {
+        match move_elsewhere(&trial, vehicle, r, now, travel)? {
             Some((moved, to)) => {
                 trial = moved;
                 kept.moved.push((r, to));
@@ -297,11 +299,13 @@ pub fn keep_up<T: TravelTimes>(
 }
 
 /// `plan` with request `r` taken off `from` and given, with its promise, to
-/// the cheapest other vehicle that can keep it; `None` if none can.
+/// the cheapest other vehicle that can keep it picking up no earlier than
+/// `now` (a pickup in the past is no way to keep a promise); `None` if none can.
 fn move_elsewhere<T: TravelTimes>(
     plan: &LivePlan,
     from: VehicleId,
     r: RequestId,
+    now: f64,
     travel: &T,
 ) -> Result<Option<(LivePlan, VehicleId)>, OnlineError> {
     let Some(request) = plan.requests().iter().find(|q| q.id == r).cloned() else { return Ok(None) };
@@ -310,7 +314,7 @@ fn move_elsewhere<T: TravelTimes>(
     let opts =
         OfferOptions { max_offers: plan.vehicles().len(), alternative_step: 0.0, ..OfferOptions::default() };
     let Ok(offers) = insert(&without, &request, travel, &opts)? else { return Ok(None) };
-    for offer in offers.iter().filter(|o| o.vehicle != from) {
+    for offer in offers.iter().filter(|o| o.vehicle != from && o.pickup_time >= now - 1e-6) {
         let mut moved = without.clone();
         if moved.commit(&request, offer, request.promised_pickup, travel).is_ok() {
             return Ok(Some((moved, offer.vehicle)));

@@ -73,7 +73,7 @@ fn a_late_vehicle_hands_a_rider_to_one_that_keeps_the_promise() {
     book_on(&mut live, &travel, &b, 0);
     // On time: nothing moves, nothing is late.
     let on_time =
-        keep_up(&mut live, VehicleId(0), Some(&present(1, 15.0, vec![(1, 15.0)])), &travel).unwrap();
+        keep_up(&mut live, VehicleId(0), Some(&present(1, 15.0, vec![(1, 15.0)])), 0.0, &travel).unwrap();
     assert!(on_time.moved.is_empty() && on_time.late.is_empty(), "{on_time:?}");
     assert_eq!(
         live.stops()[0],
@@ -85,7 +85,8 @@ fn a_late_vehicle_hands_a_rider_to_one_that_keeps_the_promise() {
     );
     // Stuck at place 1 until 400: rider 2's window (300-320) cannot be kept
     // by vehicle 0, and vehicle 1 (idle at the depot) can keep it.
-    let stuck = keep_up(&mut live, VehicleId(0), Some(&present(1, 400.0, vec![(1, 15.0)])), &travel).unwrap();
+    let stuck =
+        keep_up(&mut live, VehicleId(0), Some(&present(1, 400.0, vec![(1, 15.0)])), 0.0, &travel).unwrap();
     assert_eq!(stuck.moved, vec![(RequestId(2), VehicleId(1))]);
     let (v, t) = pickup_time(&live, &travel, 2);
     assert_eq!(v, VehicleId(1));
@@ -99,19 +100,32 @@ fn a_late_vehicle_hands_a_rider_to_one_that_keeps_the_promise() {
 }
 
 #[test]
+fn nobody_is_moved_to_a_pickup_that_would_be_in_the_past() {
+    let travel = line(8);
+    let mut live = LivePlan::new(vec![vehicle(0), vehicle(1)], &travel).unwrap();
+    let b = req(2, 5, 6, 300.0, 320.0);
+    book_on(&mut live, &travel, &b, 0);
+    // At 400 the window (300-320) has passed: vehicle 1's plan could "keep"
+    // it only in the past, so the rider stays, late, for a call.
+    let kept = keep_up(&mut live, VehicleId(0), Some(&present(3, 400.0, vec![])), 400.0, &travel).unwrap();
+    assert!(kept.moved.is_empty(), "{kept:?}");
+    assert_eq!(kept.late.len(), 1);
+}
+
+#[test]
 fn a_late_rider_no_vehicle_can_take_stays_late_and_is_named() {
     let travel = line(8);
     let mut live = LivePlan::new(vec![vehicle(0)], &travel).unwrap();
     let b = req(2, 5, 6, 300.0, 320.0);
     book_on(&mut live, &travel, &b, 0);
-    let kept = keep_up(&mut live, VehicleId(0), Some(&present(3, 400.0, vec![])), &travel).unwrap();
+    let kept = keep_up(&mut live, VehicleId(0), Some(&present(3, 400.0, vec![])), 0.0, &travel).unwrap();
     assert!(kept.moved.is_empty());
     assert_eq!(kept.late.len(), 1);
     assert!(kept.late[0].pickup && (kept.late[0].eta - 420.0).abs() < 1e-9, "{:?}", kept.late);
     // The plan stays whole and says when the rider will now be picked up.
     assert_eq!(pickup_time(&live, &travel, 2), (VehicleId(0), 420.0));
     // Once the vehicle catches up (a fresh present), the promise holds again.
-    let kept = keep_up(&mut live, VehicleId(0), Some(&present(3, 100.0, vec![])), &travel).unwrap();
+    let kept = keep_up(&mut live, VehicleId(0), Some(&present(3, 100.0, vec![])), 0.0, &travel).unwrap();
     assert!(kept.late.is_empty(), "{kept:?}");
     assert_eq!(pickup_time(&live, &travel, 2), (VehicleId(0), 300.0));
 }
@@ -128,7 +142,7 @@ fn a_broken_down_vehicle_hands_over_its_waiting_riders_and_takes_no_more() {
     // are waiting, and vehicle 1 (idle at the depot) can reach both in time.
     let mut down = present(2, 30.0, vec![(1, 15.0)]);
     down.out_of_service = true;
-    let kept = keep_up(&mut live, VehicleId(0), Some(&down), &travel).unwrap();
+    let kept = keep_up(&mut live, VehicleId(0), Some(&down), 0.0, &travel).unwrap();
     let moved: Vec<RequestId> = kept.moved.iter().map(|m| m.0).collect();
     assert!(moved.contains(&RequestId(2)), "{kept:?}");
     assert!(kept.moved.iter().all(|m| m.1 == VehicleId(1)));
@@ -160,7 +174,7 @@ fn a_vehicle_that_breaks_down_on_its_way_hands_over_the_rider_it_was_driving_to(
     book_on(&mut live, &travel, &b, 0);
     let mut down = present(1, 100.0, vec![]);
     (down.heading, down.out_of_service) = (true, true);
-    let kept = keep_up(&mut live, VehicleId(0), Some(&down), &travel).unwrap();
+    let kept = keep_up(&mut live, VehicleId(0), Some(&down), 0.0, &travel).unwrap();
     assert_eq!(kept.moved, vec![(RequestId(2), VehicleId(1))], "{kept:?}");
 }
 
@@ -173,7 +187,7 @@ fn riders_of_a_broken_down_vehicle_no_other_can_take_are_named_stranded() {
     book_on(&mut live, &travel, &b, 0);
     let mut down = present(1, 12.0, vec![]);
     down.out_of_service = true;
-    let kept = keep_up(&mut live, VehicleId(0), Some(&down), &travel).unwrap();
+    let kept = keep_up(&mut live, VehicleId(0), Some(&down), 0.0, &travel).unwrap();
     assert!(kept.moved.is_empty());
     assert_eq!(kept.stranded, vec![RequestId(1), RequestId(2)]);
     assert_eq!(live.stops()[0].len(), 4, "stranded riders stay in the plan for the operator");
@@ -190,7 +204,7 @@ fn a_day_under_way_is_rebuilt_from_its_routes_and_presents() {
     let stored = live.stops();
     let mut now = present(3, 45.0, vec![(1, 15.0), (2, 45.0)]);
     now.dropped_off.push((RequestId(1), 50.0));
-    let kept = keep_up(&mut live, VehicleId(0), Some(&now), &travel).unwrap();
+    let kept = keep_up(&mut live, VehicleId(0), Some(&now), 0.0, &travel).unwrap();
     assert!(kept.late.is_empty() && kept.moved.is_empty());
     // From the full stored routes (served stops included) or the live ones.
     for routes in [stored, live.stops()] {
@@ -222,7 +236,7 @@ fn a_plan_checked_again_on_slower_roads_names_what_it_can_no_longer_keep() {
     book_on(&mut live, &travel, &b, 0);
     // The same places, every road three times as long (a closure's detours).
     let slow = Euclidean::new((0..8).map(|i| (30.0 * i as f64, 0.0)).collect());
-    let kept = keep_up(&mut live, VehicleId(0), None, &slow).unwrap();
+    let kept = keep_up(&mut live, VehicleId(0), None, 0.0, &slow).unwrap();
     assert!(live.presents()[0].is_none(), "checking again reports nothing from the road");
     // Depot to place 1 now takes 30 (window 10-20): rider 1 is late; from
     // there to 2 and 5 takes 30 + 90: rider 2 (60-70) too.
@@ -235,7 +249,7 @@ fn a_plan_checked_again_on_slower_roads_names_what_it_can_no_longer_keep() {
         assert!(w[1].start_of_service >= w[0].departure + slow.time(w[0].location, w[1].location) - 1e-9);
     }
     // Back on the usual roads, every promise holds again.
-    let kept = keep_up(&mut live, VehicleId(0), None, &travel).unwrap();
+    let kept = keep_up(&mut live, VehicleId(0), None, 0.0, &travel).unwrap();
     assert!(kept.late.is_empty(), "{kept:?}");
     assert_eq!(live.plan(&travel).routes[0].stops[0].start_of_service, 10.0);
 }
@@ -333,7 +347,7 @@ proptest! {
         }
         now.time += f64::from(delay);
         let requests: Vec<Request> = live.requests().to_vec();
-        let kept = keep_up(&mut live, VehicleId(0), Some(&now), &travel).unwrap();
+        let kept = keep_up(&mut live, VehicleId(0), Some(&now), 0.0, &travel).unwrap();
         let after = live.plan(&travel);
         // The stops not served, in their order, less those moved away.
         let moved: Vec<RequestId> = kept.moved.iter().map(|m| m.0).collect();
@@ -363,7 +377,7 @@ proptest! {
             prop_assert!(w.contains(t));
         }
         let again = live.clone();
-        let repeat = keep_up(&mut live, VehicleId(0), Some(&now), &travel).unwrap();
+        let repeat = keep_up(&mut live, VehicleId(0), Some(&now), 0.0, &travel).unwrap();
         prop_assert!(repeat.moved.is_empty());
         prop_assert_eq!(live.stops(), again.stops());
         prop_assert_eq!(format!("{:?}", live.plan(&travel)), format!("{:?}", again.plan(&travel)));

@@ -1467,7 +1467,8 @@ impl Dispatcher {
                 if vehicle_id.is_some_and(|id| id != state.fleet[v]) {
                     continue;
                 }
-                let kept = match keep_up(&mut plan, VehicleId(v as u32), Some(present), &*table) {
+                let at = (now - day.midnight_unix()) as f64;
+                let kept = match keep_up(&mut plan, VehicleId(v as u32), Some(present), at, &*table) {
                     Ok(kept) => kept,
                     // A stop the closed roads no longer reach: keep the plan, raise it.
                     Err(OnlineError::CannotKeepPlan { .. }) => {
@@ -1553,7 +1554,8 @@ impl Dispatcher {
                 let mut plan = (*state.plan).clone();
                 let mut road = (*state.road).clone();
                 for (v, vehicle_road) in road.iter_mut().enumerate() {
-                    match keep_up(&mut plan, VehicleId(v as u32), None, &table) {
+                    let at = (now_unix() - day.midnight_unix()) as f64;
+                    match keep_up(&mut plan, VehicleId(v as u32), None, at, &table) {
                         Ok(kept) => {
                             let present = plan.presents()[v].clone();
                             *vehicle_road = vehicle_road.after(
