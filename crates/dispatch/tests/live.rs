@@ -309,6 +309,32 @@ fn events_say_where_a_vehicle_is() {
     assert!(!present_of(&held, LocId(0), 100.0).unwrap().out_of_service, "a new shift starts in service");
 }
 
+/// The server reads a delay from the driver's events (`present_of`); the
+/// simulator holds its vehicle where it is for the drawn delay. The same
+/// delay through either gives the same plan.
+#[test]
+fn a_delay_read_from_events_plans_as_the_simulator_holds_it() {
+    let travel = line(8);
+    let mut base = LivePlan::new(vec![vehicle(0), vehicle(1)], &travel).unwrap();
+    for r in [req(1, 1, 2, 100.0, 120.0), req(2, 5, 6, 300.0, 320.0), req(3, 6, 7, 500.0, 530.0)] {
+        book_on(&mut base, &travel, &r, 0);
+    }
+    static START: EventKind = EventKind::ShiftStarted { odometer_km: None };
+    static SNOW: EventKind = EventKind::Delayed { minutes: 7, reason: DelayReason::Snow };
+    let events =
+        [RoadEvent { at: 0.0, kind: &START, ride: None }, RoadEvent { at: 60.0, kind: &SNOW, ride: None }];
+    let read = present_of(&events, LocId(0), 60.0).unwrap();
+    let mut server = base.clone();
+    let by_server = keep_up(&mut server, VehicleId(0), Some(&read), 60.0, &travel).unwrap();
+    let held = present(0, 60.0 + 7.0 * 60.0, vec![]);
+    let mut simulator = base.clone();
+    let by_simulator = keep_up(&mut simulator, VehicleId(0), Some(&held), 60.0, &travel).unwrap();
+    assert_eq!(by_server, by_simulator);
+    assert!(!by_server.moved.is_empty(), "the delay moves someone: {by_server:?}");
+    assert_eq!(server.stops(), simulator.stops());
+    assert_eq!(format!("{:?}", server.plan(&travel)), format!("{:?}", simulator.plan(&travel)));
+}
+
 proptest! {
     /// Whatever the road reports, the plan stays whole: the vehicle keeps
     /// the stops it has not served in their order, no ride is lost, every

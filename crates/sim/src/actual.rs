@@ -104,6 +104,7 @@ pub fn day_as_it_happened(
         depot: vehicles.first().map_or(LatLon { lat: 0.0, lon: 0.0 }, |v| v.vehicle.depot),
         plan_drift: 0,
         wall_s: 0.0,
+        road: Default::default(),
     };
     (result, unfinished)
 }

@@ -115,6 +115,8 @@ pub struct Kpis {
     pub batch_km_after: f64,
     pub batch_narrowed: usize,
     pub plan_drift: usize,
+    /// Late legs, breakdowns and what the live rules did (scenario `[road]`).
+    pub road: crate::run::RoadRecord,
     pub per_hour: Vec<HourKpi>,
     pub wall_s: f64,
 }
@@ -220,6 +222,7 @@ impl Kpis {
             }
         }
         Kpis {
+            road: day.road.clone(),
             scenario: day.scenario.clone(),
             demand: day.demand.clone(),
             vehicles: sc.fleet.vehicles,

@@ -52,6 +52,16 @@ pub fn kpi_rows(k: &Kpis) -> Vec<(&'static str, &'static str, String)> {
             format!("{} / {}", k.prebooked, k.same_day),
         ),
         ("Outside the map", "地図の範囲外", k.outside_map.to_string()),
+        (
+            "Late legs / breakdowns",
+            "遅延区間 / 車両故障",
+            format!("{} / {}", k.road.late_legs, k.road.breakdowns),
+        ),
+        (
+            "Riders moved / late / stranded",
+            "他車両へ移動 / 遅延 / 運行不能",
+            format!("{} / {} / {}", k.road.riders_moved, k.road.riders_late, k.road.riders_stranded),
+        ),
         ("Pickup wait, min (median / 90th)", "待ち時間 分 (中央値 / 90%)", st(&k.wait_min)),
         ("Arrival before deadline, min", "到着の余裕 分", st(&k.arrive_early_min)),
         ("Ride time, min (median / 90th)", "乗車時間 分", st(&k.ride_min)),

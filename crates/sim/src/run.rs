@@ -21,6 +21,7 @@ use crate::demand::Demand;
 use crate::places::{CrowPlaces, Places, RoadPlaces};
 use crate::scenario::{Scenario, TravelModel};
 use crate::world::World;
+use noriai_dispatch::live::{Present, keep_up};
 use noriai_dispatch::{
     LivePlan, NoOffer, Objective, Offer, OfferOptions, OnlineError, Problem, Reason, SolveParams, Wish,
 };
@@ -58,6 +59,8 @@ pub enum Refusal {
     ImpossibleTrip,
     /// Every vehicle is busy at that time.
     NoVehicleInTime,
+    /// Booked, but the vehicle broke down and no other could take the ride.
+    VehicleBrokeDown,
 }
 
 impl Refusal {
@@ -73,6 +76,7 @@ impl Refusal {
             Refusal::OutsideAnyShift => ("Outside service hours", "運行時間外"),
             Refusal::ImpossibleTrip => ("Cannot be done in time even alone", "単独でも時間内に運べない"),
             Refusal::NoVehicleInTime => ("No vehicle free in time", "空き車両なし"),
+            Refusal::VehicleBrokeDown => ("Vehicle broke down, no other free", "車両故障で代替車両なし"),
         }
     }
 
@@ -218,6 +222,22 @@ pub struct DayResult {
     /// there (should stay 0; counted so a regression shows in the KPIs).
     pub plan_drift: usize,
     pub wall_s: f64,
+    /// What went wrong on the road (`[road]` in the scenario).
+    pub road: RoadRecord,
+}
+
+/// Late legs and breakdowns, and what the live rules did about them (the
+/// same `noriai_dispatch::live::keep_up` the booking server runs).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RoadRecord {
+    pub late_legs: usize,
+    pub breakdowns: usize,
+    /// Riders handed to another vehicle that kept their promise.
+    pub riders_moved: usize,
+    /// Riders whose promise their vehicle could no longer keep and no other took.
+    pub riders_late: usize,
+    /// Riders of a broken-down vehicle no other could take (refused).
+    pub riders_stranded: usize,
 }
 
 /// Runs a day of `demand` under scenario `sc` in `world`.
@@ -278,6 +298,11 @@ struct Veh {
     onboard: Capacity,
     depot: LocId,
     rec: VehicleRecord,
+    /// Its own random stream for the road (late legs, a breakdown).
+    rng: ChaCha8Rng,
+    /// When it breaks down (if it does), and whether it has.
+    breaks_down_at: Option<f64>,
+    broken: bool,
 }
 
 struct Day<'a, P: Places> {
@@ -294,6 +319,9 @@ struct Day<'a, P: Places> {
     batch: BatchRecord,
     plan_drift: usize,
     now: f64,
+    road: RoadRecord,
+    /// Riders the live rules named late at least once.
+    late_riders: std::collections::BTreeSet<u32>,
 }
 
 fn engine(e: impl std::fmt::Display) -> SimError {
@@ -324,7 +352,14 @@ impl<'a, P: Places> Day<'a, P> {
             let (a, b) = sc.fleet.shifts[i as usize % sc.fleet.shifts.len()];
             let shift = TimeWindow::new(f64::from(a), f64::from(b)).map_err(engine)?;
             vehicles.push(Vehicle::new(VehicleId(i), capacity, depot, shift).map_err(engine)?);
+            let mut rng = rider_rng(sc.seed ^ 0x0AD5, usize::MAX - i as usize);
+            let breaks_down_at = (sc.road.breakdown_probability > 0.0
+                && rng.random_bool(sc.road.breakdown_probability))
+            .then(|| rng.random_range(f64::from(a)..f64::from(b).max(f64::from(a) + 1.0)));
             veh.push(Veh {
+                rng,
+                breaks_down_at,
+                broken: false,
                 loc: depot,
                 anchor_loc: depot,
                 anchor_t: f64::from(a),
@@ -424,6 +459,8 @@ impl<'a, P: Places> Day<'a, P> {
             batch: BatchRecord::default(),
             plan_drift: 0,
             now: DAY_BEFORE_S,
+            road: RoadRecord::default(),
+            late_riders: Default::default(),
         })
     }
 
@@ -788,6 +825,12 @@ impl<'a, P: Places> Day<'a, P> {
                 if leave > now {
                     return Ok(());
                 }
+                // The vehicle is empty here and about to leave: the road may
+                // hold it up, or it breaks down; the live rules re-plan.
+                if self.road_trouble(v, leave)? {
+                    continue;
+                }
+                let st = &self.veh[v];
                 let loc = st.loc;
                 self.plan.lock_next(vid, 1, loc, leave, &self.places).map_err(engine)?;
                 let st = &mut self.veh[v];
@@ -803,6 +846,72 @@ impl<'a, P: Places> Day<'a, P> {
             }
             self.serve(v, &next)?;
         }
+    }
+
+    /// Draws what the road does to vehicle `v` leaving its stop at `leave`
+    /// (empty): a breakdown due by then takes it out of service, or the leg
+    /// runs late. Either way the vehicle is planned from where it is with
+    /// [`keep_up`], as the booking server does with a driver's report;
+    /// riders it can no longer serve in time go to a vehicle that can, and
+    /// a broken-down vehicle's riders no vehicle can take are refused.
+    /// Says whether the plan changed (the caller looks again).
+    fn road_trouble(&mut self, v: usize, leave: f64) -> Result<bool, SimError> {
+        let road = self.sc.road.clone();
+        let st = &mut self.veh[v];
+        if st.broken {
+            return Ok(false);
+        }
+        let breaks = st.breaks_down_at.is_some_and(|t| t <= leave);
+        let late_s = if breaks || road.delay_probability == 0.0 || !st.rng.random_bool(road.delay_probability)
+        {
+            0.0
+        } else if road.delay_max_s > road.delay_min_s {
+            st.rng.random_range(road.delay_min_s..road.delay_max_s)
+        } else {
+            road.delay_min_s
+        };
+        if !breaks && late_s <= 0.0 {
+            return Ok(false);
+        }
+        let present = Present {
+            location: st.loc,
+            time: leave + late_s,
+            picked_up: Vec::new(),
+            dropped_off: Vec::new(),
+            heading: false,
+            out_of_service: breaks,
+        };
+        let vid = VehicleId(v as u32);
+        let kept = keep_up(&mut self.plan, vid, Some(&present), leave, &self.places).map_err(engine)?;
+        let st = &mut self.veh[v];
+        (st.served, st.committed, st.anchor_loc, st.anchor_t, st.leave) =
+            (0, false, st.loc, present.time, present.time);
+        st.served_starts.clear();
+        if breaks {
+            st.broken = true;
+            self.road.breakdowns += 1;
+        } else {
+            self.road.late_legs += 1;
+        }
+        for (r, to) in &kept.moved {
+            self.riders[r.0 as usize].rec.vehicle = Some(to.0);
+        }
+        self.road.riders_moved += kept.moved.len();
+        for l in kept.late.iter().filter(|l| l.pickup) {
+            self.late_riders.insert(l.request.0);
+        }
+        self.road.riders_late = self.late_riders.len();
+        for r in &kept.stranded {
+            self.plan.remove(*r, &self.places).map_err(engine)?;
+            let rider = &mut self.riders[r.0 as usize];
+            rider.state = State::Done;
+            rider.rec.outcome = Outcome::Refused;
+            rider.rec.reason = Some(Refusal::VehicleBrokeDown);
+            rider.rec.vehicle = None;
+        }
+        self.road.riders_stranded += kept.stranded.len();
+        self.refresh();
+        Ok(true)
     }
 
     fn serve(&mut self, v: usize, next: &PlannedStop) -> Result<(), SimError> {
@@ -966,6 +1075,7 @@ impl<'a, P: Places> Day<'a, P> {
             depot: self.world.depot,
             plan_drift: self.plan_drift,
             wall_s: 0.0,
+            road: self.road,
         })
     }
 }

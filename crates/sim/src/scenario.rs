@@ -27,6 +27,8 @@ pub struct Scenario {
     /// The booking server's own rules: windows, ride-time limit, promises.
     pub rules: Policy,
     pub riders: RidersConfig,
+    /// Late vehicles and breakdowns, handled by the same rules as on the road.
+    pub road: RoadConfig,
     pub cost: CostConfig,
     pub batch: BatchConfig,
     pub demand: DemandConfig,
@@ -125,6 +127,18 @@ pub struct RidersConfig {
     pub accept_alternative: f64,
 }
 
+/// What goes wrong on the road: each leg a vehicle drives may run late,
+/// and each vehicle may break down once a day (at a random time of its
+/// shift), after which it only drops off the riders aboard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoadConfig {
+    pub delay_probability: f64,
+    /// A late leg runs this many seconds late, uniform between the two.
+    pub delay_min_s: f64,
+    pub delay_max_s: f64,
+    pub breakdown_probability: f64,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct CostConfig {
     pub per_vehicle_hour: f64,
@@ -182,6 +196,8 @@ struct RawScenario {
     rules: Policy,
     #[serde(default)]
     riders: RawRiders,
+    #[serde(default)]
+    road: RawRoad,
     #[serde(default)]
     cost: RawCost,
     #[serde(default)]
@@ -310,6 +326,19 @@ struct RawRiders {
 impl Default for RawRiders {
     fn default() -> Self {
         Self { cancel_probability: 0.05, no_show_probability: 0.03, accept_alternative: 0.0 }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawRoad {
+    delay_probability: f64,
+    delay_minutes: [f64; 2],
+    breakdown_probability: f64,
+}
+impl Default for RawRoad {
+    fn default() -> Self {
+        Self { delay_probability: 0.0, delay_minutes: [5.0, 20.0], breakdown_probability: 0.0 }
     }
 }
 
@@ -659,6 +688,19 @@ impl Scenario {
         if riders.cancel_probability + riders.no_show_probability > 1.0 {
             return Err(err("riders.no_show_probability", "plus `cancel_probability` is above 1".into()));
         }
+        let [low, high] = raw.road.delay_minutes;
+        if !(low.is_finite() && high.is_finite() && 0.0 <= low && low <= high && high <= 24.0 * 60.0) {
+            return Err(err(
+                "road.delay_minutes",
+                format!("is [{low}, {high}]; give [least, most] minutes, 0 ≤ least ≤ most ≤ 1440"),
+            ));
+        }
+        let road = RoadConfig {
+            delay_probability: share("road.delay_probability", raw.road.delay_probability)?,
+            delay_min_s: low * 60.0,
+            delay_max_s: high * 60.0,
+            breakdown_probability: share("road.breakdown_probability", raw.road.breakdown_probability)?,
+        };
         let cost = CostConfig {
             per_vehicle_hour: non_negative("cost.per_vehicle_hour", raw.cost.per_vehicle_hour)?,
             per_km: non_negative("cost.per_km", raw.cost.per_km)?,
@@ -746,6 +788,7 @@ impl Scenario {
             booking,
             rules,
             riders,
+            road,
             cost,
             batch,
             demand,
