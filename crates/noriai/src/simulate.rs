@@ -130,6 +130,17 @@ pub fn simulate(a: SimulateArgs) -> anyhow::Result<()> {
                     k.batch_km_after,
                     k.batch_narrowed
                 );
+                let road = &k.road;
+                if road.late_legs + road.breakdowns > 0 {
+                    crate::say!(
+                        "road:       {} late legs, {} breakdowns: {} riders moved, {} late, {} stranded",
+                        road.late_legs,
+                        road.breakdowns,
+                        road.riders_moved,
+                        road.riders_late,
+                        road.riders_stranded
+                    );
+                }
                 crate::say!(
                     "simulated in {:.2} s; wrote {}/kpis.json and report.html",
                     k.wall_s,
