@@ -519,3 +519,63 @@ async fn a_late_vehicle_hands_its_rider_over_and_a_breakdown_strands_them() {
     let b = again.bookings.iter().find(|b| b.id == booked.id).expect("the booking on the board");
     assert_eq!(b.vehicle_id, second);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_position_on_the_way_moves_the_arrival() {
+    let today_s = (now() + 9 * 3600).rem_euclid(86_400);
+    if today_s > 22 * 3600 {
+        eprintln!("skipped: run before 22:00 Asia/Tokyo, so the ride ends on the service day");
+        return;
+    }
+    let dir = temp_dir("position");
+    let server = Server::start(&dir, &["--no-show-wait-minutes", "0"]);
+    let ch = server.channel().await;
+    let mut admin = server.clients().await;
+    // The demo fleet's three vehicles; the ride goes to whichever takes it.
+    let rider = register(&mut admin, "岩木 三郎", "イワキ サブロウ", "0172-40-0001", PLACES[0]).await;
+    let booked = admin
+        .booking
+        .book(pb::BookRequest {
+            idempotency_key: "pos-1".into(),
+            what: Some(pb::book_request::What::Trip(trip(rider.id, PLACES[0], PLACES[3], now() + 1200, 1))),
+            allow_overlap: false,
+        })
+        .await
+        .expect("book")
+        .into_inner();
+    let vehicle = booked.vehicle_id;
+    let token = server.create_token(&["--role", "driver", "--vehicle", &vehicle.to_string()]);
+    let mut driver = driver_client(ch.clone(), &token);
+    for (id, kind) in [
+        ("p1", pb::EventKind::ShiftStarted),
+        ("p2", pb::EventKind::VehicleArrived),
+        ("p3", pb::EventKind::Boarded),
+        ("p4", pb::EventKind::Departed),
+    ] {
+        let booking = if kind == pb::EventKind::ShiftStarted || kind == pb::EventKind::Departed {
+            0
+        } else {
+            booked.id
+        };
+        driver.report_event(event(id, vehicle, kind, booking)).await.expect(id);
+    }
+    let arrival = |b: pb::Booking| b.expected_arrival.expect("arrival").seconds;
+    let get = pb::GetBookingRequest { booking_id: booked.id };
+    let before = arrival(admin.booking.get_booking(get.clone()).await.expect("get").into_inner());
+    // Seen far up the valley (Ruggell) instead of on the way south to Balzers.
+    let seen = pb::PositionReport {
+        vehicle_id: vehicle,
+        at: Some(ts(now())),
+        position: ll(PLACES[5].0, PLACES[5].1),
+        heading_deg: 0.0,
+        speed_kmh: 40.0,
+    };
+    driver.report_positions(tokio_stream::iter(vec![seen])).await.expect("position");
+    // The next event (or the 30 s clock) plans the vehicle from there.
+    driver.report_event(event("p5", vehicle, pb::EventKind::BreakStarted, 0)).await.expect("break");
+    let after = arrival(admin.booking.get_booking(get).await.expect("get").into_inner());
+    assert!(
+        after > before + 5 * 60,
+        "a position 20 km off the way makes the arrival later: {before} -> {after}"
+    );
+}

@@ -235,6 +235,17 @@ pub fn present_of(events: &[RoadEvent<'_>], depot: LocId, now: f64) -> Option<Pr
     Some(p)
 }
 
+/// A position seen on the way to the next stop: the vehicle will be there
+/// `to_next_s` after `seen_at`, so its present (the last stop it left, and
+/// when) is moved so that driving the usual `leg_s` from there arrives then.
+/// Only later, never earlier: a fix that says it is ahead of the plan is
+/// not trusted over the time it left. Does nothing unless it is on its way.
+pub fn seen_on_the_way(present: &mut Present, seen_at: f64, to_next_s: f64, leg_s: f64) {
+    if present.heading && seen_at.is_finite() && to_next_s.is_finite() && leg_s.is_finite() {
+        present.time = present.time.max(seen_at + to_next_s - leg_s);
+    }
+}
+
 /// What keeping a vehicle's plan up with the road did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Kept {

@@ -255,6 +255,29 @@ fn a_plan_checked_again_on_slower_roads_names_what_it_can_no_longer_keep() {
 }
 
 #[test]
+fn a_position_on_the_way_moves_the_next_arrival_later_only() {
+    use noriai_dispatch::live::seen_on_the_way;
+    // Left place 1 at 100 for place 5 (40 s away): due at 140.
+    let mut on_way = present(1, 100.0, vec![]);
+    on_way.heading = true;
+    // Seen at 150 still 30 s away: due at 180, as if it had left at 140.
+    seen_on_the_way(&mut on_way, 150.0, 30.0, 40.0);
+    assert_eq!(on_way.time, 140.0);
+    // A fix that says it is ahead changes nothing.
+    seen_on_the_way(&mut on_way, 150.0, 0.0, 40.0);
+    assert_eq!(on_way.time, 140.0);
+    let mut waiting = present(1, 100.0, vec![]);
+    seen_on_the_way(&mut waiting, 150.0, 30.0, 40.0);
+    assert_eq!(waiting.time, 100.0, "a vehicle at a stop is where its events say");
+    // Planned from there, the next stop's time is the one the position gives.
+    let travel = line(8);
+    let mut live = LivePlan::new(vec![vehicle(0)], &travel).unwrap();
+    book_on(&mut live, &travel, &req(2, 5, 6, 100.0, 400.0), 0);
+    keep_up(&mut live, VehicleId(0), Some(&on_way), 150.0, &travel).unwrap();
+    assert_eq!(live.plan(&travel).routes[0].stops[0].start_of_service, 180.0);
+}
+
+#[test]
 fn events_say_where_a_vehicle_is() {
     let rides = |r: u32| noriai_dispatch::live::Ride {
         request: RequestId(r),

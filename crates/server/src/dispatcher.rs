@@ -14,10 +14,10 @@ use crate::ServicePolicy;
 use crate::errors::DispatchError;
 use crate::offers::{MAX_PENDING_BYTES, MAX_PENDING_OFFERS, OfferBook, PendingOffer, QuotedTrip};
 use crate::road::{self, VehicleRoad};
-use noriai_dispatch::live::{Present, keep_up};
+use noriai_dispatch::live::{Present, keep_up, seen_on_the_way};
 use noriai_dispatch::{LivePlan, NoOffer, Offer, OfferOptions, OnlineError, Reason, Wish};
 use noriai_model::access::AuditEntry;
-use noriai_model::live::VehicleEvent;
+use noriai_model::live::{EventKind, VehicleEvent};
 use noriai_model::service::{
     Booking, BookingStatus, FleetVehicle, PlaceKind, PlanStop, ServiceDay, Shift, StopAction, Trip, TripAsk,
     TripTime, WindowStage, format_time_of_day, local_window,
@@ -1455,11 +1455,44 @@ impl Dispatcher {
             let (from, to) = crate::driver::day_span(day);
             state.events[v] = core.store.vehicle_events(id, from, to).await?;
         }
+        let mut presents = road::presents(
+            day,
+            state.plan.vehicles(),
+            state.plan.requests(),
+            &state.booking_of,
+            &state.events,
+            now,
+        );
+        // Vehicles on their way: the last position seen since they left
+        // says when they reach the next stop.
+        let midnight = day.midnight_unix();
+        for (v, present) in presents.iter_mut().enumerate() {
+            let Some(present) = present.as_mut().filter(|p| p.heading) else { continue };
+            let left_at = state.events[v].iter().rev().find(|e| e.kind == EventKind::Departed).map(|e| e.at);
+            let Some(left_at) = left_at else { continue };
+            let Some(seen) = core.store.last_position(state.fleet[v]).await?.filter(|p| p.at >= left_at)
+            else {
+                continue;
+            };
+            let Some(next) = state.plan.stops().swap_remove(v).first().copied() else { continue };
+            let next_loc = state.plan.requests().iter().find_map(|r| match next {
+                StopKind::Pickup(id) if id == r.id => Some(r.pickup),
+                StopKind::Dropoff(id) if id == r.id => Some(r.dropoff),
+                _ => None,
+            });
+            let table = read(&state.table);
+            let Some((next_loc, next_point)) =
+                next_loc.and_then(|l| table.points().get(l.index()).map(|p| (l, p.point)))
+            else {
+                continue;
+            };
+            let Ok(to_next) = state.roads.route(seen.location, next_point) else { continue };
+            let leg = table.time(present.location, next_loc);
+            seen_on_the_way(present, (seen.at - midnight) as f64, to_next.duration_s, leg);
+        }
         let (plan, road, changed) = {
             let table = read(&state.table);
             let old = &state.plan;
-            let presents =
-                road::presents(day, old.vehicles(), old.requests(), &state.booking_of, &state.events, now);
             let mut plan = (**old).clone();
             let mut road = (*state.road).clone();
             for (v, present) in presents.iter().enumerate() {
