@@ -561,7 +561,7 @@ async fn a_position_on_the_way_moves_the_arrival() {
     }
     let arrival = |b: pb::Booking| b.expected_arrival.expect("arrival").seconds;
     let get = pb::GetBookingRequest { booking_id: booked.id };
-    let before = arrival(admin.booking.get_booking(get.clone()).await.expect("get").into_inner());
+    let before = arrival(admin.booking.get_booking(get).await.expect("get").into_inner());
     // Seen far up the valley (Ruggell) instead of on the way south to Balzers.
     let seen = pb::PositionReport {
         vehicle_id: vehicle,
