@@ -250,6 +250,10 @@ async fn a_driver_works_a_day_and_a_restart_loses_nothing() {
         Some("breakdown")
     );
     drop(board);
+    // The driver ends the shift with the odometer (45.6 km after the start).
+    let mut end = event("shift-end-1", vehicle, pb::EventKind::ShiftEnded, 0);
+    end.odometer_km = 12_391.2;
+    assert!(!driver.report_event(end).await.expect("shift end").into_inner().duplicate);
 
     // Positions, each stored once.
     let t0 = now() - 30;
@@ -331,6 +335,8 @@ async fn a_driver_works_a_day_and_a_restart_loses_nothing() {
         serde_json::from_slice(&std::fs::read(out.join("kpis.json")).expect("kpis.json")).expect("JSON");
     assert_eq!((kpis["served"].as_u64(), kpis["no_show"].as_u64()), (Some(1), Some(1)), "{kpis}");
     assert_eq!(kpis["ride_min"]["n"].as_u64(), Some(1));
+    let km = kpis["km_driven"].as_f64().expect("km_driven");
+    assert!((km - 45.6).abs() < 1e-6, "km from the odometers at shift start and end: {km}");
     let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
     assert!(!html.contains("青森"), "no rider names in the planners' report");
 }
