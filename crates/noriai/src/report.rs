@@ -8,7 +8,7 @@ use crate::progress::Bars;
 use crate::say;
 use anyhow::Context;
 use noriai_model::LatLon;
-use noriai_model::service::{PlaceKind, ServiceDay};
+use noriai_model::service::ServiceDay;
 use noriai_roads::{RoadNetwork, SpeedProfile};
 use noriai_sim::actual::{BookedRide, VehicleDay, day_as_it_happened};
 use noriai_sim::{Kpis, MapCache, RunOutput, Scenario, World, write_run};
@@ -57,8 +57,8 @@ pub fn report(a: ReportArgs) -> anyhow::Result<()> {
         let (from, to) = (day.midnight_unix(), day.next().next().midnight_unix());
         let mut rides = Vec::new();
         for booking in store.list_bookings(None, Some(day), true).await? {
-            let origin = place(&store, &booking.trip.origin.kind).await?;
-            let destination = place(&store, &booking.trip.destination.kind).await?;
+            let origin = store.place_location(&booking.trip.origin.kind).await?;
+            let destination = store.place_location(&booking.trip.destination.kind).await?;
             let direct = roads.route(origin, destination).ok().map(|r| (r.duration_s, r.distance_m));
             rides.push(BookedRide {
                 booking,
@@ -94,14 +94,6 @@ pub fn report(a: ReportArgs) -> anyhow::Result<()> {
         out.display()
     );
     Ok(())
-}
-
-/// Where a trip end is: its point, or its virtual stop's.
-async fn place(store: &noriai_store::Store, kind: &PlaceKind) -> anyhow::Result<LatLon> {
-    Ok(match kind {
-        PlaceKind::Point(p) => *p,
-        PlaceKind::Stop(id) => store.get_stop(*id).await?.location,
-    })
 }
 
 /// The scenario a real day is measured against: the service's map, fleet

@@ -15,7 +15,7 @@ use crate::towns::{Town, Towns};
 use noriai_dispatch::live::{self, LiveRules, Refusal};
 use noriai_model::access::AuditAction;
 use noriai_model::live::{DelayReason, EventKind, Position, RideStatus, VehicleEvent};
-use noriai_model::service::{BookingStatus, PlaceKind, ServiceDay, StopAction, local_hhmm, local_window};
+use noriai_model::service::{BookingStatus, ServiceDay, StopAction, local_hhmm, local_window};
 use noriai_roads::RoadNetwork;
 use std::collections::{BTreeSet, HashMap};
 use std::pin::Pin;
@@ -132,10 +132,7 @@ async fn manifest(
         let b = store.get_booking(s.booking_id).await.map_err(store_status)?;
         let rider = rider_on_board(store, b.trip.rider_id).await?;
         let place = if s.action == StopAction::Pickup { &b.trip.origin } else { &b.trip.destination };
-        let location = match place.kind {
-            PlaceKind::Point(p) => p,
-            PlaceKind::Stop(id) => store.get_stop(id).await.map_err(store_status)?.location,
-        };
+        let location = store.place_location(&place.kind).await.map_err(store_status)?;
         let status = live::ride_status(
             b.status == BookingStatus::Cancelled,
             by_booking.get(&b.id).into_iter().flatten().copied(),

@@ -250,7 +250,7 @@ pub async fn load_day_plan(
     day: noriai_model::service::ServiceDay,
     only_vehicle: Option<i64>,
 ) -> Result<pb::DayPlanResponse, Status> {
-    use noriai_model::service::{PlaceKind, StopAction};
+    use noriai_model::service::StopAction;
     let vehicles = store.list_vehicles().await.map_err(store_status)?;
     let plans = store.plans_from(day).await.map_err(store_status)?;
     let mut routes = Vec::new();
@@ -261,10 +261,7 @@ pub async fn load_day_plan(
             let b = store.get_booking(s.booking_id).await.map_err(store_status)?;
             let rider = rider_on_board(store, b.trip.rider_id).await?;
             let place = if s.action == StopAction::Pickup { &b.trip.origin } else { &b.trip.destination };
-            let location = match place.kind {
-                PlaceKind::Point(p) => p,
-                PlaceKind::Stop(id) => store.get_stop(id).await.map_err(store_status)?.location,
-            };
+            let location = store.place_location(&place.kind).await.map_err(store_status)?;
             stops.push(pb::RouteStop {
                 booking_id: b.id,
                 action: match s.action {

@@ -1,7 +1,7 @@
 //! Vehicles, their shifts, virtual stops and the service area.
 
 use noriai_model::LatLon;
-use noriai_model::service::{FleetVehicle, ServiceDay, Shift, StopRecord};
+use noriai_model::service::{FleetVehicle, PlaceKind, ServiceDay, Shift, StopRecord};
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
@@ -287,6 +287,14 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?;
         rows.iter().map(stop_from_row).collect()
+    }
+
+    /// Where a trip end is: its point, or its virtual stop's.
+    pub async fn place_location(&self, kind: &PlaceKind) -> Result<LatLon, StoreError> {
+        match *kind {
+            PlaceKind::Point(p) => Ok(p),
+            PlaceKind::Stop(id) => Ok(self.get_stop(id).await?.location),
+        }
     }
 
     pub async fn get_stop(&self, id: i64) -> Result<StopRecord, StoreError> {
