@@ -8,7 +8,9 @@
 //! no-show or a cancellation as the driver or the operator recorded it;
 //! rides still under way are left out (and counted).
 
-use crate::run::{BatchRecord, DayResult, ExecutedStop, Outcome, RiderRecord, StopEvent, VehicleRecord};
+use crate::run::{
+    BatchRecord, DayResult, DriverEvent, ExecutedStop, Outcome, RiderRecord, StopEvent, VehicleRecord,
+};
 use noriai_model::live::{EventKind, Position, VehicleEvent};
 use noriai_model::service::{Booking, BookingStatus, FleetVehicle, ServiceDay, Shift, TripTime};
 use noriai_model::{Capacity, LatLon};
@@ -188,5 +190,6 @@ fn vehicle_record(v: &VehicleDay, rides: &[BookedRide], local: &impl Fn(i64) -> 
         // Who was aboard between positions is not known here.
         km_empty: 0.0,
         stops,
+        events: v.events.iter().map(|e| DriverEvent { at_s: local(e.at), kind: e.kind.clone() }).collect(),
     }
 }

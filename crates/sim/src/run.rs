@@ -21,10 +21,11 @@ use crate::demand::Demand;
 use crate::places::{CrowPlaces, Places, RoadPlaces};
 use crate::scenario::{Scenario, TravelModel};
 use crate::world::World;
-use noriai_dispatch::live::{Present, keep_up};
+use noriai_dispatch::live::{Present, Ride, RoadEvent, keep_up, present_of};
 use noriai_dispatch::{
     LivePlan, NoOffer, Objective, Offer, OfferOptions, OnlineError, Problem, Reason, SolveParams, Wish,
 };
+use noriai_model::live::{DelayReason, EventKind};
 use noriai_model::{
     Capacity, LatLon, LocId, Plan, PlannedStop, Request, RequestId, StopKind, TimeWindow, Vehicle, VehicleId,
 };
@@ -189,6 +190,24 @@ pub struct VehicleRecord {
     pub km: f64,
     pub km_empty: f64,
     pub stops: Vec<ExecutedStop>,
+    /// What its driver's tablet would have reported, in order: the live
+    /// rules read where the vehicle is from these, as the server reads a
+    /// driver's stored events.
+    pub events: Vec<DriverEvent>,
+}
+
+/// One driver's event, at seconds after the day's midnight (in a
+/// simulation, a booking id is the trip's number).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DriverEvent {
+    pub at_s: f64,
+    pub kind: EventKind,
+}
+
+impl DriverEvent {
+    pub fn about(at_s: f64, kind: EventKind) -> Self {
+        Self { at_s, kind }
+    }
 }
 
 /// The day-before batch plan.
@@ -322,6 +341,9 @@ struct Day<'a, P: Places> {
     road: RoadRecord,
     /// Riders the live rules named late at least once.
     late_riders: std::collections::BTreeSet<u32>,
+    /// Riders who did not come while others were aboard: their dropoff stays
+    /// planned, and the driver's arrival there is read as being there.
+    ghosts: std::collections::HashMap<i64, Ride>,
 }
 
 fn engine(e: impl std::fmt::Display) -> SimError {
@@ -377,6 +399,10 @@ impl<'a, P: Places> Day<'a, P> {
                     km: 0.0,
                     km_empty: 0.0,
                     stops: Vec::new(),
+                    events: vec![DriverEvent::about(
+                        f64::from(a),
+                        EventKind::ShiftStarted { odometer_km: None },
+                    )],
                 },
             });
         }
@@ -461,6 +487,7 @@ impl<'a, P: Places> Day<'a, P> {
             now: DAY_BEFORE_S,
             road: RoadRecord::default(),
             late_riders: Default::default(),
+            ghosts: Default::default(),
         })
     }
 
@@ -838,6 +865,7 @@ impl<'a, P: Places> Day<'a, P> {
                 st.leave = leave;
                 st.anchor_loc = loc;
                 st.anchor_t = leave;
+                st.rec.events.push(DriverEvent::about(leave, EventKind::Departed));
                 self.refresh();
                 continue;
             }
@@ -862,25 +890,27 @@ impl<'a, P: Places> Day<'a, P> {
             return Ok(false);
         }
         let breaks = st.breaks_down_at.is_some_and(|t| t <= leave);
-        let late_s = if breaks || road.delay_probability == 0.0 || !st.rng.random_bool(road.delay_probability)
-        {
-            0.0
-        } else if road.delay_max_s > road.delay_min_s {
-            st.rng.random_range(road.delay_min_s..road.delay_max_s)
-        } else {
-            road.delay_min_s
-        };
-        if !breaks && late_s <= 0.0 {
+        // Drivers report whole minutes.
+        let late_min =
+            if breaks || road.delay_probability == 0.0 || !st.rng.random_bool(road.delay_probability) {
+                0
+            } else if road.delay_max_s > road.delay_min_s {
+                (st.rng.random_range(road.delay_min_s..road.delay_max_s) / 60.0).round() as u32
+            } else {
+                (road.delay_min_s / 60.0).round() as u32
+            };
+        if !breaks && late_min == 0 {
             return Ok(false);
         }
-        let present = Present {
-            location: st.loc,
-            time: leave + late_s,
-            picked_up: Vec::new(),
-            dropped_off: Vec::new(),
-            heading: false,
-            out_of_service: breaks,
-        };
+        st.rec.events.push(DriverEvent::about(
+            leave,
+            if breaks {
+                EventKind::Breakdown { can_continue: false }
+            } else {
+                EventKind::Delayed { minutes: late_min, reason: DelayReason::Traffic }
+            },
+        ));
+        let present = self.present(v, leave)?;
         let vid = VehicleId(v as u32);
         let kept = keep_up(&mut self.plan, vid, Some(&present), leave, &self.places).map_err(engine)?;
         let st = &mut self.veh[v];
@@ -914,6 +944,33 @@ impl<'a, P: Places> Day<'a, P> {
         Ok(true)
     }
 
+    /// Where vehicle `v` is at `now`, read from its driver's log exactly as
+    /// the server reads stored events (`noriai_dispatch::live::present_of`):
+    /// after a rider who did not come, whose trip left the plan, that is the
+    /// last planned place it was (the server learns more from positions).
+    fn present(&self, v: usize, now: f64) -> Result<Present, SimError> {
+        let st = &self.veh[v];
+        let mut rides: std::collections::HashMap<i64, Ride> = self
+            .plan
+            .requests()
+            .iter()
+            .map(|r| (i64::from(r.id.0), Ride { request: r.id, pickup: r.pickup, dropoff: r.dropoff }))
+            .collect();
+        rides.extend(self.ghosts.iter().map(|(b, r)| (*b, *r)));
+        let events: Vec<RoadEvent<'_>> = st
+            .rec
+            .events
+            .iter()
+            .map(|e| RoadEvent {
+                at: e.at_s,
+                kind: &e.kind,
+                ride: e.kind.booking().and_then(|b| rides.get(&b).copied()),
+            })
+            .collect();
+        present_of(&events, st.depot, now)
+            .ok_or_else(|| SimError::Invalid(format!("vehicle {v} has reported nothing")))
+    }
+
     fn serve(&mut self, v: usize, next: &PlannedStop) -> Result<(), SimError> {
         let vid = VehicleId(v as u32);
         let st = &self.veh[v];
@@ -931,6 +988,8 @@ impl<'a, P: Places> Day<'a, P> {
             StopKind::Pickup(r) | StopKind::Dropoff(r) => Some(r.0 as usize),
             StopKind::Break(_) => None,
         };
+        let planned = trip.and_then(|i| self.plan.requests().iter().find(|q| q.id.0 as usize == i));
+        let ride = planned.map(|q| Ride { request: q.id, pickup: q.pickup, dropoff: q.dropoff });
         let mut onboard = st.onboard;
         let mut gone_empty = false;
         if let Some(i) = trip {
@@ -944,7 +1003,11 @@ impl<'a, P: Places> Day<'a, P> {
                     if st.served == 0 {
                         gone_empty = true;
                     } else {
+                        // The vehicle still goes to the dropoff (the server takes
+                        // the trip out instead); its driver only arrives there.
                         r.ghost = true;
+                        self.ghosts
+                            .extend(ride.map(|ride| (i as i64, Ride { pickup: ride.dropoff, ..ride })));
                     }
                 }
                 StopEvent::Pickup => {
@@ -966,6 +1029,22 @@ impl<'a, P: Places> Day<'a, P> {
             }
         }
         let st = &mut self.veh[v];
+        if let Some(i) = trip {
+            let booking_id = i as i64;
+            st.rec.events.push(DriverEvent::about(next.arrival, EventKind::Arrived { booking_id }));
+            st.rec.events.extend(match event {
+                StopEvent::NoShow => {
+                    Some(DriverEvent::about(next.start_of_service, EventKind::NoShow { booking_id }))
+                }
+                StopEvent::Pickup => {
+                    Some(DriverEvent::about(next.departure, EventKind::Boarded { booking_id }))
+                }
+                StopEvent::Dropoff => {
+                    Some(DriverEvent::about(next.start_of_service, EventKind::Alighted { booking_id }))
+                }
+                _ => None,
+            });
+        }
         st.rec.km += leg_m;
         if st.onboard.is_zero() {
             st.rec.km_empty += leg_m;
@@ -1029,6 +1108,7 @@ impl<'a, P: Places> Day<'a, P> {
             let st = &mut self.veh[v];
             st.committed = true;
             st.leave = next.departure;
+            st.rec.events.push(DriverEvent::about(next.departure, EventKind::Departed));
         }
         self.refresh();
         Ok(())

@@ -273,6 +273,76 @@ fn replay_with(run: &noriai_sim::RunOutput, on_time: bool) -> usize {
     outside_promise
 }
 
+/// Each vehicle's driver log tells its day as executed: every pickup,
+/// drop-off and no-show at the stop's time, the road's delays and
+/// breakdowns as counted, a leg begun before each arrival, and read as the
+/// server reads stored events, out of service exactly when it broke down.
+/// Returns how many vehicles broke down.
+fn check_driver_logs(run: &noriai_sim::RunOutput) -> usize {
+    use noriai_dispatch::live::{RoadEvent, present_of};
+    use noriai_model::live::EventKind;
+    let (mut delays, mut broken) = (0, 0);
+    for v in &run.day.vehicles {
+        let log = &v.events;
+        assert!(
+            matches!(log.first().map(|e| &e.kind), Some(EventKind::ShiftStarted { .. })),
+            "vehicle {}",
+            v.id
+        );
+        assert!(
+            log.windows(2).all(|w| w[0].at_s <= w[1].at_s + 1e-9),
+            "vehicle {}: events out of order",
+            v.id
+        );
+        let at = |kind: &dyn Fn(&EventKind) -> Option<i64>| -> Vec<(i64, f64)> {
+            log.iter().filter_map(|e| kind(&e.kind).map(|b| (b, e.at_s))).collect()
+        };
+        let executed = |event: StopEvent,
+                        time: &dyn Fn(&noriai_sim::run::ExecutedStop) -> f64|
+         -> Vec<(i64, f64)> {
+            v.stops.iter().filter(|s| s.event == event).map(|s| (s.trip.unwrap() as i64, time(s))).collect()
+        };
+        let boarded = at(&|k| matches!(k, EventKind::Boarded { .. }).then(|| k.booking()).flatten());
+        assert_eq!(boarded, executed(StopEvent::Pickup, &|s| s.departure_s), "vehicle {}", v.id);
+        for (trip, t) in &boarded {
+            assert_eq!(run.day.riders[*trip as usize].pickup_departure_s, Some(*t));
+        }
+        let alighted = at(&|k| matches!(k, EventKind::Alighted { .. }).then(|| k.booking()).flatten());
+        assert_eq!(alighted, executed(StopEvent::Dropoff, &|s| s.start_s), "vehicle {}", v.id);
+        let absent = at(&|k| matches!(k, EventKind::NoShow { .. }).then(|| k.booking()).flatten());
+        assert_eq!(absent, executed(StopEvent::NoShow, &|s| s.start_s), "vehicle {}", v.id);
+        // Every arrival ends a leg the log began (or the vehicle was there).
+        let mut driving = false;
+        for e in log {
+            match e.kind {
+                EventKind::Departed => driving = true,
+                EventKind::Arrived { .. } => driving = false,
+                EventKind::Breakdown { .. } => assert!(!driving, "vehicle {}: broke down on the way", v.id),
+                _ => {}
+            }
+        }
+        delays += log.iter().filter(|e| matches!(e.kind, EventKind::Delayed { .. })).count();
+        let breakdowns = log.iter().filter(|e| matches!(e.kind, EventKind::Breakdown { .. })).count();
+        assert!(breakdowns <= 1);
+        // After a breakdown the vehicle serves nobody.
+        if let Some(b) = log.iter().position(|e| matches!(e.kind, EventKind::Breakdown { .. })) {
+            assert!(
+                log[b..].iter().all(|e| e.kind.booking().is_none()),
+                "vehicle {} served after breaking down",
+                v.id
+            );
+        }
+        let read: Vec<RoadEvent<'_>> =
+            log.iter().map(|e| RoadEvent { at: e.at_s, kind: &e.kind, ride: None }).collect();
+        let end = present_of(&read, noriai_model::LocId(0), v.shift.1).unwrap();
+        assert_eq!(end.out_of_service, breakdowns == 1, "vehicle {}", v.id);
+        broken += breakdowns;
+    }
+    assert_eq!(delays, run.day.road.late_legs);
+    assert_eq!(broken, run.day.road.breakdowns);
+    broken
+}
+
 #[test]
 fn late_legs_and_breakdowns_are_handled_by_the_live_rules() {
     let mut text =
@@ -281,6 +351,7 @@ fn late_legs_and_breakdowns_are_handled_by_the_live_rules() {
     let sc = parse(&text).unwrap();
     let run = run_one(&sc, &MapCache::new(), None, &noriai_roads::NoProgress).unwrap();
     let late_pickups = replay_with(&run, false);
+    check_driver_logs(&run);
     let road = &run.day.road;
     assert!(road.late_legs > 10, "{road:?}");
     assert!(road.breakdowns >= 1, "{road:?}");
@@ -303,6 +374,7 @@ fn late_legs_and_breakdowns_are_handled_by_the_live_rules() {
     let calm = parse(&scenario_text("vehicles = 4\nseats = 3", "", "[demand]\ntrips = 40")).unwrap();
     let calm = run_one(&calm, &MapCache::new(), None, &noriai_roads::NoProgress).unwrap();
     assert_eq!(calm.day.road, noriai_sim::run::RoadRecord::default());
+    assert_eq!(check_driver_logs(&calm), 0);
 }
 
 #[test]
