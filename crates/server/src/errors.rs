@@ -109,9 +109,9 @@ impl From<StoreError> for StoreFailure {
             StoreError::NotFound { .. } => Self::NotFound(e.to_string()),
             StoreError::Duplicate(m) => Self::Duplicate(m),
             StoreError::StalePlan(m) => Self::Stale(m),
-            StoreError::AlreadyCancelled { .. } | StoreError::RidesToCome { .. } => {
-                Self::Precondition(e.to_string())
-            }
+            StoreError::AlreadyCancelled { .. }
+            | StoreError::RidesToCome { .. }
+            | StoreError::NotOnVehicle { .. } => Self::Precondition(e.to_string()),
             StoreError::Invalid(m) => Self::Invalid(m),
             StoreError::Corrupt(_) => {
                 tracing::error!("store: {e}");

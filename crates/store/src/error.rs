@@ -24,6 +24,11 @@ pub enum StoreError {
         "rider {rider} still has bookings {bookings:?} today or later; cancel them (or wait until they are ridden) first"
     )]
     RidesToCome { rider: i64, bookings: Vec<i64> },
+    /// A driver's event about a ride that now rides with another vehicle.
+    #[error(
+        "booking {booking} now rides with vehicle {rides_with}, not {vehicle}; the manifest shows the change"
+    )]
+    NotOnVehicle { booking: i64, vehicle: i64, rides_with: i64 },
     /// The input cannot be stored as given (e.g. a shift that ends before it
     /// starts, or plans that visit the same stop twice).
     #[error("{0}")]

@@ -65,6 +65,23 @@ impl Store {
         let mut refs: Vec<Reference> = vec![(Table::Vehicles, e.vehicle_id)];
         refs.extend(e.kind.booking().map(|b| (Table::Bookings, b)));
         self.check_references(&mut w.tx, &refs).await?;
+        // Checked with the write: the plan may have handed the ride to
+        // another vehicle since the caller looked (a repeat is answered below).
+        if let Some(booking) = e.kind.booking() {
+            let rides_with: i64 = sqlx::query_scalar("SELECT vehicle_id FROM bookings WHERE id = $1")
+                .bind(booking)
+                .fetch_one(&mut *w.tx)
+                .await?;
+            let repeat: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM vehicle_events WHERE vehicle_id = $1 AND event_id = $2")
+                    .bind(e.vehicle_id)
+                    .bind(&e.event_id)
+                    .fetch_optional(&mut *w.tx)
+                    .await?;
+            if rides_with != e.vehicle_id && repeat.is_none() {
+                return Err(StoreError::NotOnVehicle { booking, vehicle: e.vehicle_id, rides_with });
+            }
+        }
         let (odometer, minutes, reason, can_continue) = match &e.kind {
             EventKind::ShiftStarted { odometer_km } | EventKind::ShiftEnded { odometer_km } => {
                 (*odometer_km, None, None, None)

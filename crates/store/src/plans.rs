@@ -384,6 +384,32 @@ impl Store {
         let set = PlanSet::new(plans, false)?;
         let mut w = self.begin_write().await?;
         self.check_references(&mut w.tx, &set.vehicle_refs()).await?;
+        // A rider who boarded is with that vehicle: plans computed before
+        // the driver said so may not hand the ride to another.
+        for plan in plans {
+            let mut ids: Vec<i64> = plan.stops.iter().map(|s| s.booking_id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            for chunk in ids.chunks(IDS_PER_QUERY) {
+                let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+                let sql = format!(
+                    "SELECT booking_id, vehicle_id FROM vehicle_events WHERE vehicle_id <> $1 \
+                     AND kind = 'boarded' AND booking_id IN ({}) LIMIT 1",
+                    placeholders.join(", ")
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false).bind(plan.vehicle_id);
+                for &id in chunk {
+                    query = query.bind(id);
+                }
+                if let Some(row) = query.fetch_optional(&mut *w.tx).await? {
+                    let (booking, vehicle): (i64, i64) =
+                        (row.try_get("booking_id")?, row.try_get("vehicle_id")?);
+                    return Err(StoreError::StalePlan(format!(
+                        "booking {booking} is with vehicle {vehicle}, which picked the rider up; plan again"
+                    )));
+                }
+            }
+        }
         set.write(self, &mut w.tx, None, None).await?;
         w.tx.commit().await?;
         Ok(())

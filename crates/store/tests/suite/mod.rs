@@ -1011,6 +1011,18 @@ pub async fn road_events_and_positions_are_stored_once(db: TestDb) {
     assert_eq!(store.vehicle_events(v1.id, t - 3600, t + 3600).await.unwrap(), vec![start, boarded.clone()]);
     let by_booking = store.events_of_bookings(&[b.id, b.id + 50]).await.unwrap();
     assert_eq!(by_booking.get(&b.id), Some(&vec![boarded.kind.clone()]));
+    // The rider is with v1: v2 cannot report about the ride, and plans
+    // made before the boarding that hand it to v2 are stale.
+    let not_mine =
+        VehicleEvent { vehicle_id: v2.id, ..event("e3", EventKind::Alighted { booking_id: b.id }, t + 900) };
+    assert!(matches!(
+        store.record_event(&not_mine, t).await,
+        Err(StoreError::NotOnVehicle { rides_with, .. }) if rides_with == v1.id
+    ));
+    let handed = [VehicleDayPlan { vehicle_id: v1.id, day: d, stops: vec![] }, solo_plan(v2.id, d, b.id, t)];
+    assert!(matches!(store.replace_plans(&handed).await, Err(StoreError::StalePlan(_))));
+    assert_eq!(store.get_booking(b.id).await.unwrap().vehicle_id, v1.id);
+    store.replace_plans(&[solo_plan(v1.id, d, b.id, t + 60)]).await.unwrap();
 
     let at = |s: i64| Position {
         vehicle_id: v1.id,
