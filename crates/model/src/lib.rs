@@ -9,6 +9,7 @@ pub mod plan;
 pub mod request;
 pub mod service;
 pub mod shown;
+pub mod text;
 pub mod travel;
 pub mod vehicle;
 

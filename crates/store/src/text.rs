@@ -1,6 +1,8 @@
 //! Normalising names and phone numbers so operators find riders the way
 //! callers say and write them.
 
+pub use noriai_model::text::fold_for_search;
+use noriai_model::text::hiragana_as_katakana;
 use unicode_normalization::UnicodeNormalization;
 
 /// A phone number as an operator types it, made plain: full-width digits and
@@ -31,26 +33,6 @@ pub fn plain_phone(phone: &str) -> String {
 /// number is found and kept unique however it was written.
 pub fn phone_digits(phone: &str) -> String {
     plain_phone(phone).chars().filter(char::is_ascii_digit).collect()
-}
-
-/// The search key of a name or a kana reading: NFKC (half-width kana and
-/// full-width Latin letters and digits become their usual forms), hiragana
-/// as katakana (so "やまだ" and "ﾔﾏﾀﾞ" find "ヤマダ"), lower case, and no white
-/// space of either width (so "山田太郎" finds "山田 太郎").
-pub fn fold_for_search(text: &str) -> String {
-    text.nfkc()
-        .filter(|c| !c.is_whitespace())
-        .map(hiragana_as_katakana)
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
-fn hiragana_as_katakana(c: char) -> char {
-    match c {
-        // Hiragana ぁ..ゖ and the iteration marks ゝゞ sit exactly 0x60 below katakana.
-        '\u{3041}'..='\u{3096}' | '\u{309D}'..='\u{309E}' => char::from_u32(c as u32 + 0x60).unwrap_or(c),
-        _ => c,
-    }
 }
 
 /// A kana reading as stored: NFKC, hiragana as katakana, runs of white space
