@@ -4,7 +4,7 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let files = ["common", "riders", "fleet", "booking", "accounts", "driver", "operations"]
+    let files = ["common", "riders", "fleet", "booking", "accounts", "driver", "operations", "timetable"]
         .map(|f| root.join(format!("noriai/v1/{f}.proto")));
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
     let mut config = prost_build::Config::new();

@@ -41,6 +41,10 @@ pub struct ServeArgs {
     /// Quotes and rider searches each token may make per minute.
     #[arg(long, default_value_t = std::num::NonZeroU32::new(300).unwrap_or(std::num::NonZeroU32::MIN))]
     pub quota_per_minute: std::num::NonZeroU32,
+    /// A GTFS or GTFS-JP feed (a zip file or a directory) for TimetableService;
+    /// give it again for more feeds.
+    #[arg(long = "gtfs", value_name = "PATH")]
+    pub gtfs: Vec<PathBuf>,
     /// Minutes a driver waits after the promised pickup window opens before
     /// a rider who did not come may be reported as a no-show.
     #[arg(long, default_value_t = 5)]
@@ -88,6 +92,16 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<()> {
         }
     };
     bars.finish();
+    let timetables = noriai_server::timetable::Timetables::load(a.gtfs.clone()).context("loading --gtfs")?;
+    for f in timetables.feeds().iter() {
+        let trips = f.feed.trips.len();
+        eprintln!(
+            "timetable {}: {} stops, {trips} trips ({:.0} ms)",
+            f.feed.name,
+            f.feed.stops.len(),
+            f.load_ms
+        );
+    }
     std::fs::create_dir_all(&a.data_dir)
         .with_context(|| format!("cannot create data directory {}", a.data_dir.display()))?;
     let db = crate::database_url(a.db.as_deref(), &a.data_dir);
@@ -106,6 +120,7 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<()> {
             live: noriai_dispatch::live::LiveRules { no_show_wait_s: i64::from(a.no_show_wait_minutes) * 60 },
             admin_token_file: a.data_dir.join("admin.token"),
             tls,
+            timetables: Arc::new(timetables),
         };
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;

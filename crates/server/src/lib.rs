@@ -18,6 +18,7 @@ pub mod offers;
 pub mod operations;
 pub mod riders;
 pub mod road;
+pub mod timetable;
 pub mod towns;
 
 pub mod pb {
@@ -36,6 +37,7 @@ use pb::driver_service_server::DriverServiceServer;
 use pb::fleet_service_server::FleetServiceServer;
 use pb::operations_service_server::OperationsServiceServer;
 use pb::rider_service_server::RiderServiceServer;
+use pb::timetable_service_server::TimetableServiceServer;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -96,6 +98,8 @@ pub struct ServeConfig {
     pub admin_token_file: PathBuf,
     /// Serve over TLS with this certificate chain and key (PEM).
     pub tls: Option<TlsFiles>,
+    /// The fixed-route timetables (`--gtfs`).
+    pub timetables: Arc<timetable::Timetables>,
 }
 
 /// A certificate chain and its private key, PEM encoded.
@@ -158,8 +162,19 @@ pub async fn serve(
     config: ServeConfig,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    let ServeConfig { listen, roads, winter_roads, store, policy, demo, access, live, admin_token_file, tls } =
-        config;
+    let ServeConfig {
+        listen,
+        roads,
+        winter_roads,
+        store,
+        policy,
+        demo,
+        access,
+        live,
+        admin_token_file,
+        tls,
+        timetables,
+    } = config;
     ensure_admin_token(&store, &admin_token_file).await?;
     let gate = Arc::new(auth::Gate::new(store.clone(), access));
     if demo {
@@ -180,6 +195,7 @@ pub async fn serve(
     health.set_serving::<AccountServiceServer<accounts::Accounts>>().await;
     health.set_serving::<DriverServiceServer<driver::Drivers>>().await;
     health.set_serving::<OperationsServiceServer<operations::Operations>>().await;
+    health.set_serving::<TimetableServiceServer<timetable::TimetableApi>>().await;
     tokio::spawn(watch_store(store.clone(), health.clone(), towns.clone()));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -219,6 +235,7 @@ pub async fn serve(
             roads: roads.clone(),
             rules: live,
         }))
+        .add_service(TimetableServiceServer::new(timetable::TimetableApi { timetables }))
         .add_service(AccountServiceServer::new(accounts::Accounts { towns, gate }))
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
         .await?;

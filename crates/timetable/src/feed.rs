@@ -440,6 +440,16 @@ impl Feed {
         })
     }
 
+    /// The number of the stop with `id` (its index in `stops`).
+    pub fn stop_number(&self, id: &str) -> Option<u32> {
+        self.stop_index.get(id).copied()
+    }
+
+    /// The number of the route with `id` (its index in `routes`).
+    pub fn route_number(&self, id: &str) -> Option<u32> {
+        self.route_index.get(id).copied()
+    }
+
     /// The stop with `id`.
     pub fn stop(&self, id: &str) -> Option<&Stop> {
         self.stop_index.get(id).map(|&i| &self.stops[i as usize])
