@@ -3,14 +3,17 @@
 //! ask of them answered without IO: stops by name or kana reading or
 //! nearby, the next departures from a stop, a route's day as a table, and
 //! names in the rider's language (`ja`, `ja-Hrkt`, `en`, falling back to the
-//! feed's own).
+//! feed's own), and journeys over them (rounds of the Connection Scan
+//! Algorithm from priced ways in to ways out).
 
 mod feed;
+mod journey;
 mod query;
 mod read;
 mod translate;
 
 pub use feed::{Feed, Route, Service, Stop, StopTime, Trip};
+pub use journey::{Access, Egress, Journey, JourneyRules, Part};
 pub use query::{Departure, RouteTable, StopHit};
 
 /// Why a feed did not load. Positions are 1-based; column 0 means the

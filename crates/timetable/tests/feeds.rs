@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use noriai_timetable::{Feed, FeedError};
+use noriai_timetable::{Access, Egress, Feed, FeedError, Journey, JourneyRules, Part};
 use std::path::{Path, PathBuf};
 
 fn feed_path(name: &str) -> PathBuf {
@@ -211,4 +211,178 @@ fn a_broken_feed_names_the_file_line_and_column() {
         chrono_tz::Asia::Tokyo.with_ymd_and_hms(2024, 3, 2, 0, 50, 0).unwrap().with_timezone(&Utc)
     );
     assert!(Feed::load(&dir.path().join("missing"), today()).is_err());
+}
+
+/// The earliest arrival with at most 1, 2, 3 rides by scanning whole trips
+/// round by round (a different algorithm from the connection scan): the
+/// reference for `Feed::journeys`. Returns the Pareto steps (rides, arrival).
+fn journeys_by_trips(
+    feed: &Feed,
+    accesses: &[Access],
+    egresses: &[Egress],
+    rules: &JourneyRules,
+) -> Vec<(usize, i64)> {
+    let n = feed.stops.len();
+    let start = accesses.iter().map(|a| a.at).min().unwrap();
+    let until = start + rules.horizon_s;
+    let mut label = vec![i64::MAX; n];
+    let mut by_access = vec![false; n];
+    for a in accesses {
+        if a.at < label[a.stop as usize] {
+            label[a.stop as usize] = a.at;
+            by_access[a.stop as usize] = true;
+        }
+    }
+    let first_day = feed.local_day(chrono::DateTime::from_timestamp(start, 0).unwrap()) - Duration::days(1);
+    let mut out = Vec::new();
+    let mut best = i64::MAX;
+    for rides in 1..=rules.max_rides {
+        let mut next = label.clone();
+        let mut next_by_access = by_access.clone();
+        let mut ridden = vec![false; n];
+        for offset in 0..4 {
+            let day = first_day + Duration::days(offset);
+            let Some(day_start) = feed.day_start(day).map(|d| d.timestamp()) else { continue };
+            for trip in feed.trips.iter().filter(|t| feed.services[t.service as usize].runs_on(day)) {
+                let mut on = false;
+                for (k, st) in trip.stop_times.iter().enumerate() {
+                    if on && k > 0 {
+                        let leg_departs = day_start + i64::from(trip.stop_times[k - 1].departure);
+                        let arrives = day_start + i64::from(st.arrival);
+                        if leg_departs <= until && arrives < next[st.stop as usize] {
+                            next[st.stop as usize] = arrives;
+                            next_by_access[st.stop as usize] = false;
+                            ridden[st.stop as usize] = true;
+                        }
+                        if leg_departs > until {
+                            break;
+                        }
+                    }
+                    let departs = day_start + i64::from(st.departure);
+                    let ready = label[st.stop as usize];
+                    let buffer = if by_access[st.stop as usize] { 0 } else { rules.transfer_buffer_s };
+                    if !on
+                        && k + 1 < trip.stop_times.len()
+                        && st.boarding
+                        && ready != i64::MAX
+                        && ready + buffer <= departs
+                        && departs >= start
+                        && departs <= until
+                    {
+                        on = true;
+                    }
+                }
+            }
+        }
+        let reached: Vec<(usize, i64)> = (0..n).filter(|&s| ridden[s]).map(|s| (s, next[s])).collect();
+        for (s, t) in reached {
+            for (o, metres) in feed.stops_near_stop(s as u32, rules.max_transfer_walk_m) {
+                let at = t + (metres / rules.walk_mps).ceil() as i64;
+                if at < next[o as usize] {
+                    next[o as usize] = at;
+                    next_by_access[o as usize] = false;
+                }
+            }
+        }
+        label = next;
+        by_access = next_by_access;
+        let arrival = egresses
+            .iter()
+            .filter(|e| label[e.stop as usize] != i64::MAX && !by_access[e.stop as usize])
+            .map(|e| label[e.stop as usize] + e.seconds)
+            .min();
+        if let Some(a) = arrival
+            && a < best
+        {
+            best = a;
+            out.push((rides, a));
+        }
+    }
+    out
+}
+
+/// Each journey holds together: parts chain from the access to the
+/// egress, rides leave and arrive as the feed says, times only go forward.
+fn check_journey(feed: &Feed, j: &Journey, accesses: &[Access], egresses: &[Egress], rules: &JourneyRules) {
+    let mut at = accesses[j.access].at;
+    let mut stop = accesses[j.access].stop;
+    let mut last_was_ride = false;
+    for part in &j.parts {
+        match *part {
+            Part::Ride { trip, from, to, departs, arrives } => {
+                let t = &feed.trips[trip as usize];
+                assert_eq!(t.stop_times[from].stop, stop, "boards where it is");
+                let buffer =
+                    if last_was_ride || at != accesses[j.access].at { rules.transfer_buffer_s } else { 0 };
+                assert!(departs >= at + buffer.min(departs - at), "leaves after the rider is there");
+                assert!(to > from && arrives >= departs);
+                assert_eq!(
+                    arrives - departs,
+                    i64::from(t.stop_times[to].arrival) - i64::from(t.stop_times[from].departure)
+                );
+                (at, stop, last_was_ride) = (arrives, t.stop_times[to].stop, true);
+            }
+            Part::Walk { from, to, seconds, metres } => {
+                assert_eq!(from, stop);
+                assert!(metres <= rules.max_transfer_walk_m && seconds >= 0);
+                (at, stop, last_was_ride) = (at + seconds, to, false);
+            }
+        }
+    }
+    assert_eq!(stop, egresses[j.egress].stop);
+    assert_eq!(at + egresses[j.egress].seconds, j.arrives);
+}
+
+#[test]
+fn journeys_equal_a_scan_of_whole_trips() {
+    use rand::{Rng, SeedableRng};
+    let rules = JourneyRules { horizon_s: 4 * 3600, ..JourneyRules::default() };
+    let tokyo = chrono_tz::Asia::Tokyo;
+    let berlin = chrono_tz::Europe::Berlin;
+    let cases = [
+        (
+            load("vvs-bus-751-only.gtfs.zip"),
+            berlin.with_ymd_and_hms(2020, 5, 4, 6, 0, 0).unwrap().timestamp(),
+        ),
+        (
+            load("donanbus-muroran-gtfs-jp.zip"),
+            tokyo.with_ymd_and_hms(2020, 6, 1, 6, 0, 0).unwrap().timestamp(),
+        ),
+    ];
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let mut with_transfer = 0;
+    for (feed, morning) in &cases {
+        let served: Vec<u32> = (0..feed.stops.len() as u32)
+            .filter(|&s| feed.trips.iter().any(|t| t.stop_times.iter().any(|st| st.stop == s)))
+            .collect();
+        let mut found = 0;
+        for _ in 0..150 {
+            let accesses: Vec<Access> = (0..rng.random_range(1..3))
+                .map(|_| Access {
+                    stop: served[rng.random_range(0..served.len())],
+                    at: morning + rng.random_range(0..12 * 3600),
+                })
+                .collect();
+            let egresses: Vec<Egress> = (0..rng.random_range(1..3))
+                .map(|_| Egress {
+                    stop: served[rng.random_range(0..served.len())],
+                    seconds: rng.random_range(0..900),
+                })
+                .collect();
+            let journeys = feed.journeys(&accesses, &egresses, &rules);
+            let steps: Vec<(usize, i64)> = journeys.iter().map(|j| (j.rides, j.arrives)).collect();
+            assert_eq!(
+                steps,
+                journeys_by_trips(feed, &accesses, &egresses, &rules),
+                "{accesses:?} {egresses:?}"
+            );
+            for j in &journeys {
+                check_journey(feed, j, &accesses, &egresses, &rules);
+                with_transfer += usize::from(j.rides > 1);
+            }
+            found += journeys.len();
+        }
+        assert!(found > 50, "{}: {found}", feed.name);
+    }
+    assert!(with_transfer > 0, "some journeys change vehicles");
 }
