@@ -4,8 +4,9 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let files = ["common", "riders", "fleet", "booking", "accounts", "driver", "operations", "timetable"]
-        .map(|f| root.join(format!("noriai/v1/{f}.proto")));
+    let files =
+        ["common", "riders", "fleet", "booking", "accounts", "driver", "operations", "timetable", "journey"]
+            .map(|f| root.join(format!("noriai/v1/{f}.proto")));
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
     let mut config = prost_build::Config::new();
     config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);

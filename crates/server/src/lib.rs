@@ -14,6 +14,7 @@ pub mod driver;
 pub mod errors;
 pub mod fleet;
 pub mod follow;
+pub mod journeys;
 pub mod offers;
 pub mod operations;
 pub mod riders;
@@ -35,6 +36,7 @@ use pb::account_service_server::AccountServiceServer;
 use pb::booking_service_server::BookingServiceServer;
 use pb::driver_service_server::DriverServiceServer;
 use pb::fleet_service_server::FleetServiceServer;
+use pb::journey_service_server::JourneyServiceServer;
 use pb::operations_service_server::OperationsServiceServer;
 use pb::rider_service_server::RiderServiceServer;
 use pb::timetable_service_server::TimetableServiceServer;
@@ -196,6 +198,7 @@ pub async fn serve(
     health.set_serving::<DriverServiceServer<driver::Drivers>>().await;
     health.set_serving::<OperationsServiceServer<operations::Operations>>().await;
     health.set_serving::<TimetableServiceServer<timetable::TimetableApi>>().await;
+    health.set_serving::<JourneyServiceServer<journeys::JourneyApi>>().await;
     tokio::spawn(watch_store(store.clone(), health.clone(), towns.clone()));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -234,6 +237,11 @@ pub async fn serve(
             towns: towns.clone(),
             roads: roads.clone(),
             rules: live,
+        }))
+        .add_service(JourneyServiceServer::new(journeys::JourneyApi {
+            towns: towns.clone(),
+            roads: roads.clone(),
+            timetables: timetables.clone(),
         }))
         .add_service(TimetableServiceServer::new(timetable::TimetableApi { timetables }))
         .add_service(AccountServiceServer::new(accounts::Accounts { towns, gate }))

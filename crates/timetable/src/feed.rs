@@ -450,6 +450,16 @@ impl Feed {
         self.route_index.get(id).copied()
     }
 
+    /// How many departures leave stop `i` in the whole timetable.
+    pub fn departures_from(&self, i: u32) -> usize {
+        self.leaving.get(i as usize).map_or(0, Vec::len)
+    }
+
+    /// Whether any trip calls at stop `i`.
+    pub fn is_served(&self, i: u32) -> bool {
+        self.routes_at.get(i as usize).is_some_and(|r| !r.is_empty())
+    }
+
     /// The stop with `id`.
     pub fn stop(&self, id: &str) -> Option<&Stop> {
         self.stop_index.get(id).map(|&i| &self.stops[i as usize])
