@@ -27,6 +27,11 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
+    /// The whole database (every service).
+    pub(crate) fn open_all(&self) -> anyhow::Result<(tokio::runtime::Runtime, Store)> {
+        self.open()
+    }
+
     fn open(&self) -> anyhow::Result<(tokio::runtime::Runtime, Store)> {
         if self.db.is_none() && !crate::embedded_db(&self.data_dir).exists() {
             anyhow::bail!(

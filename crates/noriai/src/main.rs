@@ -3,6 +3,7 @@
 //! parsing, progress bars and output formats; the work lives in the library crates.
 
 mod accounts;
+mod export;
 mod progress;
 mod report;
 mod route;
@@ -51,6 +52,8 @@ enum Command {
     Rider(accounts::RiderArgs),
     /// What really happened on a service day, as the simulator's KPIs and report.
     Report(report::ReportArgs),
+    /// Open data: the on-demand services as a GTFS-Flex feed for trip planners.
+    Export(export::ExportArgs),
 }
 
 #[derive(Subcommand)]
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
         Command::Audit(a) => accounts::audit(a),
         Command::Rider(a) => accounts::rider(a),
         Command::Report(a) => report::report(a),
+        Command::Export(a) => export::export(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -352,6 +352,12 @@ impl Feed {
                         format!("trip `{}` is not in trips.txt", noriai_model::excerpt(trip_id)),
                     )
                 })?;
+                // GTFS-Flex: a zone or a group of stops, not a timed stop.
+                if row.get("stop_id").is_none()
+                    && (row.get("location_id").is_some() || row.get("location_group_id").is_some())
+                {
+                    return Ok(());
+                }
                 let stop_id = row.required("stop_id")?;
                 let stop = *stop_index.get(stop_id).ok_or_else(|| {
                     row.error(

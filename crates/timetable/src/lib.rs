@@ -7,6 +7,7 @@
 //! Algorithm from priced ways in to ways out).
 
 mod feed;
+pub mod flex;
 mod journey;
 mod query;
 mod read;

@@ -202,6 +202,28 @@ impl ServiceArea {
     pub fn cell_of(&self, p: LatLon) -> Option<u64> {
         latlng(p).map(|ll| u64::from(ll.to_cell(self.resolution)))
     }
+    /// The area's outline as polygons, each its outer ring first and then
+    /// its holes, every ring closed (for GeoJSON and open feeds).
+    pub fn outline(&self) -> Result<Vec<Vec<Vec<LatLon>>>, ZoneError> {
+        let shape = h3o::geom::SolventBuilder::new()
+            .build()
+            .dissolve(self.cells.iter().copied())
+            .map_err(|e| ZoneError::InvalidPolygon(e.to_string()))?;
+        let ring = |r: &geo::LineString<f64>| -> Vec<LatLon> {
+            let mut points: Vec<LatLon> = r.coords().map(|c| LatLon { lat: c.y, lon: c.x }).collect();
+            if points.first() != points.last()
+                && let Some(&first) = points.first()
+            {
+                points.push(first);
+            }
+            points
+        };
+        Ok(shape
+            .0
+            .iter()
+            .map(|p| std::iter::once(ring(p.exterior())).chain(p.interiors().iter().map(ring)).collect())
+            .collect())
+    }
 }
 
 /// The H3 string form of a raw index, e.g. "882e1d4a3dfffff".
@@ -225,6 +247,33 @@ mod tests {
     use super::*;
 
     const AOMORI: LatLon = LatLon { lat: 40.8222, lon: 140.7474 };
+
+    #[test]
+    fn the_outline_holds_the_area_and_nothing_far() {
+        let area = ServiceArea::from_circle(AOMORI, 3000.0, 8).unwrap();
+        let outline = area.outline().unwrap();
+        assert_eq!(outline.len(), 1, "one piece");
+        let ring = &outline[0][0];
+        assert!(ring.len() > 6 && ring.first() == ring.last());
+        // Every cell centre is inside the outer ring (even-odd rule), a far point is not.
+        let inside = |p: LatLon| {
+            let mut c = false;
+            for w in ring.windows(2) {
+                let (a, b) = (w[0], w[1]);
+                if (a.lat > p.lat) != (b.lat > p.lat)
+                    && p.lon < (b.lon - a.lon) * (p.lat - a.lat) / (b.lat - a.lat) + a.lon
+                {
+                    c = !c;
+                }
+            }
+            c
+        };
+        for cell in area.cells() {
+            let ll = h3o::LatLng::from(CellIndex::try_from(cell).unwrap());
+            assert!(inside(LatLon { lat: ll.lat(), lon: ll.lng() }));
+        }
+        assert!(!inside(LatLon { lat: AOMORI.lat + 0.2, lon: AOMORI.lon }));
+    }
 
     #[test]
     fn circle_contains_centre_and_not_far_points() {
