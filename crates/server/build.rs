@@ -14,6 +14,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .codec_path("crate::codec::StrictCodec")
         .file_descriptor_set_path(out.join("noriai_descriptor.bin"))
         .compile_with_config(config, &files, std::slice::from_ref(&root))?;
+    // The GTFS Realtime specification's own messages (package transit_realtime).
+    let realtime = root.join("gtfs-realtime");
+    let mut config = prost_build::Config::new();
+    config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
+    config.compile_protos(&[realtime.join("gtfs-realtime.proto")], &[realtime])?;
     println!("cargo:rerun-if-changed={}", root.display());
     Ok(())
 }

@@ -70,6 +70,9 @@ pub const RULES: &[(&str, &[Role])] = &[
     ("noriai.v1.JourneyService/BookJourney", &[Admin, Operator, Rider]),
     ("noriai.v1.JourneyService/CancelJourney", &[Admin, Operator, Rider]),
     ("noriai.v1.AccountService/CreateService", &[Admin]),
+    // GTFS Realtime over HTTP (`realtime.rs`): the paths, not RPCs.
+    ("gtfs-rt/vehicle-positions", &[Admin, Operator, Planner]),
+    ("gtfs-rt/trip-updates", &[Admin, Operator, Planner]),
     ("noriai.v1.AccountService/ListServices", ANYONE),
     ("noriai.v1.AccountService/CreateToken", &[Admin]),
     ("noriai.v1.AccountService/ListTokens", &[Admin]),
@@ -535,10 +538,32 @@ where
                     }
                     inner.call(req).await
                 }
+                // Plain HTTP routes get plain HTTP answers.
+                Err(status) if req.uri().path().starts_with("/gtfs-rt/") => Ok(http_refusal(&status)),
                 Err(status) => Ok(status.into_http()),
             }
         })
     }
+}
+
+/// A refusal as an HTTP client reads it: 401, 403 or 429 with the reason as text.
+fn http_refusal(status: &Status) -> http::Response<tonic::body::Body> {
+    let code = match status.code() {
+        tonic::Code::Unauthenticated => http::StatusCode::UNAUTHORIZED,
+        tonic::Code::ResourceExhausted => http::StatusCode::TOO_MANY_REQUESTS,
+        tonic::Code::InvalidArgument => http::StatusCode::BAD_REQUEST,
+        tonic::Code::Unavailable => http::StatusCode::SERVICE_UNAVAILABLE,
+        _ => http::StatusCode::FORBIDDEN,
+    };
+    let mut response = http::Response::new(tonic::body::Body::new(axum::body::Body::from(format!(
+        "{}\n",
+        status.message()
+    ))));
+    *response.status_mut() = code;
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
 }
 
 #[cfg(test)]
@@ -559,7 +584,8 @@ mod tests {
     #[test]
     fn every_rule_names_a_method_once() {
         for (i, (rpc, roles)) in RULES.iter().enumerate() {
-            assert!(rpc.starts_with("noriai.v1.") && rpc.contains('/'), "{rpc}");
+            assert!(rpc.starts_with("noriai.v1.") || rpc.starts_with("gtfs-rt/"), "{rpc}");
+            assert!(rpc.contains('/'), "{rpc}");
             assert!(!roles.is_empty(), "{rpc} allows nobody");
             assert!(RULES[i + 1..].iter().all(|(other, _)| other != rpc), "{rpc} twice");
         }

@@ -17,6 +17,7 @@ pub mod follow;
 pub mod journeys;
 pub mod offers;
 pub mod operations;
+pub mod realtime;
 pub mod riders;
 pub mod road;
 pub mod timetable;
@@ -27,6 +28,12 @@ pub mod pb {
     #![allow(clippy::all, clippy::pedantic, missing_docs)]
     tonic::include_proto!("noriai.v1");
     pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("noriai_descriptor");
+}
+
+pub mod gtfs_rt {
+    //! The GTFS Realtime specification's messages (`proto/gtfs-realtime`), for `/gtfs-rt/`.
+    #![allow(clippy::all, clippy::pedantic, missing_docs)]
+    include!(concat!(env!("OUT_DIR"), "/transit_realtime.rs"));
 }
 
 use noriai_model::service::BookingRules;
@@ -214,7 +221,8 @@ pub async fn serve(
         .map_err(|source| ServeError::Listen { addr: listen, source })?;
     let local = listener.local_addr().map_err(|source| ServeError::Listen { addr: listen, source })?;
     tracing::info!("noriai listening on {local}");
-    let mut server = tonic::transport::Server::builder();
+    // HTTP/1.1 too: the /gtfs-rt/ feeds are fetched by plain HTTP clients.
+    let mut server = tonic::transport::Server::builder().accept_http1(true);
     if let Some(tls) = &tls {
         let identity = tonic::transport::Identity::from_pem(&tls.cert_pem, &tls.key_pem);
         server = server.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
@@ -223,6 +231,7 @@ pub async fn serve(
     eprintln!("noriai serving gRPC on {local} ({scheme}; tokens required; reflection and health open)");
     server
         .layer(auth::AuthLayer { gate: gate.clone() })
+        .add_routes(tonic::service::Routes::from(realtime::router(towns.clone())))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
