@@ -30,6 +30,13 @@ const ON_DEMAND_CANDIDATES: usize = 10;
 const ON_DEMAND_WAIT_S: i64 = 15 * 60;
 /// Most itineraries returned.
 const MAX_ITINERARIES: usize = 5;
+/// A rider walking to a bus is there this long before it leaves.
+const AT_STOP_EARLY_S: i64 = 120;
+/// Itineraries arriving this much later than the first one are left out,
+/// however few their changes.
+const MAX_LATER_S: i64 = 90 * 60;
+/// Journeys are not planned before 2000-01-01.
+const EARLIEST_DATE_S: i64 = 946_684_800;
 /// An arrive-by search starts this long before the deadline.
 const ARRIVE_BY_LOOKBACK_S: i64 = 3 * 3600;
 
@@ -304,11 +311,12 @@ impl JourneyApi {
         debug_assert_eq!(access.stop, first_stop);
         match how_in {
             End::Walk { metres, seconds } => {
-                let leave = first_departs.min(access.at) - seconds;
+                // Leave to be at the stop a little before the bus, not to wait there.
+                let leave = (first_departs - seconds - AT_STOP_EARLY_S).max(ask.depart_after);
                 legs.push(walk_leg(
                     origin.clone(),
                     stop_place(feed, first_stop, lang),
-                    leave.max(ask.depart_after),
+                    leave,
                     metres,
                     seconds,
                     tz,
@@ -532,6 +540,9 @@ impl JourneyApi {
         let all = itineraries.clone();
         itineraries.retain(|i| !all.iter().any(|o| dominated(i, o)));
         itineraries.sort_by(|a, b| key(a).0.cmp(&key(b).0).then(key(a).1.cmp(&key(b).1)));
+        if let Some(first) = itineraries.first().map(key) {
+            itineraries.retain(|i| key(i).0 <= first.0 + MAX_LATER_S);
+        }
         itineraries.dedup_by(|a, b| key(a) == key(b));
         itineraries.truncate(MAX_ITINERARIES);
         Ok(itineraries)
@@ -553,14 +564,16 @@ fn ask_from(r: &pb::PlanJourneyRequest) -> Result<Ask, Status> {
     let now = crate::now_unix();
     let (depart_after, arrive_by) = match &r.time {
         None => (now, None),
-        Some(pb::plan_journey_request::Time::DepartAfter(t)) => (t.seconds.max(now - 3600), None),
+        // Any date a feed covers, past ones too (on-demand legs are only
+        // offered from now on: the dispatcher refuses the past).
+        Some(pb::plan_journey_request::Time::DepartAfter(t)) => (t.seconds, None),
         Some(pb::plan_journey_request::Time::ArriveBy(t)) => {
-            if t.seconds <= now {
-                return Err(invalid("arrive_by", "is in the past"));
-            }
-            ((t.seconds - ARRIVE_BY_LOOKBACK_S).max(now), Some(t.seconds))
+            (t.seconds - ARRIVE_BY_LOOKBACK_S, Some(t.seconds))
         }
     };
+    if depart_after < EARLIEST_DATE_S {
+        return Err(invalid("depart_after", "is before 2000"));
+    }
     if depart_after > now + 400 * 86_400 {
         return Err(invalid("depart_after", "is more than a year ahead"));
     }
