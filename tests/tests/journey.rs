@@ -148,11 +148,18 @@ async fn a_rider_is_driven_to_the_bus_and_rides_on() {
     assert_eq!(b.status, pb::BookingStatus::Confirmed as i32);
     assert_eq!(secs(&b.pickup_window_start), secs(&ride.pickup_window_start));
     assert_eq!(secs(&b.pickup_window_end), secs(&ride.pickup_window_end));
-    let by = match b.trip.as_ref().and_then(|t| t.time) {
-        Some(pb::trip::Time::ArriveBy(t)) => t.seconds,
-        other => panic!("the ride is booked to arrive by the bus: {other:?}"),
-    };
-    assert_eq!(by, secs(&line.departure) - 3 * 60);
+    // The promise fits the bus: asked to arrive by its departure less the
+    // change time, or (when that would fetch the rider too early) leaving
+    // after they are ready with the latest pickup still in time.
+    let by = secs(&line.departure) - 3 * 60;
+    match b.trip.as_ref().and_then(|t| t.time) {
+        Some(pb::trip::Time::ArriveBy(t)) => assert_eq!(t.seconds, by),
+        Some(pb::trip::Time::DepartAfter(t)) => {
+            assert!(t.seconds >= leave);
+            assert!(secs(&b.pickup_window_end) < by, "the latest pickup still makes the bus");
+        }
+        None => panic!("the ride has a time"),
+    }
     assert!(secs(&b.expected_arrival) <= by);
     // The same key again answers the same journey.
     let again = journeys

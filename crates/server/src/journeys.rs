@@ -174,7 +174,13 @@ impl JourneyApi {
             wheelchair_places: None,
         };
         match town.dispatcher.quote(ask).await {
-            Ok(offers) => offers.into_iter().find(|o| o.pickup_window.0 >= not_before),
+            Ok(offers) => {
+                let fits = offers.iter().find(|o| o.pickup_window.0 >= not_before).cloned();
+                if fits.is_none() {
+                    tracing::debug!(?time, not_before, ?offers, "no on-demand offer leaves late enough");
+                }
+                fits
+            }
             Err(e) => {
                 tracing::debug!("no on-demand leg: {e}");
                 None
@@ -327,19 +333,29 @@ impl JourneyApi {
                 let stop = stop_place(feed, first_stop, lang);
                 let location = feed.stops[first_stop as usize].location.ok_or(Unmade::Other)?;
                 let by = first_departs - ask.buffer_s;
-                // The ride to the stop is promised to arrive before the bus leaves.
                 let later = Unmade::Access { index: journey.access, after: first_departs + 1 };
-                let offer = self
-                    .quote(
-                        town,
-                        rider,
-                        (ask.origin, ""),
-                        (location, stop.name.as_str()),
-                        TripTime::ArriveBy(by),
-                        ask.depart_after,
-                    )
-                    .await
-                    .ok_or(later)?;
+                let to = (location, stop.name.as_str());
+                // Best, the ride is promised to arrive before the bus leaves;
+                // when that promise would fetch the rider before they are
+                // ready (a wide window the day before), a ride leaving after
+                // they are ready whose latest pickup still makes the bus.
+                let arrive_by =
+                    self.quote(town, rider, (ask.origin, ""), to, TripTime::ArriveBy(by), ask.depart_after);
+                let offer = match arrive_by.await {
+                    Some(offer) => offer,
+                    None => self
+                        .quote(
+                            town,
+                            rider,
+                            (ask.origin, ""),
+                            to,
+                            TripTime::DepartAfter(ask.depart_after),
+                            ask.depart_after,
+                        )
+                        .await
+                        .filter(|o| o.pickup_window.1 + (o.ride_minutes * 60.0).ceil() as i64 <= by)
+                        .ok_or(later)?,
+                };
                 if offer.expected_arrival > by {
                     return Err(later);
                 }

@@ -227,6 +227,16 @@ pub async fn serve(
         let identity = tonic::transport::Identity::from_pem(&tls.cert_pem, &tls.key_pem);
         server = server.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
     }
+    // No Nagle delay: a large answer (journeys, manifests) would otherwise
+    // wait for the client's delayed acknowledgement, about 40 ms.
+    let incoming =
+        tokio_stream::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), |conn| {
+            conn.inspect(|c| {
+                if let Err(e) = c.set_nodelay(true) {
+                    tracing::debug!("TCP_NODELAY: {e}");
+                }
+            })
+        });
     let scheme = if tls.is_some() { "TLS" } else { "plaintext" };
     eprintln!("noriai serving gRPC on {local} ({scheme}; tokens required; reflection and health open)");
     server
@@ -254,7 +264,7 @@ pub async fn serve(
         }))
         .add_service(TimetableServiceServer::new(timetable::TimetableApi { timetables }))
         .add_service(AccountServiceServer::new(accounts::Accounts { towns, gate }))
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
     Ok(())
 }
