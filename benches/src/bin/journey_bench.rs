@@ -96,7 +96,11 @@ fn main() {
             else {
                 continue;
             };
-            let at = tokyo.with_ymd_and_hms(2020, 6, 1, rng.random_range(6..19), 0, 0).unwrap().timestamp();
+            let at = tokyo
+                .with_ymd_and_hms(2020, 6, 1, rng.random_range(6..19), 0, 0)
+                .single()
+                .expect("a time")
+                .timestamp();
             let t = Instant::now();
             let reply = c
                 .plan_journey(pb::PlanJourneyRequest {
@@ -171,9 +175,9 @@ fn main() {
         for k in 0..n {
             let origin = (33.84 + rng.random_range(0.0..0.03), -84.625 + rng.random_range(0.0..0.02));
             let leave = ny
-                .from_local_datetime(&day.and_hms_opt(17, (k % 4) as u32 * 10, 0).unwrap())
+                .from_local_datetime(&day.and_hms_opt(17, (k % 4) as u32 * 10, 0).expect("a time"))
                 .earliest()
-                .unwrap()
+                .expect("a time")
                 .timestamp();
             let t = Instant::now();
             let reply = c
