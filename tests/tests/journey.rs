@@ -199,6 +199,20 @@ async fn a_rider_is_driven_to_the_bus_and_rides_on() {
     assert!(walking.iter().all(|i| i.legs.iter().all(|l| l.mode != on_demand)));
     assert!(walking.iter().all(|i| i.legs[0].mode == pb::LegMode::Walk as i32));
 
+    // A planner plans without riders; on-demand legs need an operator or the rider.
+    let planner = server.create_token(&["--role", "planner"]);
+    let mut as_planner: JourneyClient = pb::journey_service_client::JourneyServiceClient::new(
+        tonic::service::interceptor::InterceptedService::new(ch.clone(), Bearer::new(&planner)),
+    );
+    let e = as_planner.plan_journey(ask(rider.id)).await.expect_err("planner with a rider");
+    assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
+    assert!(
+        as_planner
+            .plan_journey(pb::PlanJourneyRequest { origin: ll(33.86, -84.61), max_walk_m: 1500.0, ..ask(0) })
+            .await
+            .is_ok()
+    );
+
     // Clear refusals.
     let e = journeys
         .plan_journey(pb::PlanJourneyRequest { origin: None, ..ask(0) })

@@ -72,6 +72,13 @@ enum End {
     OnDemand,
 }
 
+/// Roles that may price on-demand legs for a rider (as `Quote` allows).
+const QUOTING_ROLES: [noriai_model::access::Role; 3] = [
+    noriai_model::access::Role::Admin,
+    noriai_model::access::Role::Operator,
+    noriai_model::access::Role::Rider,
+];
+
 /// Times a search is repeated after an on-demand way in could not be promised.
 const MAX_RETRIES: usize = 6;
 
@@ -453,6 +460,13 @@ impl JourneyApi {
     async fn plan(&self, caller: &Caller, ask: &Ask) -> Result<Vec<pb::Itinerary>, Status> {
         let town = match ask.rider {
             Some(rider) => {
+                // On-demand legs are quotes for a rider: only the roles that may quote.
+                if !QUOTING_ROLES.contains(&caller.role) {
+                    return Err(Status::permission_denied(format!(
+                        "role `{}` plans journeys without a rider; on-demand legs need an operator's or the rider's token",
+                        caller.role
+                    )));
+                }
                 caller.may_see_rider(rider)?;
                 Some(self.towns.of(caller).await?)
             }
