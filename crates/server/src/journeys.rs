@@ -59,6 +59,7 @@ struct Ask {
     max_walk_m: f64,
     walk_mps: f64,
     buffer_s: i64,
+    wheelchair: bool,
 }
 
 /// How a way in or out is made.
@@ -166,19 +167,20 @@ impl JourneyApi {
     async fn quote(
         &self,
         town: &Town,
-        rider: i64,
+        ask: &Ask,
         from: (LatLon, &str),
         to: (LatLon, &str),
         time: TripTime,
         not_before: i64,
     ) -> Option<QuotedOffer> {
+        let wheelchair = ask.wheelchair;
         let ask = TripAsk {
-            rider_id: rider,
+            rider_id: ask.rider?,
             origin: Place { kind: PlaceKind::Point(from.0), label: from.1.chars().take(80).collect() },
             destination: Place { kind: PlaceKind::Point(to.0), label: to.1.chars().take(80).collect() },
             time,
             seats: None,
-            wheelchair_places: None,
+            wheelchair_places: wheelchair.then_some(1),
         };
         match town.dispatcher.quote(ask).await {
             Ok(offers) => {
@@ -245,7 +247,9 @@ impl JourneyApi {
         for (i, s) in feed.stops.iter().enumerate() {
             let Some(at) = s.location else { continue };
             let i = i as u32;
-            if feed.departures_from(i) == 0 && !feed.is_served(i) {
+            if feed.departures_from(i) == 0 && !feed.is_served(i)
+                || ask.wheelchair && s.wheelchair == Some(false)
+            {
                 continue;
             }
             let (d_in, d_out) =
@@ -336,7 +340,7 @@ impl JourneyApi {
                 ));
             }
             End::OnDemand => {
-                let (Some(town), Some(rider)) = (town, ask.rider) else { return Err(Unmade::Other) };
+                let (Some(town), Some(_)) = (town, ask.rider) else { return Err(Unmade::Other) };
                 let stop = stop_place(feed, first_stop, lang);
                 let location = feed.stops[first_stop as usize].location.ok_or(Unmade::Other)?;
                 let by = first_departs - ask.buffer_s;
@@ -347,13 +351,13 @@ impl JourneyApi {
                 // ready (a wide window the day before), a ride leaving after
                 // they are ready whose latest pickup still makes the bus.
                 let arrive_by =
-                    self.quote(town, rider, (ask.origin, ""), to, TripTime::ArriveBy(by), ask.depart_after);
+                    self.quote(town, ask, (ask.origin, ""), to, TripTime::ArriveBy(by), ask.depart_after);
                 let offer = match arrive_by.await {
                     Some(offer) => offer,
                     None => self
                         .quote(
                             town,
-                            rider,
+                            ask,
                             (ask.origin, ""),
                             to,
                             TripTime::DepartAfter(ask.depart_after),
@@ -442,13 +446,13 @@ impl JourneyApi {
                 ));
             }
             End::OnDemand => {
-                let (Some(town), Some(rider)) = (town, ask.rider) else { return Err(Unmade::Other) };
+                let (Some(town), Some(_)) = (town, ask.rider) else { return Err(Unmade::Other) };
                 let stop = stop_place(feed, last_stop, lang);
                 let from =
                     (feed.stops[last_stop as usize].location.ok_or(Unmade::Other)?, stop.name.as_str());
                 let ready = last_time + ask.buffer_s;
                 let offer = self
-                    .quote(town, rider, from, (ask.destination, ""), TripTime::DepartAfter(ready), ready)
+                    .quote(town, ask, from, (ask.destination, ""), TripTime::DepartAfter(ready), ready)
                     .await
                     .ok_or(Unmade::Other)?;
                 legs.push(self.on_demand_leg(town, &offer, stop, destination, tz));
@@ -483,10 +487,10 @@ impl JourneyApi {
             found.push(vec![walk_leg(from, to, leave, walk, seconds, tokyo)]);
         }
         // The on-demand vehicle door to door.
-        if let (Some(town), Some(rider)) = (town.as_deref(), ask.rider) {
+        if let (Some(town), Some(_)) = (town.as_deref(), ask.rider) {
             let time = ask.arrive_by.map_or(TripTime::DepartAfter(ask.depart_after), TripTime::ArriveBy);
             if let Some(offer) =
-                self.quote(town, rider, (ask.origin, ""), (ask.destination, ""), time, ask.depart_after).await
+                self.quote(town, ask, (ask.origin, ""), (ask.destination, ""), time, ask.depart_after).await
             {
                 let (from, to) = ask.ends();
                 found.push(vec![self.on_demand_leg(town, &offer, from, to, tokyo)]);
@@ -497,6 +501,7 @@ impl JourneyApi {
         let rules = JourneyRules {
             transfer_buffer_s: ask.buffer_s,
             walk_mps: ask.walk_mps,
+            step_free: ask.wheelchair,
             horizon_s: ask
                 .arrive_by
                 .map_or(JourneyRules::default().horizon_s, |by| by - ask.depart_after + 1),
@@ -636,6 +641,7 @@ fn ask_from(r: &pb::PlanJourneyRequest) -> Result<Ask, Status> {
         max_walk_m,
         walk_mps: walk_kmh / 3.6,
         buffer_s: i64::from(transfer_minutes) * 60,
+        wheelchair: r.wheelchair,
     })
 }
 

@@ -27,6 +27,9 @@ pub struct Stop {
     pub parent: Option<u32>,
     /// A station grouping platforms (`location_type` 1).
     pub is_station: bool,
+    /// Step-free boarding (`wheelchair_boarding`): `Some(false)` when the
+    /// feed says a wheelchair cannot board here, `None` when it does not say.
+    pub wheelchair: Option<bool>,
     /// Search keys of its name, reading and translations.
     pub(crate) keys: Vec<String>,
 }
@@ -59,6 +62,8 @@ pub struct Trip {
     pub service: u32,
     pub headsign: String,
     pub direction: Option<u8>,
+    /// A wheelchair can ride (`wheelchair_accessible`): `None` when the feed does not say.
+    pub wheelchair: Option<bool>,
     pub stop_times: Vec<StopTime>,
 }
 
@@ -209,6 +214,7 @@ impl Feed {
                     code: row.get("stop_code").map(str::to_string),
                     parent: None,
                     is_station: location_type == 1,
+                    wheelchair: accessible(row.get("wheelchair_boarding")),
                     keys: Vec::new(),
                 });
                 Ok(())
@@ -335,6 +341,7 @@ impl Feed {
                     route,
                     service,
                     headsign: row.get("trip_headsign").unwrap_or_default().to_string(),
+                    wheelchair: accessible(row.get("wheelchair_accessible")),
                     direction,
                     stop_times: Vec::new(),
                 });
@@ -508,6 +515,15 @@ impl Feed {
             .into_iter()
             .find_map(|n| self.translations.find("stops", "stop_name", &stop.id, n, lang))
             .unwrap_or(&stop.name)
+    }
+}
+
+/// GTFS's accessibility flags: 1 yes, 2 no, anything else unknown.
+fn accessible(value: Option<&str>) -> Option<bool> {
+    match value {
+        Some("1") => Some(true),
+        Some("2") => Some(false),
+        _ => None,
     }
 }
 

@@ -36,6 +36,8 @@ pub struct JourneyRules {
     pub max_transfer_walk_m: f64,
     /// How far ahead of the first access to look.
     pub horizon_s: i64,
+    /// In a wheelchair: no trip or stop the feed marks as not accessible.
+    pub step_free: bool,
 }
 
 impl Default for JourneyRules {
@@ -47,6 +49,7 @@ impl Default for JourneyRules {
             walk_mps: 0.8,
             max_transfer_walk_m: 250.0,
             horizon_s: 6 * 3600,
+            step_free: false,
         }
     }
 }
@@ -147,7 +150,11 @@ impl Feed {
     /// earlier than with fewer rides (a Pareto set over arrival and rides).
     pub fn journeys(&self, accesses: &[Access], egresses: &[Egress], rules: &JourneyRules) -> Vec<Journey> {
         let Some(start) = accesses.iter().map(|a| a.at).min() else { return Vec::new() };
-        let connections = self.connections(start, start + rules.horizon_s);
+        let mut connections = self.connections(start, start + rules.horizon_s);
+        if rules.step_free {
+            connections.retain(|c| self.trips[c.trip as usize].wheelchair != Some(false));
+        }
+        let barred = |s: u32| rules.step_free && self.stops[s as usize].wheelchair == Some(false);
         let n = self.stops.len();
         // Walks between stops, computed for the stops the search touches.
         let mut near: Vec<Option<Vec<(u32, f64)>>> = vec![None; n];
@@ -171,7 +178,7 @@ impl Feed {
             let mut improved: Vec<u32> = Vec::new();
             for c in &connections {
                 let trip = c.trip as usize;
-                if boarded[trip].is_none() && c.boarding {
+                if boarded[trip].is_none() && c.boarding && !barred(c.from) {
                     // Boarding needs the previous round's arrival plus a buffer, unless it is an access.
                     let ready = prev[c.from as usize];
                     let buffer = match how[round - 1][c.from as usize] {
@@ -184,6 +191,7 @@ impl Feed {
                 }
                 if let Some((from_call, at_stop, departs)) = boarded[trip]
                     && c.arrives < cur[c.to as usize]
+                    && !barred(c.to)
                 {
                     cur[c.to as usize] = c.arrives;
                     cur_how[c.to as usize] = Some(Reached::Ride {

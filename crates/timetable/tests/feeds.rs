@@ -386,3 +386,52 @@ fn journeys_equal_a_scan_of_whole_trips() {
     }
     assert!(with_transfer > 0, "some journeys change vehicles");
 }
+
+#[test]
+fn in_a_wheelchair_only_accessible_trips_and_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    write("agency.txt", "agency_id,agency_name,agency_url,agency_timezone\n1,Bus,https://x,Asia/Tokyo\n");
+    write(
+        "stops.txt",
+        "stop_id,stop_name,stop_lat,stop_lon,wheelchair_boarding\nA,甲,40.80,140.70,1\nB,乙,40.81,140.71,2\nC,丙,40.82,140.72,1\n",
+    );
+    write("routes.txt", "route_id,route_short_name,route_long_name,route_type\nR,1,,3\n");
+    write(
+        "trips.txt",
+        "route_id,service_id,trip_id,wheelchair_accessible\nR,S,T1,2\nR,S,T2,1\nR,S,T3,1\nR,S,T4,0\n",
+    );
+    write(
+        "calendar.txt",
+        "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,start_date,end_date\nS,1,1,1,1,1,1,1,20240101,20241231\n",
+    );
+    write(
+        "stop_times.txt",
+        "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n\
+         T1,8:00:00,8:00:00,A,1\nT1,8:20:00,8:20:00,C,2\n\
+         T2,8:30:00,8:30:00,A,1\nT2,8:50:00,8:50:00,C,2\n\
+         T3,8:05:00,8:05:00,A,1\nT3,8:10:00,8:10:00,B,2\n\
+         T4,8:15:00,8:15:00,B,1\nT4,8:18:00,8:18:00,C,2\n",
+    );
+    let feed = Feed::load(dir.path(), today()).unwrap();
+    let at = chrono_tz::Asia::Tokyo.with_ymd_and_hms(2024, 3, 1, 7, 55, 0).unwrap().timestamp();
+    let ins = [Access { stop: feed.stop_number("A").unwrap(), at }];
+    let outs = [Egress { stop: feed.stop_number("C").unwrap(), seconds: 0 }];
+    let trips = |j: &Journey| -> Vec<String> {
+        j.parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Ride { trip, .. } => Some(feed.trips[*trip as usize].id.clone()),
+                Part::Walk { .. } => None,
+            })
+            .collect()
+    };
+    let any = feed.journeys(&ins, &outs, &JourneyRules::default());
+    assert_eq!(any.iter().map(trips).collect::<Vec<_>>(), [vec!["T1"], vec!["T3", "T4"]]);
+    let step_free = feed.journeys(&ins, &outs, &JourneyRules { step_free: true, ..JourneyRules::default() });
+    assert_eq!(
+        step_free.iter().map(trips).collect::<Vec<_>>(),
+        [vec!["T2"]],
+        "T1 is not accessible, B has steps"
+    );
+}
