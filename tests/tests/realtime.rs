@@ -1,7 +1,7 @@
 //! GTFS Realtime over plain HTTP/1.1 on the gRPC port: a driver's position
 //! shows in `/gtfs-rt/vehicle-positions` and a booked ride's stops in
 //! `/gtfs-rt/trip-updates` as a NEW trip, decoded with the specification's
-//! own messages; no token is 401, a driver's is 403.
+//! own messages; no token is 401, a driver's or a planner's is 403.
 
 use noriai_e2e::*;
 use noriai_server::gtfs_rt as rt;
@@ -31,6 +31,7 @@ async fn vehicle_positions_and_trip_updates_over_http() {
     let server = Server::start(&dir, &[]);
     let ch = server.channel().await;
     let admin_token = server.admin_token();
+    let operator = server.create_token(&["--role", "operator"]);
     let planner = server.create_token(&["--role", "planner"]);
     let driver_token = server.create_token(&["--role", "driver", "--vehicle", "1"]);
 
@@ -53,7 +54,10 @@ async fn vehicle_positions_and_trip_updates_over_http() {
     };
     driver.report_positions(tokio_stream::iter(vec![report])).await.expect("position");
 
-    let (status, body) = get(&server.addr, "/gtfs-rt/vehicle-positions", Some(&planner)).await;
+    // Where a door-to-door vehicle stops is a rider's home: not for planners.
+    let (status, _) = get(&server.addr, "/gtfs-rt/vehicle-positions", Some(&planner)).await;
+    assert_eq!(status, 403);
+    let (status, body) = get(&server.addr, "/gtfs-rt/vehicle-positions", Some(&operator)).await;
     assert_eq!(status, 200);
     let feed = rt::FeedMessage::decode(body.as_slice()).expect("a GTFS-rt FeedMessage");
     assert_eq!(feed.header.gtfs_realtime_version, "2.0");

@@ -71,8 +71,9 @@ pub const RULES: &[(&str, &[Role])] = &[
     ("noriai.v1.JourneyService/CancelJourney", &[Admin, Operator, Rider]),
     ("noriai.v1.AccountService/CreateService", &[Admin]),
     // GTFS Realtime over HTTP (`realtime.rs`): the paths, not RPCs.
-    ("gtfs-rt/vehicle-positions", &[Admin, Operator, Planner]),
-    ("gtfs-rt/trip-updates", &[Admin, Operator, Planner]),
+    // Where a door-to-door vehicle stops is a rider's home: operators only.
+    ("gtfs-rt/vehicle-positions", &[Admin, Operator]),
+    ("gtfs-rt/trip-updates", &[Admin, Operator]),
     ("noriai.v1.AccountService/ListServices", ANYONE),
     ("noriai.v1.AccountService/CreateToken", &[Admin]),
     ("noriai.v1.AccountService/ListTokens", &[Admin]),
@@ -84,7 +85,12 @@ pub const RULES: &[(&str, &[Role])] = &[
 
 /// Calls that count against a token's quota: the ones that price trips or
 /// list riders, which a leaked token would use to flood or to crawl.
-const METERED: &[&str] = &["noriai.v1.BookingService/Quote", "noriai.v1.RiderService/SearchRiders"];
+const METERED: &[&str] = &[
+    "noriai.v1.BookingService/Quote",
+    "noriai.v1.RiderService/SearchRiders",
+    // Each journey may price a few on-demand legs.
+    "noriai.v1.JourneyService/PlanJourney",
+];
 
 /// Services anyone may call without a token: health checks for load
 /// balancers, and reflection (it describes the API, no data).
@@ -403,7 +409,7 @@ impl Gate {
             let wait = not_until
                 .wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
             let mut status = Status::resource_exhausted(format!(
-                "this token made too many quotes and rider searches; try again in {} s",
+                "this token made too many quotes, journeys and rider searches; try again in {} s",
                 wait.as_secs() + 1
             ));
             if let Ok(v) = wait.as_millis().to_string().parse() {

@@ -18,6 +18,7 @@ use noriai_model::service::{Place, PlaceKind, TripAsk, TripTime};
 use noriai_roads::RoadNetwork;
 use noriai_timetable::{Access, Egress, Feed, Journey, JourneyRules, Part};
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use tonic::{Request, Response, Status};
 
 /// Walking is measured as the crow flies times this (streets are not straight).
@@ -35,6 +36,9 @@ const AT_STOP_EARLY_S: i64 = 120;
 /// Itineraries arriving this much later than the first one are left out,
 /// however few their changes.
 const MAX_LATER_S: i64 = 90 * 60;
+/// Minutes before an arrive-by deadline a search starts from (the first is
+/// the lookback; each later start finds later buses).
+const ARRIVE_BY_STARTS_MIN: [i64; 4] = [180, 120, 75, 45];
 /// Journeys are not planned before 2000-01-01.
 const EARLIEST_DATE_S: i64 = 946_684_800;
 /// An arrive-by search starts this long before the deadline.
@@ -48,8 +52,10 @@ pub struct JourneyApi {
 }
 
 /// A journey request as checked.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Ask {
+    /// On-demand quotes this request may still make.
+    quotes_left: std::sync::atomic::AtomicU32,
     origin: LatLon,
     destination: LatLon,
     depart_after: i64,
@@ -79,6 +85,9 @@ const QUOTING_ROLES: [noriai_model::access::Role; 3] = [
     noriai_model::access::Role::Operator,
     noriai_model::access::Role::Rider,
 ];
+
+/// On-demand quotes one PlanJourney may make (each prices a ride and keeps an offer).
+const MAX_QUOTES: u32 = 16;
 
 /// Times a search is repeated after an on-demand way in could not be promised.
 const MAX_RETRIES: usize = 6;
@@ -174,6 +183,12 @@ impl JourneyApi {
         not_before: i64,
     ) -> Option<QuotedOffer> {
         let wheelchair = ask.wheelchair;
+        // A journey prices a bounded number of on-demand legs.
+        let left = &ask.quotes_left;
+        if left.fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1)).is_err() {
+            tracing::debug!("no on-demand quotes left for this journey");
+            return None;
+        }
         let ask = TripAsk {
             rider_id: ask.rider?,
             origin: Place { kind: PlaceKind::Point(from.0), label: from.1.chars().take(80).collect() },
@@ -239,7 +254,7 @@ impl JourneyApi {
 
     /// The ways in and out of `feed` for `ask`: walks, and (for a rider)
     /// on-demand rides to stops beyond walking, estimated by road time.
-    fn ends(&self, feed: &Feed, ask: &Ask, on_demand: bool) -> (Ways<Access>, Ways<Egress>) {
+    fn ends(&self, feed: &Feed, ask: &Ask, on_demand: bool, start: i64) -> (Ways<Access>, Ways<Egress>) {
         let mut ins = Vec::new();
         let mut outs = Vec::new();
         let mut far_in: Vec<(f64, u32)> = Vec::new();
@@ -256,10 +271,7 @@ impl JourneyApi {
                 (ask.origin.distance_m(at) * WALK_DETOUR, ask.destination.distance_m(at) * WALK_DETOUR);
             if d_in <= ask.max_walk_m {
                 let seconds = (d_in / ask.walk_mps).ceil() as i64;
-                ins.push((
-                    Access { stop: i, at: ask.depart_after + seconds },
-                    End::Walk { metres: d_in, seconds },
-                ));
+                ins.push((Access { stop: i, at: start + seconds }, End::Walk { metres: d_in, seconds }));
             } else if on_demand && d_in <= MAX_ON_DEMAND_M && feed.departures_from(i) > 0 {
                 far_in.push((d_in, i));
             }
@@ -291,7 +303,7 @@ impl JourneyApi {
                 }
                 let drive_s = drive.ceil() as i64;
                 if is_in {
-                    let at = ask.depart_after + ON_DEMAND_WAIT_S + drive_s + ask.buffer_s;
+                    let at = start + ON_DEMAND_WAIT_S + drive_s + ask.buffer_s;
                     ins.push((Access { stop: *stop, at }, End::OnDemand));
                 } else {
                     outs.push((
@@ -507,13 +519,26 @@ impl JourneyApi {
                 .map_or(JourneyRules::default().horizon_s, |by| by - ask.depart_after + 1),
             ..JourneyRules::default()
         };
+        // Arriving by a time, the latest departures count: the search also
+        // starts later, so a bus closer to the deadline is found.
+        let starts: Vec<i64> = match ask.arrive_by {
+            Some(by) => ARRIVE_BY_STARTS_MIN.iter().map(|m| (by - m * 60).max(ask.depart_after)).collect(),
+            None => vec![ask.depart_after],
+        };
+        let mut searches: Vec<(&crate::timetable::LoadedFeed, i64, bool)> = Vec::new();
         for loaded in feeds.iter() {
+            for &start in &starts {
+                searches.push((loaded, start, false));
+                searches.push((loaded, start, true));
+            }
+        }
+        for (loaded, start, on_demand) in searches {
             let feed = &loaded.feed;
-            for on_demand in [false, true] {
+            {
                 if on_demand && town.is_none() {
                     continue;
                 }
-                let (mut ins, outs) = self.ends(feed, ask, on_demand);
+                let (mut ins, outs) = self.ends(feed, ask, on_demand, start);
                 let egresses: Vec<Egress> = outs.iter().map(|(e, _)| *e).collect();
                 // A ride to a stop the service cannot promise in time: that way
                 // in is tried again for a later bus.
@@ -533,7 +558,7 @@ impl JourneyApi {
                                         access.at += late;
                                     }
                                 }
-                                retry = late > 0;
+                                retry |= late > 0;
                             }
                             Err(Unmade::Other) => tracing::debug!("a journey could not be made"),
                         }
@@ -603,6 +628,9 @@ fn ask_from(r: &pb::PlanJourneyRequest) -> Result<Ask, Status> {
         // offered from now on: the dispatcher refuses the past).
         Some(pb::plan_journey_request::Time::DepartAfter(t)) => (t.seconds, None),
         Some(pb::plan_journey_request::Time::ArriveBy(t)) => {
+            if !(EARLIEST_DATE_S..now + 400 * 86_400).contains(&t.seconds) {
+                return Err(invalid("arrive_by", "must be after 2000 and at most a year ahead"));
+            }
             (t.seconds - ARRIVE_BY_LOOKBACK_S, Some(t.seconds))
         }
     };
@@ -632,6 +660,7 @@ fn ask_from(r: &pb::PlanJourneyRequest) -> Result<Ask, Status> {
         _ => return Err(invalid("transfer_minutes", "at most 60")),
     };
     Ok(Ask {
+        quotes_left: std::sync::atomic::AtomicU32::new(MAX_QUOTES),
         origin,
         destination,
         depart_after,
@@ -699,10 +728,24 @@ impl JourneyService for JourneyApi {
         }
         let mut ids = Vec::new();
         let mut statuses = Vec::new();
+        // A journey that was cancelled, or failed part way and was undone,
+        // is not booked again under its key.
+        for n in 0..offers.len() {
+            let earlier =
+                town.store.booking_by_key(&leg_key(&key, n)).await.map_err(crate::errors::store_status)?;
+            if earlier.is_some_and(|b| b.status == noriai_model::service::BookingStatus::Cancelled) {
+                return Err(Status::failed_precondition(
+                    "this journey was cancelled or could not be booked whole; plan again and book under a new key",
+                ));
+            }
+        }
         for (n, offer) in offers.into_iter().enumerate() {
             if let Some(rider) = town.dispatcher.offer_rider(&offer)
                 && rider != r.rider_id
             {
+                for id in &ids {
+                    let _ = town.dispatcher.cancel(*id, Some(caller.entry(AuditAction::Change))).await;
+                }
                 return Err(Status::permission_denied("the itinerary was planned for another rider"));
             }
             let options = BookOptions {
@@ -712,9 +755,15 @@ impl JourneyService for JourneyApi {
             };
             match town.dispatcher.book(leg_key(&key, n), BookWhat::Offer(offer), options).await {
                 Ok(b) => {
-                    caller.may_see_rider(b.trip.rider_id)?;
                     ids.push(b.id);
                     statuses.push(format!("{:?}", b.status).to_lowercase());
+                    if let Err(denied) = caller.may_see_rider(b.trip.rider_id) {
+                        for id in &ids {
+                            let _ =
+                                town.dispatcher.cancel(*id, Some(caller.entry(AuditAction::Change))).await;
+                        }
+                        return Err(denied);
+                    }
                 }
                 Err(e) => {
                     // Legs booked before this one are cancelled: a journey is booked whole or not at all.

@@ -4,7 +4,8 @@
 //! day is one trip that is not in any static timetable
 //! (`schedule_relationship` NEW); its updates give the planned times of
 //! its remaining stops by sequence, never where they are (those are
-//! riders' homes). A token is needed (admin, operator or planner): the
+//! riders' homes). A token is needed (admin or operator: where a door-to-door
+//! vehicle stops is a rider's home, so planners do not get it): the
 //! auth layer admits it and answers HTTP 401/403 itself.
 
 use crate::auth::Caller;

@@ -12,6 +12,11 @@ use std::sync::{Arc, RwLock};
 use std::time::Instant;
 use tonic::{Request, Response, Status};
 
+/// Timetable questions are answered for these years (feeds cover a few;
+/// far outside, date arithmetic would overflow).
+const MIN_YEAR: i32 = 1970;
+const MAX_YEAR: i32 = 2200;
+
 /// Longest stop search text.
 const MAX_QUERY_CHARS: usize = 100;
 
@@ -241,7 +246,10 @@ impl TimetableService for TimetableApi {
         let after = match &r.after {
             None => Utc::now(),
             Some(t) => DateTime::from_timestamp(t.seconds, 0)
-                .ok_or_else(|| invalid("after", "is not a time that can be read"))?,
+                .filter(|t| (MIN_YEAR..=MAX_YEAR).contains(&chrono::Datelike::year(t)))
+                .ok_or_else(|| {
+                    invalid("after", format!("must be a time in the years {MIN_YEAR} to {MAX_YEAR}"))
+                })?,
         };
         let feeds = self.timetables.feeds();
         let feed = which_feed(&feeds, &r.feed, "stop_id", &r.stop_id, |f| f.stop(&r.stop_id).is_some())?;
@@ -276,7 +284,12 @@ impl TimetableService for TimetableApi {
         let day = if r.day.is_empty() {
             feed.local_day(Utc::now())
         } else {
-            NaiveDate::parse_from_str(&r.day, "%Y-%m-%d").map_err(|_| invalid("day", "must be YYYY-MM-DD"))?
+            NaiveDate::parse_from_str(&r.day, "%Y-%m-%d")
+                .ok()
+                .filter(|d| (MIN_YEAR..=MAX_YEAR).contains(&chrono::Datelike::year(d)))
+                .ok_or_else(|| {
+                    invalid("day", format!("must be YYYY-MM-DD in the years {MIN_YEAR} to {MAX_YEAR}"))
+                })?
         };
         let index = feed.route_number(&r.route_id).unwrap_or_default();
         let table = feed.route_table(index, day);

@@ -52,6 +52,8 @@ pub struct StopTime {
     pub departure: u32,
     /// Riders may board here (`pickup_type` not 1).
     pub boarding: bool,
+    /// Riders may get off here (`drop_off_type` not 1; 降車不可 on boarding-only stops).
+    pub alighting: bool,
 }
 
 /// A trip on a route on the days of its service.
@@ -226,6 +228,10 @@ impl Feed {
             if let Some(&p) = stop_index.get(&parent) {
                 stops[child as usize].parent = Some(p);
                 children[p as usize].push(child);
+                // A platform that does not say is as step-free as its station.
+                if stops[child as usize].wheelchair.is_none() {
+                    stops[child as usize].wheelchair = stops[p as usize].wheelchair;
+                }
             }
         }
         for stop in &mut stops {
@@ -387,7 +393,9 @@ impl Feed {
                     );
                 }
                 let boarding = row.get("pickup_type") != Some("1");
-                sequences[trip as usize].push((sequence, StopTime { stop, arrival, departure, boarding }));
+                let alighting = row.get("drop_off_type") != Some("1");
+                sequences[trip as usize]
+                    .push((sequence, StopTime { stop, arrival, departure, boarding, alighting }));
                 Ok(())
             })?;
         }

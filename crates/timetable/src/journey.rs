@@ -86,6 +86,8 @@ struct Connection {
     departs: i64,
     arrives: i64,
     boarding: bool,
+    /// Riders may get off at `to`.
+    alighting: bool,
 }
 
 /// How a stop was reached in a round.
@@ -124,6 +126,7 @@ impl Feed {
                             departs,
                             arrives,
                             boarding: w[0].boarding,
+                            alighting: w[1].alighting,
                         });
                     }
                 }
@@ -191,6 +194,7 @@ impl Feed {
                 }
                 if let Some((from_call, at_stop, departs)) = boarded[trip]
                     && c.arrives < cur[c.to as usize]
+                    && c.alighting
                     && !barred(c.to)
                 {
                     cur[c.to as usize] = c.arrives;

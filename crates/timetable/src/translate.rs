@@ -67,9 +67,12 @@ impl Translations {
     pub(crate) fn find(&self, table: &str, field: &str, id: &str, text: &str, lang: &str) -> Option<&str> {
         let lang = lang.to_lowercase();
         let exact = self.texts(table, field, id, text).find(|(l, _)| *l == lang);
-        let primary = lang.split('-').next().unwrap_or_default();
+        let mut subtags = lang.split('-');
+        let primary = subtags.next().unwrap_or_default();
+        // A region falls back (en-GB → en); a script does not (ja-Hrkt is kana, ja is kanji).
+        let script = subtags.next().is_some_and(|t| t.len() == 4);
         exact
-            .or_else(|| self.texts(table, field, id, text).find(|(l, _)| l == primary))
+            .or_else(|| self.texts(table, field, id, text).find(|(l, _)| l == primary && !script))
             .map(|(_, t)| t.as_str())
             .filter(|t| !t.is_empty())
     }
@@ -107,6 +110,13 @@ mod tests {
         let v1 = "trans_id,lang,translation\n絵鞆団地,ja-Hrkt,えともだんち\n";
         let t = Translations::read("t.txt", v1.as_bytes()).unwrap();
         assert_eq!(t.find("stops", "stop_name", "0001", "絵鞆団地", "ja-Hrkt"), Some("えともだんち"));
+        let kanji_only = "trans_id,lang,translation\n絵鞆団地,ja,絵鞆団地\n";
+        let t = Translations::read("t.txt", kanji_only.as_bytes()).unwrap();
+        assert_eq!(
+            t.find("stops", "stop_name", "0001", "絵鞆団地", "ja-Hrkt"),
+            None,
+            "kanji is not a reading"
+        );
         let bad = "table_name,field_name,language,translation\nstops,stop_name,en,X\n";
         assert_eq!(
             Translations::read("t.txt", bad.as_bytes()).unwrap_err().to_string(),

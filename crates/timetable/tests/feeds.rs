@@ -249,7 +249,7 @@ fn journeys_by_trips(
                     if on && k > 0 {
                         let leg_departs = day_start + i64::from(trip.stop_times[k - 1].departure);
                         let arrives = day_start + i64::from(st.arrival);
-                        if leg_departs <= until && arrives < next[st.stop as usize] {
+                        if leg_departs <= until && arrives < next[st.stop as usize] && st.alighting {
                             next[st.stop as usize] = arrives;
                             next_by_access[st.stop as usize] = false;
                             ridden[st.stop as usize] = true;
