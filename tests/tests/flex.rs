@@ -75,7 +75,14 @@ async fn the_flex_export_is_read_by_a_third_party_reader() {
     );
     let feed: serde_json::Value = serde_json::from_slice(&read.stdout).expect("json");
 
-    for f in ["agency.txt", "booking_rules.txt", "locations.geojson", "stop_times.txt", "translations.txt"] {
+    for f in [
+        "agency.txt",
+        "booking_rules.txt",
+        "calendar_dates.txt",
+        "locations.geojson",
+        "stop_times.txt",
+        "translations.txt",
+    ] {
         assert!(feed["files"].as_array().expect("files").iter().any(|x| x == f), "{f}");
     }
     let routes = feed["routes"].as_array().expect("routes");
@@ -84,7 +91,7 @@ async fn the_flex_export_is_read_by_a_third_party_reader() {
     assert_eq!(routes[0]["route_long_name"], service.name.as_str());
     assert_eq!(feed["agency"][0]["agency_phone"], service.operator_phone.as_str());
     assert_eq!(feed["trips"].as_array().expect("trips").len(), 1);
-    assert_eq!(feed["service_days"], 60, "the calendar runs every day of the export");
+    assert_eq!(feed["service_days"], 60, "the demo fleet has shifts every day of the export");
 
     // Picked up anywhere in the zone during the shifts (07:00–19:00), set down anywhere in it.
     let times = feed["stop_times"].as_array().expect("stop times");

@@ -65,9 +65,14 @@ pub fn export(a: ExportArgs) -> anyhow::Result<()> {
                 .outline()?;
             // Hours: the earliest start and latest end of the shifts in the feed's days.
             let mut hours: Option<(u32, u32)> = None;
+            let mut on_days = Vec::new();
             let mut day = ServiceDay::of_unix(chrono::Utc::now().timestamp());
-            for _ in 0..days.min(31) {
-                for shift in store.shifts_on(day).await? {
+            for offset in 0..days {
+                let shifts = store.shifts_on(day).await?;
+                if !shifts.is_empty() {
+                    on_days.push(today + Duration::days(i64::from(offset)));
+                }
+                for shift in shifts {
                     let h = hours.get_or_insert((shift.start_s, shift.end_s));
                     *h = (h.0.min(shift.start_s), h.1.max(shift.end_s));
                 }
@@ -91,6 +96,7 @@ pub fn export(a: ExportArgs) -> anyhow::Result<()> {
                 url: url.clone(),
                 area,
                 hours,
+                days: on_days,
                 book_days_ahead: s.rules.book_days_ahead,
                 cutoff_minutes: s.rules.cutoff_minutes,
                 fare_yen: s.fare_yen,

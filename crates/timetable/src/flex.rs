@@ -23,6 +23,8 @@ pub struct FlexService {
     pub area: Vec<Vec<Vec<LatLon>>>,
     /// Service hours: seconds after midnight of the first start and the last end.
     pub hours: (u32, u32),
+    /// The days the fleet has shifts (the feed publishes exactly these).
+    pub days: Vec<NaiveDate>,
     /// Booking: up to this many days ahead, closing this many minutes before.
     pub book_days_ahead: u32,
     pub cutoff_minutes: u32,
@@ -126,31 +128,22 @@ impl FlexFeed {
                 })
                 .collect::<Vec<_>>(),
         );
-        let calendar = csv_file(
-            &[
-                "service_id",
-                "monday",
-                "tuesday",
-                "wednesday",
-                "thursday",
-                "friday",
-                "saturday",
-                "sunday",
-                "start_date",
-                "end_date",
-            ],
-            &[["every-day"]
-                .iter()
-                .map(|x| x.to_string())
-                .chain(std::iter::repeat_n("1".to_string(), 7))
-                .chain([day(self.from), day(self.until)])
-                .collect()],
+        // Exactly the days the fleet has shifts, each service its own.
+        let calendar_dates = csv_file(
+            &["service_id", "date", "exception_type"],
+            &s.iter()
+                .flat_map(|x| x.days.iter().map(move |d| vec![format!("days-{}", x.id), day(*d), "1".into()]))
+                .collect::<Vec<_>>(),
         );
         let trips = csv_file(
             &["route_id", "service_id", "trip_id"],
             &s.iter()
                 .map(|x| {
-                    vec![format!("ondemand-{}", x.id), "every-day".into(), format!("ondemand-{}-trip", x.id)]
+                    vec![
+                        format!("ondemand-{}", x.id),
+                        format!("days-{}", x.id),
+                        format!("ondemand-{}-trip", x.id),
+                    ]
                 })
                 .collect::<Vec<_>>(),
         );
@@ -323,7 +316,7 @@ impl FlexFeed {
         vec![
             ("agency.txt", agency),
             ("routes.txt", routes),
-            ("calendar.txt", calendar),
+            ("calendar_dates.txt", calendar_dates),
             ("trips.txt", trips),
             ("stops.txt", stops),
             ("stop_times.txt", stop_times),
