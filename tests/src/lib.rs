@@ -457,3 +457,40 @@ impl tonic::codec::Decoder for RawCodec {
         Ok(Some(out))
     }
 }
+
+/// The bundled CobbLinc route-30 feed (it overlaps the Cobb County test
+/// map) unpacked into `dir`, its weekday service running from a week ago
+/// to two months ahead (shared by the journey test and bench).
+pub fn cobblinc_30_this_year(dir: &Path) -> PathBuf {
+    let out = dir.join("cobblinc-30");
+    std::fs::create_dir_all(&out).expect("feed dir");
+    let file =
+        std::fs::File::open(repo_root().join("feeds/cobblinc-bus-30-only.gtfs.zip")).expect("feed zip");
+    let mut zip = zip::ZipArchive::new(file).expect("zip");
+    let today = chrono::Utc::now().date_naive();
+    let (from, until) = (today - chrono::Duration::days(7), today + chrono::Duration::days(60));
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).expect("entry");
+        let name = entry.name().to_string();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut entry, &mut text).expect("text");
+        match name.as_str() {
+            "calendar_dates.txt" => continue,
+            "calendar.txt" => {
+                let mut lines = text.lines();
+                let mut moved = vec![lines.next().expect("header").to_string()];
+                for line in lines.filter(|l| !l.trim().is_empty()) {
+                    let mut cells: Vec<String> = line.split(',').map(str::to_string).collect();
+                    let n = cells.len();
+                    cells[n - 2] = from.format("%Y%m%d").to_string();
+                    cells[n - 1] = until.format("%Y%m%d").to_string();
+                    moved.push(cells.join(","));
+                }
+                text = moved.join("\n") + "\n";
+            }
+            _ => {}
+        }
+        std::fs::write(out.join(&name), text).expect("write");
+    }
+    out
+}

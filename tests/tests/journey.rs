@@ -8,47 +8,9 @@
 
 use noriai_e2e::*;
 use noriai_server::pb;
-use std::io::Read;
-use std::path::Path;
 use tonic::Code;
 
 type JourneyClient = pb::journey_service_client::JourneyServiceClient<Authed>;
-
-/// The CobbLinc route-30 feed unpacked into `dir`, its weekday service
-/// running from a week ago to two months ahead.
-fn moved_feed(dir: &Path) -> std::path::PathBuf {
-    let out = dir.join("cobblinc-30");
-    std::fs::create_dir_all(&out).expect("feed dir");
-    let file =
-        std::fs::File::open(repo_root().join("feeds/cobblinc-bus-30-only.gtfs.zip")).expect("feed zip");
-    let mut zip = zip::ZipArchive::new(file).expect("zip");
-    let today = chrono::Utc::now().date_naive();
-    let (from, until) = (today - chrono::Duration::days(7), today + chrono::Duration::days(60));
-    for i in 0..zip.len() {
-        let mut entry = zip.by_index(i).expect("entry");
-        let name = entry.name().to_string();
-        let mut text = String::new();
-        entry.read_to_string(&mut text).expect("text");
-        match name.as_str() {
-            "calendar_dates.txt" => continue,
-            "calendar.txt" => {
-                let mut lines = text.lines();
-                let mut moved = vec![lines.next().expect("header").to_string()];
-                for line in lines.filter(|l| !l.trim().is_empty()) {
-                    let mut cells: Vec<String> = line.split(',').map(str::to_string).collect();
-                    let n = cells.len();
-                    cells[n - 2] = from.format("%Y%m%d").to_string();
-                    cells[n - 1] = until.format("%Y%m%d").to_string();
-                    moved.push(cells.join(","));
-                }
-                text = moved.join("\n") + "\n";
-            }
-            _ => {}
-        }
-        std::fs::write(out.join(&name), text).expect("write");
-    }
-    out
-}
 
 /// The next weekday after today in New York, at 17:30 there (07:30 the next
 /// morning in Japan, inside the demo fleet's shifts).
@@ -70,7 +32,7 @@ const HOLMES: (f64, f64) = (33.7543, -84.4707);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rider_is_driven_to_the_bus_and_rides_on() {
     let dir = temp_dir("journey");
-    let feed = moved_feed(&dir);
+    let feed = cobblinc_30_this_year(&dir);
     let map = repo_root().join("tests/data/cobb-county-filtered.osm.pbf");
     let server =
         Server::start(&dir, &["--map", &map.display().to_string(), "--gtfs", &feed.display().to_string()]);

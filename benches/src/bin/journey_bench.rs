@@ -13,7 +13,6 @@ use noriai_e2e::{Bearer, Server, ll, register, temp_dir, ts};
 use noriai_server::pb;
 use noriai_timetable::{Access, Egress, Feed, JourneyRules};
 use rand::{Rng, SeedableRng};
-use std::io::Read;
 use std::time::{Duration, Instant};
 
 type JourneyClient = pb::journey_service_client::JourneyServiceClient<
@@ -36,38 +35,6 @@ fn summary(label: &str, mut fast: Vec<Duration>, mut base: Vec<Duration>, base_l
         fmt(quantile(&mut base, 0.5)),
         fmt(quantile(&mut base, 0.99)),
     );
-}
-
-/// CobbLinc 30 with its weekday service moved to run from a week ago for two months.
-fn moved_cobblinc(dir: &std::path::Path) -> std::path::PathBuf {
-    let out = dir.join("cobblinc-30");
-    std::fs::create_dir_all(&out).expect("dir");
-    let file = std::fs::File::open(repo_root().join("feeds/cobblinc-bus-30-only.gtfs.zip")).expect("zip");
-    let mut zip = zip::ZipArchive::new(file).expect("zip");
-    let today = chrono::Utc::now().date_naive();
-    for i in 0..zip.len() {
-        let mut entry = zip.by_index(i).expect("entry");
-        let name = entry.name().to_string();
-        let mut text = String::new();
-        entry.read_to_string(&mut text).expect("text");
-        if name == "calendar_dates.txt" {
-            continue;
-        }
-        if name == "calendar.txt" {
-            let mut lines = text.lines().map(str::to_string);
-            let mut moved = vec![lines.next().expect("header")];
-            for line in lines.filter(|l| !l.trim().is_empty()) {
-                let mut cells: Vec<String> = line.split(',').map(str::to_string).collect();
-                let n = cells.len();
-                cells[n - 2] = (today - chrono::Duration::days(7)).format("%Y%m%d").to_string();
-                cells[n - 1] = (today + chrono::Duration::days(60)).format("%Y%m%d").to_string();
-                moved.push(cells.join(","));
-            }
-            text = moved.join("\n") + "\n";
-        }
-        std::fs::write(out.join(&name), text).expect("write");
-    }
-    out
 }
 
 fn main() {
@@ -144,7 +111,7 @@ fn main() {
 
     // With on-demand legs: Cobb County.
     let dir = temp_dir("journey-bench-cobb");
-    let feed = moved_cobblinc(&dir);
+    let feed = noriai_e2e::cobblinc_30_this_year(&dir);
     let map = repo_root().join("tests/data/cobb-county-filtered.osm.pbf");
     let server = Server::start_binary(
         &bin,

@@ -154,7 +154,7 @@ fn point_place(name: &str, p: LatLon) -> pb::LegPlace {
 fn stop_place(feed: &Feed, stop: u32, lang: &str) -> pb::LegPlace {
     let s = &feed.stops[stop as usize];
     pb::LegPlace {
-        name: if lang.is_empty() { s.name.clone() } else { feed.stop_name(s, lang).to_string() },
+        name: feed.stop_name(s, lang).to_string(),
         location: s.location.map(latlon_to_pb),
         stop_id: s.id.clone(),
         feed: feed.name.clone(),
@@ -254,7 +254,7 @@ impl JourneyApi {
 
     /// The ways in and out of `feed` for `ask`: walks, and (for a rider)
     /// on-demand rides to stops beyond walking, estimated by road time.
-    fn ends(&self, feed: &Feed, ask: &Ask, on_demand: bool, start: i64) -> (Ways<Access>, Ways<Egress>) {
+    fn ends(&self, feed: &Feed, ask: &Ask, on_demand: bool) -> (Ways<Access>, Ways<Egress>) {
         let mut ins = Vec::new();
         let mut outs = Vec::new();
         let mut far_in: Vec<(f64, u32)> = Vec::new();
@@ -271,7 +271,10 @@ impl JourneyApi {
                 (ask.origin.distance_m(at) * WALK_DETOUR, ask.destination.distance_m(at) * WALK_DETOUR);
             if d_in <= ask.max_walk_m {
                 let seconds = (d_in / ask.walk_mps).ceil() as i64;
-                ins.push((Access { stop: i, at: start + seconds }, End::Walk { metres: d_in, seconds }));
+                ins.push((
+                    Access { stop: i, at: ask.depart_after + seconds },
+                    End::Walk { metres: d_in, seconds },
+                ));
             } else if on_demand && d_in <= MAX_ON_DEMAND_M && feed.departures_from(i) > 0 {
                 far_in.push((d_in, i));
             }
@@ -303,7 +306,7 @@ impl JourneyApi {
                 }
                 let drive_s = drive.ceil() as i64;
                 if is_in {
-                    let at = start + ON_DEMAND_WAIT_S + drive_s + ask.buffer_s;
+                    let at = ask.depart_after + ON_DEMAND_WAIT_S + drive_s + ask.buffer_s;
                     ins.push((Access { stop: *stop, at }, End::OnDemand));
                 } else {
                     outs.push((
@@ -392,25 +395,12 @@ impl JourneyApi {
                 Part::Ride { trip, from, to, departs, arrives } => {
                     let t = &feed.trips[trip as usize];
                     let route = &feed.routes[t.route as usize];
-                    let tr = |field: &str, text: &str| {
-                        if lang.is_empty() {
-                            text.to_string()
-                        } else {
-                            feed.translated("routes", field, &route.id, text, lang).to_string()
-                        }
-                    };
+                    let names = crate::timetable::route_pb(feed, route, lang);
                     let (a, b) = (t.stop_times[from].stop, t.stop_times[to].stop);
                     let geometry = t.stop_times[from..=to]
                         .iter()
                         .filter_map(|st| feed.stops[st.stop as usize].location.map(latlon_to_pb))
                         .collect();
-                    let headsign = if t.headsign.is_empty() {
-                        t.stop_times.last().map(|st| stop_place(feed, st.stop, lang).name).unwrap_or_default()
-                    } else if lang.is_empty() {
-                        t.headsign.clone()
-                    } else {
-                        feed.translated("trips", "trip_headsign", &t.id, &t.headsign, lang).to_string()
-                    };
                     legs.push(LegPlan {
                         leg: pb::Leg {
                             mode: mode_of(route.route_type) as i32,
@@ -420,9 +410,9 @@ impl JourneyApi {
                             arrival: timestamp(arrives),
                             departure_local: hhmm(departs, tz),
                             arrival_local: hhmm(arrives, tz),
-                            route_short_name: tr("route_short_name", &route.short_name),
-                            route_long_name: tr("route_long_name", &route.long_name),
-                            headsign,
+                            route_short_name: names.short_name,
+                            route_long_name: names.long_name,
+                            headsign: crate::timetable::headsign(feed, t, lang),
                             trip_id: t.id.clone(),
                             geometry,
                             ..Default::default()
@@ -525,46 +515,46 @@ impl JourneyApi {
             Some(by) => ARRIVE_BY_STARTS_MIN.iter().map(|m| (by - m * 60).max(ask.depart_after)).collect(),
             None => vec![ask.depart_after],
         };
-        let mut searches: Vec<(&crate::timetable::LoadedFeed, i64, bool)> = Vec::new();
         for loaded in feeds.iter() {
-            for &start in &starts {
-                searches.push((loaded, start, false));
-                searches.push((loaded, start, true));
-            }
-        }
-        for (loaded, start, on_demand) in searches {
             let feed = &loaded.feed;
-            {
+            for on_demand in [false, true] {
                 if on_demand && town.is_none() {
                     continue;
                 }
-                let (mut ins, outs) = self.ends(feed, ask, on_demand, start);
+                // The ways in and out are priced once; a later start only shifts the ways in.
+                let (from_start, outs) = self.ends(feed, ask, on_demand);
                 let egresses: Vec<Egress> = outs.iter().map(|(e, _)| *e).collect();
-                // A ride to a stop the service cannot promise in time: that way
-                // in is tried again for a later bus.
-                for _ in 0..MAX_RETRIES {
-                    let accesses: Vec<Access> = ins.iter().map(|(a, _)| *a).collect();
-                    let mut retry = false;
-                    let journeys = feed.journeys(&accesses, &egresses, &rules);
-                    tracing::debug!(feed = %feed.name, on_demand, ins = accesses.len(), outs = egresses.len(), journeys = journeys.len(), "journey search");
-                    for journey in journeys {
-                        match self.itinerary(town.as_deref(), feed, ask, &journey, &ins, &outs).await {
-                            Ok(legs) => found.push(legs),
-                            // The estimate was too hopeful by this much: every on-demand way in is.
-                            Err(Unmade::Access { index, after }) => {
-                                let late = after - ins[index].0.at;
-                                for (access, how) in ins.iter_mut() {
-                                    if matches!(how, End::OnDemand) && late > 0 {
-                                        access.at += late;
-                                    }
-                                }
-                                retry |= late > 0;
-                            }
-                            Err(Unmade::Other) => tracing::debug!("a journey could not be made"),
-                        }
+                for &start in &starts {
+                    let mut ins = from_start.clone();
+                    for (access, _) in &mut ins {
+                        access.at += start - ask.depart_after;
                     }
-                    if !retry {
-                        break;
+                    // A ride to a stop the service cannot promise in time: that way
+                    // in is tried again for a later bus.
+                    for _ in 0..MAX_RETRIES {
+                        let accesses: Vec<Access> = ins.iter().map(|(a, _)| *a).collect();
+                        let mut retry = false;
+                        let journeys = feed.journeys(&accesses, &egresses, &rules);
+                        tracing::debug!(feed = %feed.name, on_demand, ins = accesses.len(), outs = egresses.len(), journeys = journeys.len(), "journey search");
+                        for journey in journeys {
+                            match self.itinerary(town.as_deref(), feed, ask, &journey, &ins, &outs).await {
+                                Ok(legs) => found.push(legs),
+                                // The estimate was too hopeful by this much: every on-demand way in is.
+                                Err(Unmade::Access { index, after }) => {
+                                    let late = after - ins[index].0.at;
+                                    for (access, how) in ins.iter_mut() {
+                                        if matches!(how, End::OnDemand) && late > 0 {
+                                            access.at += late;
+                                        }
+                                    }
+                                    retry |= late > 0;
+                                }
+                                Err(Unmade::Other) => tracing::debug!("a journey could not be made"),
+                            }
+                        }
+                        if !retry {
+                            break;
+                        }
                     }
                 }
             }
@@ -640,10 +630,7 @@ fn ask_from(r: &pb::PlanJourneyRequest) -> Result<Ask, Status> {
     if depart_after > now + 400 * 86_400 {
         return Err(invalid("depart_after", "is more than a year ahead"));
     }
-    let lang = r.lang.clone();
-    if lang.len() > 35 || !lang.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(invalid("lang", "must be a language tag such as `ja`, `ja-Hrkt` or `en`"));
-    }
+    let lang = crate::timetable::lang(&r.lang)?.to_string();
     let max_walk_m = match r.max_walk_m {
         0.0 => 400.0,
         m if (0.0..=2000.0).contains(&m) => m,

@@ -86,8 +86,9 @@ pub struct TimetableApi {
     pub timetables: Arc<Timetables>,
 }
 
-/// A language tag as given ("ja", "ja-Hrkt", "en"); empty: the feed's own names.
-fn lang(tag: &str) -> Result<&str, Status> {
+/// A language tag as given ("ja", "ja-Hrkt", "en"); empty: the feed's own
+/// names (no translation is in the empty language).
+pub(crate) fn lang(tag: &str) -> Result<&str, Status> {
     if tag.len() > 35 || !tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
         return Err(invalid("lang", "must be a language tag such as `ja`, `ja-Hrkt` or `en`"));
     }
@@ -112,7 +113,7 @@ fn stop_pb(feed: &Feed, index: u32, lang: &str, distance_m: Option<f64>) -> pb::
     pb::TransitStop {
         stop_id: stop.id.clone(),
         feed: feed.name.clone(),
-        name: if lang.is_empty() { stop.name.clone() } else { feed.stop_name(stop, lang).to_string() },
+        name: feed.stop_name(stop, lang).to_string(),
         reading: stop.reading.clone().unwrap_or_default(),
         location: stop.location.map(latlon_to_pb),
         platform: stop.platform.clone().unwrap_or_default(),
@@ -122,14 +123,8 @@ fn stop_pb(feed: &Feed, index: u32, lang: &str, distance_m: Option<f64>) -> pb::
     }
 }
 
-fn route_pb(feed: &Feed, r: &noriai_timetable::Route, lang: &str) -> pb::TransitRoute {
-    let tr = |field: &str, text: &str| {
-        if lang.is_empty() {
-            text.to_string()
-        } else {
-            feed.translated("routes", field, &r.id, text, lang).to_string()
-        }
-    };
+pub(crate) fn route_pb(feed: &Feed, r: &noriai_timetable::Route, lang: &str) -> pb::TransitRoute {
+    let tr = |field: &str, text: &str| feed.translated("routes", field, &r.id, text, lang).to_string();
     pb::TransitRoute {
         route_id: r.id.clone(),
         short_name: tr("route_short_name", &r.short_name),
@@ -138,18 +133,13 @@ fn route_pb(feed: &Feed, r: &noriai_timetable::Route, lang: &str) -> pb::Transit
 }
 
 /// Where a trip goes, in `lang`: its headsign, else its last stop's name.
-fn headsign(feed: &Feed, trip: &noriai_timetable::Trip, lang: &str) -> String {
+pub(crate) fn headsign(feed: &Feed, trip: &noriai_timetable::Trip, lang: &str) -> String {
     if !trip.headsign.is_empty() {
-        return if lang.is_empty() {
-            trip.headsign.clone()
-        } else {
-            feed.translated("trips", "trip_headsign", &trip.id, &trip.headsign, lang).to_string()
-        };
+        return feed.translated("trips", "trip_headsign", &trip.id, &trip.headsign, lang).to_string();
     }
-    trip.stop_times.last().map_or_else(String::new, |st| {
-        let stop = &feed.stops[st.stop as usize];
-        if lang.is_empty() { stop.name.clone() } else { feed.stop_name(stop, lang).to_string() }
-    })
+    trip.stop_times
+        .last()
+        .map_or_else(String::new, |st| feed.stop_name(&feed.stops[st.stop as usize], lang).to_string())
 }
 
 /// The feed holding `id` (of `kind`, found by `has`), or the one named `feed`.
