@@ -85,7 +85,7 @@ async fn a_database_outage_fails_fast_keeps_quoting_and_heals_by_itself() {
     // confirmed and planned, and cancelling again later works.
     let err = c
         .booking
-        .cancel(pb::CancelRequest { booking_id: before.id })
+        .cancel(pb::CancelRequest { booking_id: before.id, ..Default::default() })
         .await
         .expect_err("no cancellation without the database");
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
@@ -108,7 +108,7 @@ async fn a_database_outage_fails_fast_keeps_quoting_and_heals_by_itself() {
         .into_inner();
     assert_ne!(after.id, before.id);
     let cancelled =
-        c.booking.cancel(pb::CancelRequest { booking_id: before.id }).await.expect("cancel").into_inner();
+        c.booking.cancel(pb::CancelRequest { booking_id: before.id, ..Default::default() }).await.expect("cancel").into_inner();
     assert_eq!(cancelled.status, pb::BookingStatus::Cancelled as i32);
     drop(server);
     drop(proxy);

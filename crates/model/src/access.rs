@@ -122,6 +122,22 @@ impl TokenRecord {
     }
 }
 
+/// A console login: a person's name and password (kept as an argon2 hash by
+/// the store) that opens a session with this role and scope. Riders do not
+/// log in to the console. Times are Unix seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRecord {
+    pub id: i64,
+    /// What the person types, e.g. "sato".
+    pub name: String,
+    pub role: Role,
+    pub scope: Scope,
+    /// The service it acts in; `None` only for an admin of every service.
+    pub service: Option<i64>,
+    pub created_at: i64,
+    pub disabled_at: Option<i64>,
+}
+
 /// Whether an access read or changed personal data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

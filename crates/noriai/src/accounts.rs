@@ -1,5 +1,5 @@
-//! `noriai service`, `noriai token`, `noriai audit` and `noriai rider`:
-//! services (municipalities), tokens, the audit trail and riders' data
+//! `noriai service`, `noriai token`, `noriai login`, `noriai audit` and
+//! `noriai rider`: services (municipalities), tokens, console logins, the audit trail and riders' data
 //! requests, worked on the same database as a running `noriai serve`
 //! (`--data-dir` or `--db`).
 
@@ -7,7 +7,9 @@ use crate::say;
 use anyhow::Context;
 use noriai_model::access::{AuditAction, AuditEntry, Role};
 use noriai_model::service::BookingRules;
-use noriai_server::accounts::{NewToken, create_service, create_token, export_rider, local_date_time};
+use noriai_server::accounts::{
+    NewLogin, NewToken, create_login, create_service, create_token, export_rider, local_date_time,
+};
 use noriai_store::Store;
 use std::path::PathBuf;
 
@@ -261,6 +263,85 @@ pub fn token(a: TokenArgs) -> anyhow::Result<()> {
             TokenCommand::Revoke { id } => {
                 let t = store.revoke_token(id, None, noriai_server::now_unix()).await?;
                 say!("token {} ({}) revoked; a running server stops accepting it within 5 s", t.id, t.role);
+            }
+        }
+        store.close().await;
+        Ok(())
+    })
+}
+
+#[derive(clap::Subcommand)]
+pub enum LoginCommand {
+    /// Create a console login; the password is read from the first line of
+    /// standard input (`read -s P; echo "$P" | noriai login add …`).
+    Add {
+        /// What the person types to log in, e.g. "sato".
+        #[arg(long)]
+        name: String,
+        /// admin, operator, driver or planner.
+        #[arg(long)]
+        role: String,
+        /// The vehicle a driver login drives.
+        #[arg(long)]
+        vehicle: Option<i64>,
+    },
+    /// List console logins (never their passwords).
+    List,
+    /// Disable a login by name and end its open sessions.
+    Disable { name: String },
+}
+
+#[derive(clap::Args)]
+pub struct LoginArgs {
+    #[command(subcommand)]
+    pub command: LoginCommand,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+pub fn login(a: LoginArgs) -> anyhow::Result<()> {
+    let (runtime, store) = a.store.open()?;
+    runtime.block_on(async {
+        match a.command {
+            LoginCommand::Add { name, role, vehicle } => {
+                let role = Role::from_name(&role)
+                    .with_context(|| format!("unknown role `{role}`; use admin, operator, driver or planner"))?;
+                let mut password = String::new();
+                std::io::stdin().read_line(&mut password).context("reading the password from standard input")?;
+                let password = password.trim_end_matches(['\r', '\n']).to_string();
+                let service = Some(a.store.service_of(&store).await?.service());
+                let new = NewLogin { name, password, role, service, vehicle };
+                let login = create_login(&store, &new).await?;
+                say!("created login {} ({}, service {})", login.name, login.role, service.unwrap_or(0));
+            }
+            LoginCommand::List => {
+                say!("{:>4}  {:>7}  {:<8}  {:<12}  {:<19}  name", "id", "service", "role", "vehicle", "state");
+                for l in store.list_logins(a.store.service).await? {
+                    let state = l.disabled_at.map_or("active".to_string(), |t| format!("disabled {}", local_date_time(t)));
+                    say!(
+                        "{:>4}  {:>7}  {:<8}  {:<12}  {:<19}  {}",
+                        l.id,
+                        l.service.map_or("all".to_string(), |s| s.to_string()),
+                        l.role.name(),
+                        l.scope.vehicle().map_or("-".to_string(), |v| v.to_string()),
+                        state,
+                        l.name
+                    );
+                }
+            }
+            LoginCommand::Disable { name } => {
+                let now = noriai_server::now_unix();
+                let login = store.disable_login(&name, None, now).await?;
+                // Its sessions are tokens named after it.
+                let session = noriai_server::web::login_session_name(&login.name);
+                let mut ended = 0;
+                for t in store.list_tokens(None).await? {
+                    if t.name == session && t.usable_at(now).is_ok() {
+                        store.revoke_token(t.id, None, now).await?;
+                        ended += 1;
+                    }
+                }
+                say!("login {} disabled; {ended} open sessions ended (a running server stops them within 5 s)", login.name);
             }
         }
         store.close().await;

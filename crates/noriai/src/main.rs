@@ -46,6 +46,8 @@ enum Command {
     Service(accounts::ServiceArgs),
     /// Create, list and revoke access tokens (works beside a running server).
     Token(accounts::TokenArgs),
+    /// Console logins (name and password) for operators and drivers.
+    Login(accounts::LoginArgs),
     /// Who read or changed riders' data: the audit trail.
     Audit(accounts::AuditArgs),
     /// A rider's data requests under APPI: export or erase.
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
         Command::Simulate(a) => simulate::simulate(a),
         Command::Service(a) => accounts::service(a),
         Command::Token(a) => accounts::token(a),
+        Command::Login(a) => accounts::login(a),
         Command::Audit(a) => accounts::audit(a),
         Command::Rider(a) => accounts::rider(a),
         Command::Report(a) => report::report(a),

@@ -10,7 +10,7 @@ use crate::now_unix;
 use crate::pb;
 use crate::pb::account_service_server::AccountService;
 use crate::towns::Towns;
-use noriai_model::access::{AuditAction, AuditEntry, Role, Scope, TokenRecord};
+use noriai_model::access::{AuditAction, AuditEntry, LoginRecord, Role, Scope, TokenRecord};
 use noriai_model::service::{BookingRules, ServiceDay, TownService, local_hhmm};
 use noriai_store::{Store, StoreError};
 use std::sync::Arc;
@@ -80,6 +80,53 @@ pub async fn create_token(store: &Store, new: &NewToken) -> Result<(TokenRecord,
         revoked_at: None,
     };
     Ok(auth::create_token(store, &record).await?)
+}
+
+/// A console login to create: who, with what password, as which role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLogin {
+    pub name: String,
+    pub password: String,
+    pub role: Role,
+    pub service: Option<i64>,
+    pub vehicle: Option<i64>,
+}
+
+/// Creates a console login; its password is kept only as an argon2 hash.
+pub async fn create_login(store: &Store, new: &NewLogin) -> Result<LoginRecord, AccountError> {
+    let name = new.name.trim();
+    let plain = |c: char| c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | '@');
+    if name.is_empty() || name.chars().count() > 64 || !name.chars().all(plain) {
+        return Err(AccountError::Invalid("name: 1 to 64 letters, digits, `.`, `-`, `_` or `@`".into()));
+    }
+    if new.password.chars().count() < crate::web::MIN_PASSWORD_CHARS || new.password.chars().count() > 200 {
+        return Err(AccountError::Invalid(format!(
+            "password: {} to 200 characters",
+            crate::web::MIN_PASSWORD_CHARS
+        )));
+    }
+    if new.role == Role::Rider {
+        return Err(AccountError::Invalid("role: riders do not log in to the console".into()));
+    }
+    let scope = Scope::for_role(new.role, new.vehicle, None).map_err(AccountError::Invalid)?;
+    if new.service.is_none() && new.role != Role::Admin {
+        return Err(AccountError::Invalid(format!("service_id: a {} login acts in one service; name it", new.role)));
+    }
+    let password = new.password.clone();
+    let hash = tokio::task::spawn_blocking(move || crate::web::hash_password(&password))
+        .await
+        .map_err(|e| AccountError::Invalid(format!("hashing the password failed: {e}")))?
+        .map_err(|e| AccountError::Invalid(format!("hashing the password failed: {e}")))?;
+    let record = LoginRecord {
+        id: 0,
+        name: name.to_string(),
+        role: new.role,
+        scope,
+        service: new.service,
+        created_at: now_unix(),
+        disabled_at: None,
+    };
+    Ok(store.insert_login(&record, &hash).await?)
 }
 
 /// One rider's data as JSON: the profile, every booking (cancelled ones too)

@@ -74,6 +74,9 @@ pub const RULES: &[(&str, &[Role])] = &[
     // Where a door-to-door vehicle stops is a rider's home: operators only.
     ("gtfs-rt/vehicle-positions", &[Admin, Operator]),
     ("gtfs-rt/trip-updates", &[Admin, Operator]),
+    // The console's own calls (`web`); its other calls use the RPCs' rules.
+    ("console/session", &[Admin, Operator, Driver, Planner]),
+    ("console/map", &[Admin, Operator, Driver, Planner]),
     ("noriai.v1.AccountService/ListServices", ANYONE),
     ("noriai.v1.AccountService/CreateToken", &[Admin]),
     ("noriai.v1.AccountService/ListTokens", &[Admin]),
@@ -428,7 +431,8 @@ impl Gate {
         }))
     }
 
-    async fn authenticate(&self, headers: &http::HeaderMap) -> Result<TokenRecord, Status> {
+    /// The usable token a request's `authorization` header carries.
+    pub(crate) async fn authenticate(&self, headers: &http::HeaderMap) -> Result<TokenRecord, Status> {
         let unauthenticated = |why: &str| Status::unauthenticated(why.to_string());
         let Some(value) = headers.get(http::header::AUTHORIZATION) else {
             return Err(unauthenticated(
@@ -537,6 +541,10 @@ where
         let mut inner = std::mem::replace(&mut self.inner, fresh);
         let gate = self.gate.clone();
         Box::pin(async move {
+            // The console admits each of its calls itself, by the same rules.
+            if crate::web::serves(req.uri().path()) {
+                return inner.call(req).await;
+            }
             match gate.admit(req.uri().path(), req.headers()).await {
                 Ok(caller) => {
                     if let Some(caller) = caller {
@@ -590,7 +598,10 @@ mod tests {
     #[test]
     fn every_rule_names_a_method_once() {
         for (i, (rpc, roles)) in RULES.iter().enumerate() {
-            assert!(rpc.starts_with("noriai.v1.") || rpc.starts_with("gtfs-rt/"), "{rpc}");
+            assert!(
+                rpc.starts_with("noriai.v1.") || rpc.starts_with("gtfs-rt/") || rpc.starts_with("console/"),
+                "{rpc}"
+            );
             assert!(rpc.contains('/'), "{rpc}");
             assert!(!roles.is_empty(), "{rpc} allows nobody");
             assert!(RULES[i + 1..].iter().all(|(other, _)| other != rpc), "{rpc} twice");

@@ -16,6 +16,9 @@ use noriai_model::service::{
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
+/// The longest cancellation reason kept.
+const MAX_REASON_CHARS: usize = 500;
+
 pub struct Bookings {
     pub towns: Arc<Towns>,
 }
@@ -97,12 +100,16 @@ impl BookingService for Bookings {
     async fn cancel(&self, req: Request<pb::CancelRequest>) -> Result<Response<pb::Booking>, Status> {
         let caller = Caller::of(&req)?;
         let town = self.towns.of(&caller).await?;
-        let id = req.into_inner().booking_id;
+        let pb::CancelRequest { booking_id: id, reason } = req.into_inner();
         if id <= 0 {
             return Err(invalid("booking_id", "is required"));
         }
+        let reason = reason.trim();
+        if reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(char::is_control) {
+            return Err(invalid("reason", format!("plain text of at most {MAX_REASON_CHARS} characters")));
+        }
         visible_booking(&town, &caller, id).await?;
-        let b = town.dispatcher.cancel(id, Some(caller.entry(Change))).await?;
+        let b = town.dispatcher.cancel(id, Some(caller.entry(Change)), reason.to_string()).await?;
         Ok(Response::new(convert::booking_to_pb(&b)))
     }
 

@@ -81,6 +81,8 @@ enum Command {
         /// The driver reported the rider did not come: the booking leaves
         /// the plans even after its window (a late vehicle still waited).
         no_show: bool,
+        /// Why, as the operator recorded it (empty: not given).
+        reason: String,
         reply: Reply<Booking>,
     },
     SetShift {
@@ -235,15 +237,16 @@ impl DispatcherHandle {
     pub async fn book(&self, key: String, what: BookWhat, options: BookOptions) -> Result<Booking> {
         self.ask(|reply| Command::Book { key, what, options, reply }).await
     }
-    /// Cancels a booking; `audit` (who cancels) is stored with it.
-    pub async fn cancel(&self, id: i64, audit: Option<AuditEntry>) -> Result<Booking> {
-        self.ask(|reply| Command::Cancel { id, audit, no_show: false, reply }).await
+    /// Cancels a booking; `audit` (who cancels) and the reason given are stored with it.
+    pub async fn cancel(&self, id: i64, audit: Option<AuditEntry>, reason: String) -> Result<Booking> {
+        self.ask(|reply| Command::Cancel { id, audit, no_show: false, reason, reply }).await
     }
 
     /// Takes a booking whose rider did not come out of the plans (stored
     /// as cancelled; its ride status stays a no-show).
     pub async fn no_show(&self, id: i64, audit: Option<AuditEntry>) -> Result<Booking> {
-        self.ask(|reply| Command::Cancel { id, audit, no_show: true, reply }).await
+        let reason = "the rider did not come (no-show)".to_string();
+        self.ask(|reply| Command::Cancel { id, audit, no_show: true, reason, reply }).await
     }
     pub async fn set_shift(&self, shift: Shift) -> Result<Shift> {
         self.ask(|reply| Command::SetShift { shift, reply }).await
@@ -803,8 +806,8 @@ impl Dispatcher {
             Command::Book { key, what, options, reply } => {
                 let _ = reply.send(self.book(key, what, options).await);
             }
-            Command::Cancel { id, audit, no_show, reply } => {
-                let _ = reply.send(self.cancel(id, audit.as_ref(), no_show).await);
+            Command::Cancel { id, audit, no_show, reason, reply } => {
+                let _ = reply.send(self.cancel(id, audit.as_ref(), no_show, &reason).await);
             }
             Command::SetShift { shift, reply } => {
                 let _ = reply.send(self.set_shift(shift).await);
@@ -1222,7 +1225,13 @@ impl Dispatcher {
         }
     }
 
-    async fn cancel(&mut self, id: i64, audit: Option<&AuditEntry>, no_show: bool) -> Result<Booking> {
+    async fn cancel(
+        &mut self,
+        id: i64,
+        audit: Option<&AuditEntry>,
+        no_show: bool,
+        reason: &str,
+    ) -> Result<Booking> {
         let booking = self.core.store.get_booking(id).await?;
         if booking.status == BookingStatus::Cancelled {
             return Err(DispatchError::Precondition(format!("booking {id} is already cancelled")));
@@ -1250,7 +1259,7 @@ impl Dispatcher {
         let saved = self
             .core
             .store
-            .cancel_booking_audited(id, &plans, audit)
+            .cancel_booking_audited(id, &plans, audit, reason)
             .await
             .map_err(|e| self.unsure(booking.day, e))?;
         // Durable: now memory.

@@ -15,6 +15,9 @@ use crate::towns::{Town, Towns};
 use noriai_model::LatLon;
 use noriai_model::access::AuditAction;
 use noriai_model::service::{Place, PlaceKind, TripAsk, TripTime};
+
+/// The reason stored with a leg cancelled because its journey could not be booked whole.
+const JOURNEY_UNDONE: &str = "another leg of the journey could not be booked";
 use noriai_roads::RoadNetwork;
 use noriai_timetable::{Access, Egress, Feed, Journey, JourneyRules, Part};
 use std::sync::Arc;
@@ -731,7 +734,7 @@ impl JourneyService for JourneyApi {
                 && rider != r.rider_id
             {
                 for id in &ids {
-                    let _ = town.dispatcher.cancel(*id, Some(caller.entry(AuditAction::Change))).await;
+                    let _ = town.dispatcher.cancel(*id, Some(caller.entry(AuditAction::Change)), JOURNEY_UNDONE.into()).await;
                 }
                 return Err(Status::permission_denied("the itinerary was planned for another rider"));
             }
@@ -747,7 +750,7 @@ impl JourneyService for JourneyApi {
                     if let Err(denied) = caller.may_see_rider(b.trip.rider_id) {
                         for id in &ids {
                             let _ =
-                                town.dispatcher.cancel(*id, Some(caller.entry(AuditAction::Change))).await;
+                                town.dispatcher.cancel(*id, Some(caller.entry(AuditAction::Change)), JOURNEY_UNDONE.into()).await;
                         }
                         return Err(denied);
                     }
@@ -755,7 +758,7 @@ impl JourneyService for JourneyApi {
                 Err(e) => {
                     // Legs booked before this one are cancelled: a journey is booked whole or not at all.
                     for id in &ids {
-                        let _ = town.dispatcher.cancel(*id, Some(caller.entry(AuditAction::Change))).await;
+                        let _ = town.dispatcher.cancel(*id, Some(caller.entry(AuditAction::Change)), JOURNEY_UNDONE.into()).await;
                     }
                     let status: Status = e.into();
                     return Err(Status::new(
@@ -791,7 +794,7 @@ impl JourneyService for JourneyApi {
             let b = if b.status == noriai_model::service::BookingStatus::Cancelled {
                 b
             } else {
-                town.dispatcher.cancel(b.id, Some(caller.entry(AuditAction::Change))).await?
+                town.dispatcher.cancel(b.id, Some(caller.entry(AuditAction::Change)), "the journey was cancelled".into()).await?
             };
             ids.push(b.id);
             statuses.push(format!("{:?}", b.status).to_lowercase());

@@ -22,6 +22,7 @@ pub mod riders;
 pub mod road;
 pub mod timetable;
 pub mod towns;
+pub mod web;
 
 pub mod pb {
     //! Generated protobuf types; they stay at this edge of the system.
@@ -239,9 +240,19 @@ pub async fn serve(
         });
     let scheme = if tls.is_some() { "TLS" } else { "plaintext" };
     eprintln!("noriai serving gRPC on {local} ({scheme}; tokens required; reflection and health open)");
+    let console = Arc::new(web::Web::new(
+        gate.clone(),
+        store.clone(),
+        towns.clone(),
+        roads.clone(),
+        live,
+        tls.is_some(),
+    ));
+    let http_routes = realtime::router(towns.clone()).merge(web::router(console));
+    eprintln!("operator console on {}://{local}/ (driver view: /driver)", if tls.is_some() { "https" } else { "http" });
     server
         .layer(auth::AuthLayer { gate: gate.clone() })
-        .add_routes(tonic::service::Routes::from(realtime::router(towns.clone())))
+        .add_routes(tonic::service::Routes::from(http_routes))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)

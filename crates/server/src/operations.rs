@@ -28,7 +28,7 @@ pub struct Operations {
     pub roads: Arc<noriai_roads::RoadNetwork>,
 }
 
-type BoardStream = Pin<Box<dyn Stream<Item = Result<pb::DayBoard, Status>> + Send>>;
+pub type BoardStream = Pin<Box<dyn Stream<Item = Result<pb::DayBoard, Status>> + Send>>;
 
 struct BoardView {
     town: Arc<Town>,

@@ -1,7 +1,7 @@
 //! Access tokens (kept as SHA-256 digests of their secrets), the append-only
 //! audit trail, and erasing a rider's personal data on request.
 
-use noriai_model::access::{AuditAction, AuditEntry, Role, Scope, TokenRecord};
+use noriai_model::access::{AuditAction, AuditEntry, LoginRecord, Role, Scope, TokenRecord};
 use noriai_model::service::ServiceDay;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -76,6 +76,57 @@ pub(crate) async fn insert_audit(
     .map(drop)
 }
 
+/// Checks inside a write that a token's or login's service exists and that
+/// the vehicle or rider of its scope is that service's.
+async fn check_holder(
+    tx: &mut sqlx::AnyConnection,
+    service: Option<i64>,
+    scope: Scope,
+) -> Result<(), StoreError> {
+    if let Some(service) = service {
+        let known =
+            sqlx::query("SELECT 1 FROM services WHERE id = $1").bind(service).fetch_optional(&mut *tx).await?.is_some();
+        if !known {
+            return Err(StoreError::NotFound { what: "service", id: service });
+        }
+        let scoped = match scope {
+            Scope::Vehicle(id) => Some(("vehicle", "SELECT 1 FROM vehicles WHERE id = $1 AND service_id = $2", id)),
+            Scope::Rider(id) => Some((
+                "rider",
+                "SELECT 1 FROM riders WHERE id = $1 AND service_id = $2 AND erased_at IS NULL",
+                id,
+            )),
+            Scope::Service => None,
+        };
+        if let Some((what, sql, id)) = scoped {
+            let found = sqlx::query(sql).bind(id).bind(service).fetch_optional(&mut *tx).await?;
+            if found.is_none() {
+                return Err(StoreError::NotFound { what, id });
+            }
+        }
+    } else if scope != Scope::Service {
+        return Err(StoreError::Invalid("a token scoped to a vehicle or rider needs its service".into()));
+    }
+    Ok(())
+}
+
+fn login_from_row(row: &AnyRow) -> Result<LoginRecord, StoreError> {
+    let role_name: String = row.try_get("role")?;
+    let role = Role::from_name(&role_name)
+        .ok_or_else(|| StoreError::Corrupt(format!("login role `{role_name}`")))?;
+    let scope = Scope::for_role(role, row.try_get("vehicle_id")?, None)
+        .map_err(|why| StoreError::Corrupt(format!("login scope: {why}")))?;
+    Ok(LoginRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        role,
+        scope,
+        service: row.try_get("service_id")?,
+        created_at: row.try_get("created_at")?,
+        disabled_at: row.try_get("disabled_at")?,
+    })
+}
+
 impl Store {
     /// Stores a new token by the SHA-256 digest of its secret (hex); the
     /// record's `id` is ignored and the stored one returned. Its service
@@ -87,35 +138,7 @@ impl Store {
         token: &TokenRecord,
     ) -> Result<TokenRecord, StoreError> {
         let mut w = self.begin_write().await?;
-        if let Some(service) = token.service {
-            let known = sqlx::query("SELECT 1 FROM services WHERE id = $1")
-                .bind(service)
-                .fetch_optional(&mut *w.tx)
-                .await?
-                .is_some();
-            if !known {
-                return Err(StoreError::NotFound { what: "service", id: service });
-            }
-            let scoped = match token.scope {
-                Scope::Vehicle(id) => {
-                    Some(("vehicle", "SELECT 1 FROM vehicles WHERE id = $1 AND service_id = $2", id))
-                }
-                Scope::Rider(id) => Some((
-                    "rider",
-                    "SELECT 1 FROM riders WHERE id = $1 AND service_id = $2 AND erased_at IS NULL",
-                    id,
-                )),
-                Scope::Service => None,
-            };
-            if let Some((what, sql, id)) = scoped {
-                let found = sqlx::query(sql).bind(id).bind(service).fetch_optional(&mut *w.tx).await?;
-                if found.is_none() {
-                    return Err(StoreError::NotFound { what, id });
-                }
-            }
-        } else if token.scope != Scope::Service {
-            return Err(StoreError::Invalid("a token scoped to a vehicle or rider needs its service".into()));
-        }
+        check_holder(&mut w.tx, token.service, token.scope).await?;
         let inserted = sqlx::query_scalar(
             "INSERT INTO tokens (secret_sha256, role, vehicle_id, rider_id, name, created_at, expires_at, \
              service_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -180,6 +203,88 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(token_from_row).collect()
+    }
+
+    /// Stores a console login with the argon2 hash of its password; the
+    /// record's `id` is ignored and the stored one returned. Names are unique.
+    pub async fn insert_login(&self, login: &LoginRecord, password_hash: &str) -> Result<LoginRecord, StoreError> {
+        if login.role == Role::Rider {
+            return Err(StoreError::Invalid("riders do not log in to the console".into()));
+        }
+        let mut w = self.begin_write().await?;
+        check_holder(&mut w.tx, login.service, login.scope).await?;
+        let inserted = sqlx::query_scalar(
+            "INSERT INTO console_logins (name, password_hash, role, vehicle_id, service_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(&login.name)
+        .bind(password_hash)
+        .bind(login.role.name())
+        .bind(login.scope.vehicle())
+        .bind(login.service)
+        .bind(login.created_at)
+        .fetch_one(&mut *w.tx)
+        .await;
+        let id: i64 = match inserted {
+            Ok(id) => id,
+            Err(e) if is_violation(&e, ErrorKind::UniqueViolation) => {
+                return Err(StoreError::Duplicate(format!("a login named `{}` exists already", login.name)));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        w.tx.commit().await?;
+        Ok(LoginRecord { id, disabled_at: None, ..login.clone() })
+    }
+
+    /// The login of this name, disabled ones included, with its password hash.
+    pub async fn login_by_name(&self, name: &str) -> Result<Option<(LoginRecord, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, role, vehicle_id, service_id, created_at, disabled_at, password_hash \
+             FROM console_logins WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(Some((login_from_row(&row)?, row.try_get("password_hash")?))),
+            None => Ok(None),
+        }
+    }
+
+    /// The logins of `service` (`None`: every login), oldest first; never their hashes.
+    pub async fn list_logins(&self, service: Option<i64>) -> Result<Vec<LoginRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, role, vehicle_id, service_id, created_at, disabled_at FROM console_logins \
+             WHERE $1 IS NULL OR service_id = $1 ORDER BY id",
+        )
+        .bind(service)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(login_from_row).collect()
+    }
+
+    /// Disables a login of `service` (`None`: any) from `now` on; its open
+    /// sessions are tokens and are revoked by the caller.
+    pub async fn disable_login(&self, name: &str, service: Option<i64>, now: i64) -> Result<LoginRecord, StoreError> {
+        let mut w = self.begin_write().await?;
+        let changed = sqlx::query(
+            "UPDATE console_logins SET disabled_at = COALESCE(disabled_at, $2) WHERE name = $1 \
+             AND ($3 IS NULL OR service_id = $3)",
+        )
+        .bind(name)
+        .bind(now)
+        .bind(service)
+        .execute(&mut *w.tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::Invalid(format!("there is no login named `{name}`")));
+        }
+        w.tx.commit().await?;
+        self.login_by_name(name)
+            .await?
+            .map(|(login, _)| login)
+            .ok_or_else(|| StoreError::Invalid(format!("there is no login named `{name}`")))
     }
 
     /// Revokes a token of `service` (`None`: any token) from `now` on.

@@ -441,15 +441,17 @@ impl Store {
     /// [`StoreError::AlreadyCancelled`] if it was cancelled before (nothing
     /// changes), [`StoreError::StalePlan`] if `plans` still visit it.
     pub async fn cancel_booking(&self, id: i64, plans: &[VehicleDayPlan]) -> Result<Booking, StoreError> {
-        self.cancel_booking_audited(id, plans, None).await
+        self.cancel_booking_audited(id, plans, None, "").await
     }
 
-    /// [`Store::cancel_booking`] with its audit entry in the same transaction.
+    /// [`Store::cancel_booking`] with its audit entry and the reason given
+    /// (empty: none) in the same transaction.
     pub async fn cancel_booking_audited(
         &self,
         id: i64,
         plans: &[VehicleDayPlan],
         audit: Option<&AuditEntry>,
+        reason: &str,
     ) -> Result<Booking, StoreError> {
         let set = PlanSet::new(plans, false)?;
         let mut w = self.begin_write().await?;
@@ -466,6 +468,13 @@ impl Store {
         }
         self.check_references(&mut w.tx, &set.vehicle_refs()).await?;
         set.write(self, &mut w.tx, None, Some(id)).await?;
+        if !reason.is_empty() {
+            sqlx::query("UPDATE bookings SET cancel_reason = $1 WHERE id = $2")
+                .bind(reason)
+                .bind(id)
+                .execute(&mut *w.tx)
+                .await?;
+        }
         if let Some(entry) = audit {
             insert_audit(
                 &mut w.tx,
@@ -477,6 +486,17 @@ impl Store {
         let booking = fetch_booking(&mut w.tx, self.service, id).await?;
         w.tx.commit().await?;
         Ok(booking)
+    }
+
+    /// Why a cancelled booking was cancelled, if a reason was given.
+    pub async fn cancel_reason(&self, id: i64) -> Result<Option<String>, StoreError> {
+        let reason: Option<Option<String>> =
+            sqlx::query_scalar("SELECT cancel_reason FROM bookings WHERE id = $1 AND service_id = $2")
+                .bind(id)
+                .bind(self.service)
+                .fetch_optional(&self.pool)
+                .await?;
+        reason.ok_or(StoreError::NotFound { what: "booking", id })
     }
 
     pub async fn get_booking(&self, id: i64) -> Result<Booking, StoreError> {
