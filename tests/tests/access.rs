@@ -175,7 +175,8 @@ async fn drivers_and_riders_reach_only_their_own_and_every_access_is_audited() {
     assert_eq!(mine.bookings.iter().map(|b| b.id).collect::<Vec<_>>(), vec![booked[0].id]);
     let theirs = rider.booking.get_booking(pb::GetBookingRequest { booking_id: booked[1].id }).await;
     assert_eq!(theirs.expect_err("other's booking").code(), Code::PermissionDenied);
-    let cancel = rider.booking.cancel(pb::CancelRequest { booking_id: booked[1].id, ..Default::default() }).await;
+    let cancel =
+        rider.booking.cancel(pb::CancelRequest { booking_id: booked[1].id, ..Default::default() }).await;
     assert_eq!(cancel.expect_err("other's booking").code(), Code::PermissionDenied);
     // Nor by booking an offer quoted for someone else, nor by replaying
     // another booking's idempotency key.
@@ -650,7 +651,10 @@ async fn two_services_book_at_once_and_neither_sees_the_other() {
             .get_booking(pb::GetBookingRequest { booking_id: ones[0] })
             .await
             .expect_err("booking of 1"),
-        two.booking.cancel(pb::CancelRequest { booking_id: ones[0], ..Default::default() }).await.expect_err("cancel in 1"),
+        two.booking
+            .cancel(pb::CancelRequest { booking_id: ones[0], ..Default::default() })
+            .await
+            .expect_err("cancel in 1"),
         one.booking
             .get_booking(pb::GetBookingRequest { booking_id: twos[0] })
             .await

@@ -107,8 +107,12 @@ async fn a_database_outage_fails_fast_keeps_quoting_and_heals_by_itself() {
         .expect("booking works again without a restart")
         .into_inner();
     assert_ne!(after.id, before.id);
-    let cancelled =
-        c.booking.cancel(pb::CancelRequest { booking_id: before.id, ..Default::default() }).await.expect("cancel").into_inner();
+    let cancelled = c
+        .booking
+        .cancel(pb::CancelRequest { booking_id: before.id, ..Default::default() })
+        .await
+        .expect("cancel")
+        .into_inner();
     assert_eq!(cancelled.status, pb::BookingStatus::Cancelled as i32);
     drop(server);
     drop(proxy);

@@ -266,10 +266,18 @@ async fn bad_requests_get_the_right_status_and_an_actionable_message() {
 
     let e = c.booking.get_booking(pb::GetBookingRequest { booking_id: 424_242 }).await.expect_err("missing");
     assert_eq!(e.code(), Code::NotFound);
-    let cancelled =
-        c.booking.cancel(pb::CancelRequest { booking_id: first.id, ..Default::default() }).await.expect("cancel").into_inner();
+    let cancelled = c
+        .booking
+        .cancel(pb::CancelRequest { booking_id: first.id, ..Default::default() })
+        .await
+        .expect("cancel")
+        .into_inner();
     assert_eq!(cancelled.status, pb::BookingStatus::Cancelled as i32);
-    let e = c.booking.cancel(pb::CancelRequest { booking_id: first.id, ..Default::default() }).await.expect_err("twice");
+    let e = c
+        .booking
+        .cancel(pb::CancelRequest { booking_id: first.id, ..Default::default() })
+        .await
+        .expect_err("twice");
     assert_eq!(e.code(), Code::FailedPrecondition);
 
     let e = c

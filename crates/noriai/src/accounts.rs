@@ -304,20 +304,32 @@ pub fn login(a: LoginArgs) -> anyhow::Result<()> {
     runtime.block_on(async {
         match a.command {
             LoginCommand::Add { name, role, vehicle } => {
-                let role = Role::from_name(&role)
-                    .with_context(|| format!("unknown role `{role}`; use admin, operator, driver or planner"))?;
+                let role = Role::from_name(&role).with_context(|| {
+                    format!("unknown role `{role}`; use admin, operator, driver or planner")
+                })?;
                 let mut password = String::new();
-                std::io::stdin().read_line(&mut password).context("reading the password from standard input")?;
+                std::io::stdin()
+                    .read_line(&mut password)
+                    .context("reading the password from standard input")?;
                 let password = password.trim_end_matches(['\r', '\n']).to_string();
-                let service = Some(a.store.service_of(&store).await?.service());
-                let new = NewLogin { name, password, role, service, vehicle };
+                let service = a.store.service_of(&store).await?.service();
+                let new = NewLogin { name, password, role, service: Some(service), vehicle };
                 let login = create_login(&store, &new).await?;
-                say!("created login {} ({}, service {})", login.name, login.role, service.unwrap_or(0));
+                say!("created login {} ({}, service {service})", login.name, login.role);
             }
             LoginCommand::List => {
-                say!("{:>4}  {:>7}  {:<8}  {:<12}  {:<19}  name", "id", "service", "role", "vehicle", "state");
+                say!(
+                    "{:>4}  {:>7}  {:<8}  {:<12}  {:<19}  name",
+                    "id",
+                    "service",
+                    "role",
+                    "vehicle",
+                    "state"
+                );
                 for l in store.list_logins(a.store.service).await? {
-                    let state = l.disabled_at.map_or("active".to_string(), |t| format!("disabled {}", local_date_time(t)));
+                    let state = l
+                        .disabled_at
+                        .map_or("active".to_string(), |t| format!("disabled {}", local_date_time(t)));
                     say!(
                         "{:>4}  {:>7}  {:<8}  {:<12}  {:<19}  {}",
                         l.id,
@@ -341,7 +353,10 @@ pub fn login(a: LoginArgs) -> anyhow::Result<()> {
                         ended += 1;
                     }
                 }
-                say!("login {} disabled; {ended} open sessions ended (a running server stops them within 5 s)", login.name);
+                say!(
+                    "login {} disabled; {ended} open sessions ended (a running server stops them within 5 s)",
+                    login.name
+                );
             }
         }
         store.close().await;

@@ -110,7 +110,10 @@ pub async fn create_login(store: &Store, new: &NewLogin) -> Result<LoginRecord, 
     }
     let scope = Scope::for_role(new.role, new.vehicle, None).map_err(AccountError::Invalid)?;
     if new.service.is_none() && new.role != Role::Admin {
-        return Err(AccountError::Invalid(format!("service_id: a {} login acts in one service; name it", new.role)));
+        return Err(AccountError::Invalid(format!(
+            "service_id: a {} login acts in one service; name it",
+            new.role
+        )));
     }
     let password = new.password.clone();
     let hash = tokio::task::spawn_blocking(move || crate::web::hash_password(&password))

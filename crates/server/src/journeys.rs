@@ -734,7 +734,10 @@ impl JourneyService for JourneyApi {
                 && rider != r.rider_id
             {
                 for id in &ids {
-                    let _ = town.dispatcher.cancel(*id, Some(caller.entry(AuditAction::Change)), JOURNEY_UNDONE.into()).await;
+                    let _ = town
+                        .dispatcher
+                        .cancel(*id, Some(caller.entry(AuditAction::Change)), JOURNEY_UNDONE.into())
+                        .await;
                 }
                 return Err(Status::permission_denied("the itinerary was planned for another rider"));
             }
@@ -749,8 +752,10 @@ impl JourneyService for JourneyApi {
                     statuses.push(format!("{:?}", b.status).to_lowercase());
                     if let Err(denied) = caller.may_see_rider(b.trip.rider_id) {
                         for id in &ids {
-                            let _ =
-                                town.dispatcher.cancel(*id, Some(caller.entry(AuditAction::Change)), JOURNEY_UNDONE.into()).await;
+                            let _ = town
+                                .dispatcher
+                                .cancel(*id, Some(caller.entry(AuditAction::Change)), JOURNEY_UNDONE.into())
+                                .await;
                         }
                         return Err(denied);
                     }
@@ -758,7 +763,10 @@ impl JourneyService for JourneyApi {
                 Err(e) => {
                     // Legs booked before this one are cancelled: a journey is booked whole or not at all.
                     for id in &ids {
-                        let _ = town.dispatcher.cancel(*id, Some(caller.entry(AuditAction::Change)), JOURNEY_UNDONE.into()).await;
+                        let _ = town
+                            .dispatcher
+                            .cancel(*id, Some(caller.entry(AuditAction::Change)), JOURNEY_UNDONE.into())
+                            .await;
                     }
                     let status: Status = e.into();
                     return Err(Status::new(
@@ -794,7 +802,9 @@ impl JourneyService for JourneyApi {
             let b = if b.status == noriai_model::service::BookingStatus::Cancelled {
                 b
             } else {
-                town.dispatcher.cancel(b.id, Some(caller.entry(AuditAction::Change)), "the journey was cancelled".into()).await?
+                town.dispatcher
+                    .cancel(b.id, Some(caller.entry(AuditAction::Change)), "the journey was cancelled".into())
+                    .await?
             };
             ids.push(b.id);
             statuses.push(format!("{:?}", b.status).to_lowercase());

@@ -249,7 +249,10 @@ pub async fn serve(
         tls.is_some(),
     ));
     let http_routes = realtime::router(towns.clone()).merge(web::router(console));
-    eprintln!("operator console on {}://{local}/ (driver view: /driver)", if tls.is_some() { "https" } else { "http" });
+    eprintln!(
+        "operator console on {}://{local}/ (driver view: /driver)",
+        if tls.is_some() { "https" } else { "http" }
+    );
     server
         .layer(auth::AuthLayer { gate: gate.clone() })
         .add_routes(tonic::service::Routes::from(http_routes))

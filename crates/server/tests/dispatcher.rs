@@ -130,7 +130,7 @@ async fn cancellations_give_points_back_and_the_plan_stays_whole() {
 
     let keep = booked.split_off(booked.len() - 5);
     for b in &booked {
-        s.handle.cancel(b.id, None).await.expect("cancel");
+        s.handle.cancel(b.id, None, String::new()).await.expect("cancel");
     }
     let shrunk = table_points(&s).await;
     assert!(shrunk < grown, "cancelled bookings give their points back: {grown} -> {shrunk}");

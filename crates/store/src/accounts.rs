@@ -84,13 +84,18 @@ async fn check_holder(
     scope: Scope,
 ) -> Result<(), StoreError> {
     if let Some(service) = service {
-        let known =
-            sqlx::query("SELECT 1 FROM services WHERE id = $1").bind(service).fetch_optional(&mut *tx).await?.is_some();
+        let known = sqlx::query("SELECT 1 FROM services WHERE id = $1")
+            .bind(service)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
         if !known {
             return Err(StoreError::NotFound { what: "service", id: service });
         }
         let scoped = match scope {
-            Scope::Vehicle(id) => Some(("vehicle", "SELECT 1 FROM vehicles WHERE id = $1 AND service_id = $2", id)),
+            Scope::Vehicle(id) => {
+                Some(("vehicle", "SELECT 1 FROM vehicles WHERE id = $1 AND service_id = $2", id))
+            }
             Scope::Rider(id) => Some((
                 "rider",
                 "SELECT 1 FROM riders WHERE id = $1 AND service_id = $2 AND erased_at IS NULL",
@@ -207,7 +212,11 @@ impl Store {
 
     /// Stores a console login with the argon2 hash of its password; the
     /// record's `id` is ignored and the stored one returned. Names are unique.
-    pub async fn insert_login(&self, login: &LoginRecord, password_hash: &str) -> Result<LoginRecord, StoreError> {
+    pub async fn insert_login(
+        &self,
+        login: &LoginRecord,
+        password_hash: &str,
+    ) -> Result<LoginRecord, StoreError> {
         if login.role == Role::Rider {
             return Err(StoreError::Invalid("riders do not log in to the console".into()));
         }
@@ -265,7 +274,12 @@ impl Store {
 
     /// Disables a login of `service` (`None`: any) from `now` on; its open
     /// sessions are tokens and are revoked by the caller.
-    pub async fn disable_login(&self, name: &str, service: Option<i64>, now: i64) -> Result<LoginRecord, StoreError> {
+    pub async fn disable_login(
+        &self,
+        name: &str,
+        service: Option<i64>,
+        now: i64,
+    ) -> Result<LoginRecord, StoreError> {
         let mut w = self.begin_write().await?;
         let changed = sqlx::query(
             "UPDATE console_logins SET disabled_at = COALESCE(disabled_at, $2) WHERE name = $1 \

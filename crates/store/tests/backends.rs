@@ -195,6 +195,8 @@ on_both_backends!(
     services_keep_their_records_apart,
     road_events_and_positions_are_stored_once,
     road_closures_are_stored_reopened_and_kept_per_service,
+    console_logins_are_unique_scoped_and_disabled,
+    a_cancellation_keeps_its_reason,
 );
 
 #[tokio::test]

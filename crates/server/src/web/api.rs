@@ -16,8 +16,8 @@ use crate::pb::fleet_service_server::FleetService;
 use crate::pb::operations_service_server::OperationsService;
 use crate::pb::rider_service_server::RiderService;
 use axum::Json;
-use axum::extract::{Path, Query, State};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use noriai_model::service::{ServiceDay, parse_time_of_day};
 use std::collections::HashMap;
@@ -44,7 +44,8 @@ pub async fn search_riders(
     let Query(q) = q?;
     let req = pb::SearchRidersRequest { phone: q.phone, name: q.name, limit: 20 };
     let found =
-        call(&session, &web, "noriai.v1.RiderService/SearchRiders", req, |r| web.riders.search_riders(r)).await?;
+        call(&session, &web, "noriai.v1.RiderService/SearchRiders", req, |r| web.riders.search_riders(r))
+            .await?;
     Ok(Json(found.riders.iter().map(RiderView::from).collect()))
 }
 
@@ -124,7 +125,8 @@ pub async fn register_rider(
         }),
     };
     let rider =
-        call(&session, &web, "noriai.v1.RiderService/RegisterRider", req, |r| web.riders.register_rider(r)).await?;
+        call(&session, &web, "noriai.v1.RiderService/RegisterRider", req, |r| web.riders.register_rider(r))
+            .await?;
     Ok(Json(RiderView::from(&rider)))
 }
 
@@ -181,14 +183,12 @@ fn trip_of(ask: &Ask) -> Result<pb::Trip, ApiError> {
     let day = day_or_today("day", Some(&ask.day))?;
     let day = crate::convert::day("day", &day)?;
     let at = parse_time_of_day(ask.time.trim()).map_err(|e| ApiError::invalid("time", e))?;
-    let t = Some(prost_types::Timestamp { seconds: day.at(at), nanos: 0 });
+    let t = prost_types::Timestamp { seconds: day.at(at), nanos: 0 };
     Ok(pb::Trip {
         rider_id: ask.rider_id,
         origin: Some(ask.origin.to_pb()),
         destination: Some(ask.destination.to_pb()),
-        time: Some(if ask.arrive_by { pb::trip::Time::ArriveBy(t.unwrap_or_default()) } else {
-            pb::trip::Time::DepartAfter(t.unwrap_or_default())
-        }),
+        time: Some(if ask.arrive_by { pb::trip::Time::ArriveBy(t) } else { pb::trip::Time::DepartAfter(t) }),
         seats: ask.seats,
         wheelchair_places: ask.wheelchair_places,
     })
@@ -202,7 +202,8 @@ pub async fn quote(
 ) -> Result<Json<Vec<OfferView>>, ApiError> {
     let Json(ask) = body?;
     let req = pb::QuoteRequest { trip: Some(trip_of(&ask)?) };
-    let answer = call(&session, &web, "noriai.v1.BookingService/Quote", req, |r| web.bookings.quote(r)).await?;
+    let answer =
+        call(&session, &web, "noriai.v1.BookingService/Quote", req, |r| web.bookings.quote(r)).await?;
     Ok(Json(answer.offers.iter().map(OfferView::from).collect()))
 }
 
@@ -227,7 +228,8 @@ pub async fn book(
         what: Some(pb::book_request::What::OfferId(b.offer_id)),
         allow_overlap: false,
     };
-    let booking = call(&session, &web, "noriai.v1.BookingService/Book", req, |r| web.bookings.book(r)).await?;
+    let booking =
+        call(&session, &web, "noriai.v1.BookingService/Book", req, |r| web.bookings.book(r)).await?;
     Ok(Json(BookingView::from(&booking)))
 }
 
@@ -247,7 +249,8 @@ pub async fn cancel(
 ) -> Result<Json<BookingView>, ApiError> {
     let (Path(id), Json(why)) = (id?, body?);
     let req = pb::CancelRequest { booking_id: id, reason: why.reason };
-    let booking = call(&session, &web, "noriai.v1.BookingService/Cancel", req, |r| web.bookings.cancel(r)).await?;
+    let booking =
+        call(&session, &web, "noriai.v1.BookingService/Cancel", req, |r| web.bookings.cancel(r)).await?;
     Ok(Json(BookingView::from(&booking)))
 }
 
@@ -307,9 +310,10 @@ pub async fn book_recurring(
         last_day: r.last_day,
         ..Default::default()
     };
-    let answer =
-        call(&session, &web, "noriai.v1.BookingService/BookRecurring", req, |r| web.bookings.book_recurring(r))
-            .await?;
+    let answer = call(&session, &web, "noriai.v1.BookingService/BookRecurring", req, |r| {
+        web.bookings.book_recurring(r)
+    })
+    .await?;
     Ok(Json(RecurringAnswer {
         booked: answer.booked.iter().map(BookingView::from).collect(),
         missed: answer.missed.into_iter().map(|m| Missed { day: m.day, reason: m.reason }).collect(),
@@ -335,9 +339,10 @@ impl RiderNames<'_> {
         if !self.known.contains_key(&id) {
             let (web, session) = (self.web, self.session);
             let req = pb::GetRiderRequest { id };
-            let found = call(session, web, "noriai.v1.RiderService/GetRider", req, |r| web.riders.get_rider(r))
-            .await
-            .ok();
+            let found =
+                call(session, web, "noriai.v1.RiderService/GetRider", req, |r| web.riders.get_rider(r))
+                    .await
+                    .ok();
             self.known.insert(id, found);
         }
         self.known.get(&id).and_then(Option::as_ref)
@@ -355,14 +360,24 @@ async fn board_view(board: &pb::DayBoard, names: &mut RiderNames<'_>) -> BoardVi
     for a in &board.alerts {
         let mut call = Vec::new();
         for id in &a.booking_ids {
-            let rider = board.bookings.iter().find(|b| b.id == *id).and_then(|b| b.trip.as_ref()).map(|t| t.rider_id);
+            let rider =
+                board.bookings.iter().find(|b| b.id == *id).and_then(|b| b.trip.as_ref()).map(|t| t.rider_id);
             if let Some(r) = rider
                 && let Some(found) = names.get(r).await
             {
-                call.push(CallBack { booking_id: *id, rider_name: found.name.clone(), phone: found.phone.clone() });
+                call.push(CallBack {
+                    booking_id: *id,
+                    rider_name: found.name.clone(),
+                    phone: found.phone.clone(),
+                });
             }
         }
-        alerts.push(AlertView { text: a.text.clone(), vehicle_id: a.vehicle_id, booking_ids: a.booking_ids.clone(), call });
+        alerts.push(AlertView {
+            text: a.text.clone(),
+            vehicle_id: a.vehicle_id,
+            booking_ids: a.booking_ids.clone(),
+            call,
+        });
     }
     BoardView {
         version: board.version,
@@ -392,9 +407,9 @@ fn sse_json<T: serde::Serialize>(name: &str, value: &T) -> Event {
 
 fn sse_error(e: ApiError) -> Event {
     let status = e.status.as_u16();
-    Event::default().event("failed").data(
-        serde_json::json!({ "status": status, "error": e.code, "message": e.message }).to_string(),
-    )
+    Event::default()
+        .event("failed")
+        .data(serde_json::json!({ "status": status, "error": e.code, "message": e.message }).to_string())
 }
 
 /// `GET /api/v1/board?day=…`: the day's board as server-sent events, a
@@ -408,7 +423,8 @@ pub async fn board(
     let day = day_or_today("day", Some(&q.day))?;
     let req = pb::WatchDayRequest { day };
     let boards =
-        call(&session, &web, "noriai.v1.OperationsService/WatchDay", req, |r| web.operations.watch_day(r)).await?;
+        call(&session, &web, "noriai.v1.OperationsService/WatchDay", req, |r| web.operations.watch_day(r))
+            .await?;
     let stream = async_stream(web, session, boards);
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
@@ -525,7 +541,10 @@ pub async fn report_event(
     let Json(e) = body?;
     let rpc = "noriai.v1.DriverService/ReportEvent";
     let kind = event_kind(&e.kind).ok_or_else(|| {
-        ApiError::invalid("kind", "arrived, boarded, no_show, alighted, departed, shift_started, shift_ended, delayed or breakdown")
+        ApiError::invalid(
+            "kind",
+            "arrived, boarded, no_show, alighted, departed, shift_started, shift_ended, delayed or breakdown",
+        )
     })?;
     let vehicle_id = match e.vehicle_id {
         Some(v) => v,

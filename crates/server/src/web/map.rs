@@ -45,7 +45,10 @@ pub async fn lines(
     let Query(v) = view?;
     let finite = [v.west, v.south, v.east, v.north, v.zoom].iter().all(|x| x.is_finite());
     if !finite || v.west >= v.east || v.south >= v.north {
-        return Err(ApiError::invalid("west,south,east,north", "give a box with west < east and south < north"));
+        return Err(ApiError::invalid(
+            "west,south,east,north",
+            "give a box with west < east and south < north",
+        ));
     }
     if !(0.0..=22.0).contains(&v.zoom) {
         return Err(ApiError::invalid("zoom", "between 0 and 22"));
@@ -57,11 +60,38 @@ pub async fn lines(
     Ok(Json(answer))
 }
 
+/// The box around every road of the loaded map, where the console opens.
+#[derive(Debug, serde::Serialize)]
+pub struct Extent {
+    west: f64,
+    south: f64,
+    east: f64,
+    north: f64,
+}
+
+/// `GET /api/v1/map/extent`
+pub async fn extent(State(web): State<Arc<Web>>, session: Session) -> Result<Json<Extent>, ApiError> {
+    super::admit(&session, &web, "console/map").await?;
+    let nodes = &web.roads.graph().nodes;
+    let mut e = Extent { west: 180.0, south: 90.0, east: -180.0, north: -90.0 };
+    for p in nodes {
+        e = Extent {
+            west: e.west.min(p.lon),
+            south: e.south.min(p.lat),
+            east: e.east.max(p.lon),
+            north: e.north.max(p.lat),
+        };
+    }
+    if nodes.is_empty() {
+        e = Extent { west: -1.0, south: -1.0, east: 1.0, north: 1.0 };
+    }
+    Ok(Json(e))
+}
+
 fn draw(graph: &noriai_roads::graph::RoadGraph, v: &View) -> Lines {
     let tolerance = degrees_per_pixel(v.zoom) * TOLERANCE_PX;
-    let inside = |p: &noriai_model::LatLon| {
-        p.lat >= v.south && p.lat <= v.north && p.lon >= v.west && p.lon <= v.east
-    };
+    let inside =
+        |p: &noriai_model::LatLon| p.lat >= v.south && p.lat <= v.north && p.lon >= v.west && p.lon <= v.east;
     let mut lines: Vec<(f64, Vec<f64>)> = Vec::new();
     for piece in &graph.pieces {
         let shape = &graph.shape[piece.shape_start as usize..piece.shape_end as usize];

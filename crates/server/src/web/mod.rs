@@ -90,6 +90,7 @@ pub fn router(web: Arc<Web>) -> axum::Router {
         .route("/api/v1/recurring", post(api::book_recurring))
         .route("/api/v1/board", get(api::board))
         .route("/api/v1/map", get(map::lines))
+        .route("/api/v1/map/extent", get(map::extent))
         .route("/api/v1/driver/manifest", get(api::manifest))
         .route("/api/v1/driver/events", post(api::report_event))
         .fallback(not_found)

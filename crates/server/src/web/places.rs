@@ -96,7 +96,10 @@ mod tests {
         let stop = |id, label: &str| PlaceView { stop_id: Some(id), point: None, label: label.into() };
         let usual = usual_places(None, &[stop(3, ""), stop(4, "station"), stop(3, "post office")]);
         assert_eq!(usual.len(), 2);
-        assert_eq!((usual[0].place.stop_id, usual[0].trips, usual[0].place.label.as_str()), (Some(3), 2, "post office"));
+        assert_eq!(
+            (usual[0].place.stop_id, usual[0].trips, usual[0].place.label.as_str()),
+            (Some(3), 2, "post office")
+        );
     }
 
     proptest! {

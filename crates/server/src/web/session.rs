@@ -196,7 +196,8 @@ pub async fn log_in(
         if name.is_empty() || body.password.is_empty() {
             return Err(ApiError::invalid("name", "give a token, or a name and a password"));
         }
-        if name.chars().count() > MAX_CREDENTIAL_CHARS || body.password.chars().count() > MAX_CREDENTIAL_CHARS {
+        if name.chars().count() > MAX_CREDENTIAL_CHARS || body.password.chars().count() > MAX_CREDENTIAL_CHARS
+        {
             return Err(unauthenticated("wrong name or password"));
         }
         if web.logins.per_name.check_key(&name.to_lowercase()).is_err() {
@@ -209,9 +210,8 @@ pub async fn log_in(
         let found = web.store.login_by_name(name).await.map_err(crate::errors::store_status)?;
         let password = body.password.clone();
         let hash = found.as_ref().map_or_else(|| decoy_hash().to_string(), |(_, h)| h.clone());
-        let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-            .await
-            .unwrap_or(false);
+        let matches =
+            tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
         let login = match found {
             Some((login, _)) if matches && login.disabled_at.is_none() => login,
             _ => {

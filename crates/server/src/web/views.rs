@@ -283,10 +283,7 @@ fn leg_points(geojson: &str) -> Vec<[f64; 2]> {
     coordinates
         .and_then(|c| c.as_array())
         .map(|points| {
-            points
-                .iter()
-                .filter_map(|p| Some([p.get(1)?.as_f64()?, p.get(0)?.as_f64()?]))
-                .collect()
+            points.iter().filter_map(|p| Some([p.get(1)?.as_f64()?, p.get(0)?.as_f64()?])).collect()
         })
         .unwrap_or_default()
 }
@@ -308,7 +305,8 @@ mod tests {
     fn places_go_back_as_they_came() {
         let stop = PlaceView { stop_id: Some(4), point: None, label: "clinic".into() };
         assert_eq!(PlaceView::of(Some(&stop.to_pb())), stop);
-        let door = PlaceView { stop_id: None, point: Some(Point { lat: 47.1, lon: 9.5 }), label: String::new() };
+        let door =
+            PlaceView { stop_id: None, point: Some(Point { lat: 47.1, lon: 9.5 }), label: String::new() };
         assert_eq!(PlaceView::of(Some(&door.to_pb())), door);
     }
 }

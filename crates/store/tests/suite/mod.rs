@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use noriai_model::LatLon;
-use noriai_model::access::{AuditAction, AuditEntry, Role, Scope, TokenRecord, TokenUnusable};
+use noriai_model::access::{AuditAction, AuditEntry, LoginRecord, Role, Scope, TokenRecord, TokenUnusable};
 use noriai_model::service::{
     Booking, BookingRules, BookingStatus, FleetVehicle, Needs, Place, PlaceKind, PlanStop, Rider, ServiceDay,
     Shift, StopAction, StopRecord, TownService, Trip, TripTime, WindowStage,
@@ -1096,4 +1096,68 @@ pub async fn road_closures_are_stored_reopened_and_kept_per_service(db: TestDb) 
     store.set_winter(d2, false, 5).await.unwrap();
     assert_eq!(store.winter_days().await.unwrap(), vec![d1]);
     assert!(other.winter_days().await.unwrap().is_empty());
+}
+
+pub async fn console_logins_are_unique_scoped_and_disabled(db: TestDb) {
+    let store = &db.store;
+    let (_, v1, _) = seed(store).await;
+    let login = |name: &str, role, scope| LoginRecord {
+        id: 0,
+        name: name.into(),
+        role,
+        scope,
+        service: Some(noriai_store::FIRST_SERVICE),
+        created_at: 1_000,
+        disabled_at: None,
+    };
+    let sato =
+        store.insert_login(&login("sato", Role::Operator, Scope::Service), "$argon2id$one").await.unwrap();
+    let kimura = store
+        .insert_login(&login("kimura", Role::Driver, Scope::Vehicle(v1.id)), "$argon2id$two")
+        .await
+        .unwrap();
+    assert_ne!(sato.id, kimura.id);
+    let (found, hash) = store.login_by_name("kimura").await.unwrap().expect("found");
+    assert_eq!((found, hash.as_str()), (kimura.clone(), "$argon2id$two"));
+    assert!(store.login_by_name("kimur").await.unwrap().is_none(), "names match whole");
+    assert!(matches!(
+        store.insert_login(&login("sato", Role::Planner, Scope::Service), "$x").await,
+        Err(StoreError::Duplicate(_))
+    ));
+    assert!(matches!(
+        store.insert_login(&login("ghost", Role::Driver, Scope::Vehicle(v1.id + 100)), "$x").await,
+        Err(StoreError::NotFound { what: "vehicle", .. })
+    ));
+    assert!(matches!(
+        store.insert_login(&login("rider", Role::Rider, Scope::Rider(1)), "$x").await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(store.list_logins(None).await.unwrap(), vec![sato.clone(), kimura.clone()]);
+    assert_eq!(store.list_logins(Some(noriai_store::FIRST_SERVICE + 1)).await.unwrap(), vec![]);
+    let off = store.disable_login("sato", None, 5_000).await.unwrap();
+    assert_eq!(off.disabled_at, Some(5_000));
+    assert_eq!(
+        store.disable_login("sato", None, 6_000).await.unwrap().disabled_at,
+        Some(5_000),
+        "first time kept"
+    );
+    assert!(matches!(store.disable_login("nobody", None, 6_000).await, Err(StoreError::Invalid(_))));
+}
+
+pub async fn a_cancellation_keeps_its_reason(db: TestDb) {
+    let store = &db.store;
+    let (r, v1, _) = seed(store).await;
+    let d = day();
+    let a = commit_appended(store, &booking(r.id, d, 9 * 60, "a"), v1.id).await;
+    let b = commit_appended(store, &booking(r.id, d, 10 * 60, "b"), v1.id).await;
+    assert_eq!(store.cancel_reason(a.id).await.unwrap(), None);
+    let only_b = solo_plan(v1.id, d, b.id, b.pickup_window.0 - 100);
+    store.cancel_booking_audited(a.id, std::slice::from_ref(&only_b), None, "入院のため").await.unwrap();
+    assert_eq!(store.cancel_reason(a.id).await.unwrap().as_deref(), Some("入院のため"));
+    store.cancel_booking(b.id, &[]).await.unwrap();
+    assert_eq!(store.cancel_reason(b.id).await.unwrap(), None, "no reason given");
+    assert!(matches!(
+        store.cancel_reason(b.id + 100).await,
+        Err(StoreError::NotFound { what: "booking", .. })
+    ));
 }
