@@ -48,6 +48,17 @@ function placeText(p) {
   return "?";
 }
 
+// "14:30", "1430", "9:05", "９３０" or "14時30分" as HH:MM; null if not a time.
+export function hhmm(text) {
+  const ascii = text.replace(/[０-９：]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0));
+  const m = ascii.trim().match(/^(\d{1,2})(?:[:時]?(\d{2})分?)?$/) ?? ascii.trim().match(/^(\d{1,2})(\d{2})$/);
+  if (!m) return null;
+  const h = Number(m[1]);
+  const min = Number(m[2] ?? 0);
+  if (h > 23 || min > 59) return null;
+  return String(h).padStart(2, "0") + ":" + String(min).padStart(2, "0");
+}
+
 function near(a, b) {
   const dy = (a.lat - b.lat) * 111320;
   const dx = (a.lon - b.lon) * 111320 * Math.cos((a.lat * Math.PI) / 180);
@@ -399,10 +410,13 @@ async function findRides(e) {
   clearOffers();
   try {
     if ($("repeat").checked) return await bookRecurring();
+    const time = hhmm($("time").value);
+    if (!time) throw new Error(t("time") + ": 14:30");
+    $("time").value = time;
     const body = {
       ...trip(),
       day: $("day").value,
-      time: $("time").value,
+      time,
       arrive_by: document.querySelector("input[name=when]:checked").value === "arrive",
     };
     state.offers = await api("POST", "/api/v1/quotes", body);
@@ -456,9 +470,11 @@ async function confirmOffer() {
 
 async function bookRecurring() {
   const weekdays = [...document.querySelectorAll("input[name=weekday]:checked")].map((c) => c.value);
+  const time = hhmm($("time").value);
+  if (!time) throw new Error(t("time") + ": 14:30");
   const answer = await api("POST", "/api/v1/recurring", {
     ...trip(),
-    time: $("time").value,
+    time,
     weekdays,
     first_day: $("day").value,
     last_day: $("repeat-until").value,
