@@ -51,9 +51,19 @@ export function follow(path, kind, onData, onState, onFail) {
       source.close();
       onFail?.(new ApiError(f.status, f.error, f.message));
     });
-    source.onerror = () => {
+    source.onerror = async () => {
       onState?.("reconnecting");
       source.close();
+      // A stream refused at the door (session ended) is not a network gap.
+      try {
+        const r = await fetch("/api/v1/session", { credentials: "same-origin" });
+        if (r.status === 401) {
+          onFail?.(new ApiError(401, "unauthenticated", "log in again"));
+          return;
+        }
+      } catch (e) {
+        /* offline: try again below */
+      }
       setTimeout(open, 3000);
     };
   };

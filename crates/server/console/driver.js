@@ -177,7 +177,10 @@ function start() {
   follow(path, "manifest", (m) => {
     state.manifest = m;
     render();
-  }, (s) => ($("link-state").textContent = t(s)), (err) => ($("refusal").textContent = err.message));
+  }, (s) => ($("link-state").textContent = t(s)), (err) => {
+    if (err.status === 401) location.reload();
+    $("refusal").textContent = err.message;
+  });
   saveQueue(queue());
   flush();
   setInterval(flush, 5000);
