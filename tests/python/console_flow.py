@@ -120,6 +120,29 @@ with sync_playwright() as p:
     booked = op.locator(".upcoming li").filter(has_text=window)
     expect(booked).to_have_count(1)
     done["booking_id"] = int(booked.get_attribute("data-booking"))
+    # Today's rides are listed by their day; tomorrow's ride has another.
+    done["window_day"] = booked.inner_text()[:10]
+
+    # The caller rings back: five minutes later, please. The change books
+    # the new ride (its window overlaps the old one) and cancels the old.
+    first_id = done["booking_id"]
+    booked.get_by_role("button", name="変更").click()
+    expect(op.locator("#changing")).to_be_visible()
+    later = minutes + 5
+    typed = f"{later // 60:02d}{later % 60:02d}"
+    op.fill("#time", typed)
+    op.press("#time", "Enter")
+    offer = op.locator("#offers .offer").first
+    expect(offer).to_be_visible(timeout=20000)
+    op.keyboard.press("1")
+    op.keyboard.press("Enter")
+    expect(op.locator("#booked")).to_contain_text("変更しました", timeout=20000)
+    expect(op.locator(f'.upcoming li[data-booking="{first_id}"]')).to_have_count(0)
+    changed = op.locator(".upcoming li").filter(has_text=done["window_day"])
+    expect(changed).to_have_count(1)
+    done["booking_id"] = int(changed.get_attribute("data-booking"))
+    done["changed_from"] = first_id
+    assert done["booking_id"] != first_id, done
 
     # Cancel tomorrow's ride, saying why.
     tomorrow = op.locator(f'.upcoming li[data-booking="{tomorrow_id}"]')

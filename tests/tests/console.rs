@@ -1,7 +1,8 @@
 //! The operator console and the driver view in a real browser (Debian's
 //! Chromium driven by Playwright for Python, `tests/python/console_flow.py`):
 //! log in with a password, find a caller by half-width kana, book with an
-//! offer in three keys, cancel another ride with a reason, see the booking
+//! offer in three keys, change it to five minutes later (an overlapping
+//! window), cancel another ride with a reason, see the booking
 //! on the live board, log in on the tablet with a driver token, mark arrived
 //! and boarded, and see the board follow. The test then checks the server's
 //! own record with a gRPC client and the store.
@@ -150,6 +151,7 @@ async fn an_operator_books_a_caller_and_a_driver_picks_them_up() {
     eprintln!("browser flow: {done}");
     let booked = done["booking_id"].as_i64().expect("booking id");
     assert_eq!(done["cancelled_id"].as_i64(), Some(tomorrow.id));
+    let first = done["changed_from"].as_i64().expect("the changed booking");
 
     // The server's record agrees with what the pages showed.
     let b = op
@@ -177,6 +179,18 @@ async fn an_operator_books_a_caller_and_a_driver_picks_them_up() {
         .for_service(service);
     assert_eq!(store.cancel_reason(tomorrow.id).await.expect("reason").as_deref(), Some("家族が送るため"));
     assert_eq!(store.cancel_reason(booked).await.expect("reason"), None);
+    // The change cancelled the first booking, saying by which it was replaced.
+    let old = op
+        .booking
+        .get_booking(pb::GetBookingRequest { booking_id: first })
+        .await
+        .expect("the first booking")
+        .into_inner();
+    assert_eq!(old.status, pb::BookingStatus::Cancelled as i32);
+    assert_eq!(
+        store.cancel_reason(first).await.expect("reason"),
+        Some(format!("changed to booking {booked}"))
+    );
     // The console's reads were audited as the operator's session.
     let audit = store.audit_of_rider(rider.id, 1000).await.expect("audit");
     let sessions: Vec<i64> = store

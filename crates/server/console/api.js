@@ -50,6 +50,8 @@ export function follow(path, kind, onData, onState, onFail) {
       const f = JSON.parse(e.data);
       source.close();
       onFail?.(new ApiError(f.status, f.error, f.message));
+      // The server or the database may be back shortly; a refusal will not.
+      if (f.status >= 500) setTimeout(open, 5000);
     });
     source.onerror = async () => {
       onState?.("reconnecting");
@@ -60,6 +62,16 @@ export function follow(path, kind, onData, onState, onFail) {
         if (r.status === 401) {
           onFail?.(new ApiError(401, "unauthenticated", "log in again"));
           return;
+        }
+        // Let in, yet the stream failed: ask it once to say why.
+        if (r.ok) {
+          const why = await fetch(path, { credentials: "same-origin" });
+          if (why.status >= 400 && why.status < 500) {
+            const body = await why.json().catch(() => ({}));
+            onFail?.(new ApiError(why.status, body.error ?? "refused", body.message ?? why.statusText));
+            return;
+          }
+          why.body?.cancel();
         }
       } catch (e) {
         /* offline: try again below */

@@ -36,9 +36,9 @@ function statusText(s, late) {
 }
 
 // A place as people name it: its label, its stop, or the usual place it is.
-function placeText(p) {
+function placeText(p, ofOpenRider = true) {
   if (p.label) return p.label;
-  const usual = state.rider?.usual_places.find((u) => u.place.point && p.point && near(u.place.point, p.point));
+  const usual = !ofOpenRider ? null : state.rider?.usual_places.find((u) => u.place.point && p.point && near(u.place.point, p.point));
   if (usual) return usual.home ? t("home") : placeText(usual.place);
   if (p.stop_id) {
     const s = state.stops.find((x) => x.id === p.stop_id);
@@ -150,7 +150,7 @@ function wireCaller() {
     if ($("caller").hidden || !state.offers.length) return;
     if (["INPUT", "SELECT"].includes(document.activeElement?.tagName)) return;
     const n = Number(e.key);
-    if (n >= 1 && n <= state.offers.length) {
+    if (n >= 1 && n <= Math.min(3, state.offers.length)) {
       e.preventDefault();
       chooseOffer(n - 1);
     }
@@ -238,6 +238,11 @@ function upcomingItem(b) {
 }
 
 function askReason(li, b) {
+  const open = li.querySelector("form");
+  if (open) {
+    open.querySelector("input").focus();
+    return;
+  }
   const input = el("input", { "aria-label": t("reason"), placeholder: t("reason") });
   const error = el("p", { class: "error", role: "alert" });
   const form = el("form", { class: "row" }, input,
@@ -451,11 +456,12 @@ async function confirmOffer() {
   const offer = state.chosen;
   if (!offer) return;
   try {
-    const b = await api("POST", "/api/v1/bookings", { offer_id: offer.offer_id, idempotency_key: state.bookingKey });
     const old = state.changing;
-    if (old) {
-      await api("POST", `/api/v1/bookings/${old.id}/cancel`, { reason: `changed to booking ${b.id}` });
-    }
+    const b = await api("POST", "/api/v1/bookings", {
+      offer_id: offer.offer_id,
+      idempotency_key: state.bookingKey,
+      replaces: old ? old.id : undefined,
+    });
     await openRider(state.rider.rider.id);
     $("booked").replaceChildren(
       el("strong", {}, old ? t("changed") : t("booked")), el("br"),
@@ -554,7 +560,7 @@ function renderBoard(board) {
     return el("li", { "data-vehicle": v.id }, el("strong", {}, v.name), "  ",
       v.last_event ? `${t("event_" + v.last_event)} ${v.last_event_local}` : "",
       v.delay_minutes ? `  ${t("delay")} ${v.delay_minutes}${t("minutes")} (${v.delay_reason})` : "",
-      next ? `  ${t("next")}: ${next.pickup_eta_local || next.pickup_window_local} ${next.rider_name ?? ""} ${placeText(next.origin)}` : "");
+      next ? `  ${t("next")}: ${next.pickup_eta_local || next.pickup_window_local} ${next.rider_name ?? ""} ${placeText(next.origin, false)}` : "");
   }));
   const rows = [...live].sort((a, b) => a.pickup_window_local.localeCompare(b.pickup_window_local));
   $("board-bookings").querySelector("tbody").replaceChildren(...rows.map((b) =>

@@ -8,50 +8,60 @@ import { t, translate, toggleLanguage } from "./i18n.js";
 import { RoadMap } from "./map.js";
 
 const $ = (id) => document.getElementById(id);
-const QUEUE_KEY = "noriai-driver-queue";
+// One queue per vehicle, so a shared tablet never sends one driver's taps
+// in another's session.
+const queueKey = () => "noriai-driver-queue-" + (state.manifest?.vehicle_id ?? state.who?.vehicle_id ?? "none");
 const state = { who: null, manifest: null, map: null, sending: false };
 
 function queue() {
   try {
-    return JSON.parse(localStorage.getItem(QUEUE_KEY) ?? "[]");
+    return JSON.parse(localStorage.getItem(queueKey()) ?? "[]");
   } catch (e) {
     return [];
   }
 }
 
 function saveQueue(q) {
-  localStorage.setItem(QUEUE_KEY, JSON.stringify(q));
+  localStorage.setItem(queueKey(), JSON.stringify(q));
   $("queue").textContent = q.length ? t("queued", { n: q.length }) : t("allSent");
 }
 
 function report(kind, bookingId) {
   const q = queue();
-  q.push({ event_id: newId(kind), kind, booking_id: bookingId, at: Math.floor(Date.now() / 1000) });
+  q.push({
+    event_id: newId(kind),
+    vehicle_id: state.manifest.vehicle_id,
+    kind,
+    booking_id: bookingId,
+    at: Math.floor(Date.now() / 1000),
+  });
   saveQueue(q);
   render();
   flush();
 }
 
-// Sends queued events in order; stops at the first network failure and
-// tries again later. A refusal is shown and dropped (it would never pass).
+// Sends queued events in order; stops at the first failure that may pass
+// later (network, server, quota, session) and tries again later. A refusal
+// of the event itself is shown and dropped (it would never pass).
 async function flush() {
   if (state.sending) return;
   state.sending = true;
   try {
-    let q = queue();
-    while (q.length) {
+    for (;;) {
+      const next = queue()[0];
+      if (!next) break;
       try {
-        await api("POST", "/api/v1/driver/events", q[0]);
+        await api("POST", "/api/v1/driver/events", next);
       } catch (err) {
-        if (err.status === 0 || err.status >= 500 || err.status === 429) break;
         if (err.status === 401) {
           location.reload();
           break;
         }
+        if (err.status === 0 || err.status === 403 || err.status === 429 || err.status >= 500) break;
         $("refusal").textContent = t("refused") + ": " + err.message;
       }
-      q = queue().slice(1);
-      saveQueue(q);
+      // Removed by id: another tab may have sent and removed it already.
+      saveQueue(queue().filter((e) => e.event_id !== next.event_id));
     }
   } finally {
     state.sending = false;

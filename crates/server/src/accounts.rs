@@ -132,13 +132,19 @@ pub async fn create_login(store: &Store, new: &NewLogin) -> Result<LoginRecord, 
     Ok(store.insert_login(&record, &hash).await?)
 }
 
-/// One rider's data as JSON: the profile, every booking (cancelled ones too)
-/// and the audit entries about them.
+/// One rider's data as JSON: the profile, every booking (cancelled ones too,
+/// with the reasons given) and the audit entries about them.
 pub async fn export_rider(store: &Store, rider_id: i64) -> Result<serde_json::Value, StoreError> {
     let rider = store.get_rider(rider_id).await?;
     let bookings = store.list_bookings(Some(rider_id), None, true).await?;
+    let mut reasons = serde_json::Map::new();
+    for b in &bookings {
+        if let Some(reason) = store.cancel_reason(b.id).await? {
+            reasons.insert(b.id.to_string(), reason.into());
+        }
+    }
     let audit = store.audit_of_rider(rider_id, 100_000).await?;
-    Ok(serde_json::json!({ "rider": rider, "bookings": bookings, "audit": audit }))
+    Ok(serde_json::json!({ "rider": rider, "bookings": bookings, "cancel_reasons": reasons, "audit": audit }))
 }
 
 fn role_to_pb(role: Role) -> pb::Role {

@@ -246,7 +246,7 @@ pub async fn serve(
         towns.clone(),
         roads.clone(),
         live,
-        tls.is_some(),
+        tls.is_some() || !local.ip().is_loopback(),
     ));
     let http_routes = realtime::router(towns.clone()).merge(web::router(console));
     eprintln!(

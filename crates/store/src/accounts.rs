@@ -420,7 +420,7 @@ impl Store {
             return Err(StoreError::NotFound { what: "rider", id });
         }
         let bookings = sqlx::query(
-            "UPDATE bookings SET origin_label = '', destination_label = '', idempotency_key = NULL, \
+            "UPDATE bookings SET origin_label = '', destination_label = '', idempotency_key = NULL, cancel_reason = NULL, \
              origin_lat = ROUND(CAST(origin_lat AS NUMERIC), 2), origin_lon = ROUND(CAST(origin_lon AS NUMERIC), 2), \
              destination_lat = ROUND(CAST(destination_lat AS NUMERIC), 2), \
              destination_lon = ROUND(CAST(destination_lon AS NUMERIC), 2) WHERE rider_id = $1",

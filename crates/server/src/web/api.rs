@@ -214,22 +214,64 @@ pub struct BookOffer {
     /// Made by the page once per booking form, so a double click or a
     /// resend books once.
     idempotency_key: String,
+    /// The rider's booking this one replaces (a change): it is cancelled
+    /// once the new one is booked, and may overlap it until then.
+    #[serde(default)]
+    replaces: Option<i64>,
 }
 
-/// `POST /api/v1/bookings`: books an offer.
+/// `POST /api/v1/bookings`: books an offer (and, for a change, cancels the
+/// booking it replaces; if that fails, the new one is cancelled again).
 pub async fn book(
     State(web): State<Arc<Web>>,
     session: Session,
     body: Body<BookOffer>,
 ) -> Result<Json<BookingView>, ApiError> {
     let Json(b) = body?;
+    let old = match b.replaces {
+        None => None,
+        Some(id) => Some(
+            call(
+                &session,
+                &web,
+                "noriai.v1.BookingService/GetBooking",
+                pb::GetBookingRequest { booking_id: id },
+                |r| web.bookings.get_booking(r),
+            )
+            .await?,
+        ),
+    };
+    if old.as_ref().is_some_and(|o| o.status != pb::BookingStatus::Confirmed as i32) {
+        return Err(ApiError::invalid("replaces", "that booking is cancelled already; book anew"));
+    }
     let req = pb::BookRequest {
         idempotency_key: b.idempotency_key,
         what: Some(pb::book_request::What::OfferId(b.offer_id)),
-        allow_overlap: false,
+        allow_overlap: old.is_some(),
     };
     let booking =
         call(&session, &web, "noriai.v1.BookingService/Book", req, |r| web.bookings.book(r)).await?;
+    if let Some(old) = old {
+        let rider = |x: &pb::Booking| x.trip.as_ref().map(|t| t.rider_id);
+        let cancel_old = if rider(&old) == rider(&booking) {
+            let reason = format!("changed to booking {}", booking.id);
+            let req = pb::CancelRequest { booking_id: old.id, reason };
+            call(&session, &web, "noriai.v1.BookingService/Cancel", req, |r| web.bookings.cancel(r))
+                .await
+                .map(drop)
+        } else {
+            Err(ApiError::invalid("replaces", "is another rider's booking"))
+        };
+        if let Err(e) = cancel_old {
+            let req = pb::CancelRequest {
+                booking_id: booking.id,
+                reason: "the change could not be completed".into(),
+            };
+            let _ = call(&session, &web, "noriai.v1.BookingService/Cancel", req, |r| web.bookings.cancel(r))
+                .await;
+            return Err(e);
+        }
+    }
     Ok(Json(BookingView::from(&booking)))
 }
 
@@ -425,22 +467,61 @@ pub async fn board(
     let boards =
         call(&session, &web, "noriai.v1.OperationsService/WatchDay", req, |r| web.operations.watch_day(r))
             .await?;
-    let stream = async_stream(web, session, boards);
+    let stream = live(web, session, boards, |web, session, known, board| {
+        Box::pin(async move {
+            let mut names = RiderNames { web: web.as_ref(), session, known: std::mem::take(known) };
+            let view = board_view(&board, &mut names).await;
+            *known = names.known;
+            sse_json("board", &view)
+        })
+    });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-fn async_stream(
+/// How often an open live view checks that its session still lets it in
+/// (logged out, expired, revoked): at most this long after, it closes.
+const SESSION_RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
+
+type Rendered<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Event> + Send + 'a>>;
+
+/// A gRPC stream as server-sent events: each item rendered by `render`
+/// (which may keep riders it has read in `known`), the session checked
+/// before every event and every [`SESSION_RECHECK`], and everything stopped
+/// as soon as the browser goes away.
+fn live<T, F>(
     web: Arc<Web>,
     session: Session,
-    mut boards: crate::operations::BoardStream,
-) -> impl Stream<Item = Result<Event, Infallible>> {
+    mut items: std::pin::Pin<Box<dyn Stream<Item = Result<T, tonic::Status>> + Send>>,
+    render: F,
+) -> impl Stream<Item = Result<Event, Infallible>>
+where
+    T: Send + 'static,
+    F: for<'a> Fn(&'a Arc<Web>, &'a Session, &'a mut HashMap<i64, Option<pb::Rider>>, T) -> Rendered<'a>
+        + Send
+        + 'static,
+{
     let (tx, rx) = tokio::sync::mpsc::channel::<Event>(4);
     tokio::spawn(async move {
-        let mut names = RiderNames { web: &web, session: &session, known: HashMap::new() };
-        while let Some(next) = boards.next().await {
+        let mut known = HashMap::new();
+        let mut recheck = tokio::time::interval(SESSION_RECHECK);
+        recheck.tick().await;
+        loop {
+            let next = tokio::select! {
+                () = tx.closed() => return,
+                _ = recheck.tick() => None,
+                n = items.next() => match n {
+                    Some(n) => Some(n),
+                    None => return,
+                },
+            };
+            if let Err(status) = web.gate.authenticate(&session.headers()).await {
+                let _ = tx.send(sse_error(status.into())).await;
+                return;
+            }
             let event = match next {
-                Ok(board) => sse_json("board", &board_view(&board, &mut names).await),
-                Err(status) => sse_error(status.into()),
+                None => continue,
+                Some(Ok(item)) => render(&web, &session, &mut known, item).await,
+                Some(Err(status)) => sse_error(status.into()),
             };
             if tx.send(event).await.is_err() {
                 return;
@@ -475,11 +556,8 @@ pub async fn manifest(
     };
     let req = pb::StreamManifestRequest { vehicle_id, day: q.day };
     let manifests = call(&session, &web, rpc, req, |r| web.drivers.stream_manifest(r)).await?;
-    let stream = manifests.map(|m| {
-        Ok(match m {
-            Ok(m) => sse_json("manifest", &ManifestView::from(&m)),
-            Err(status) => sse_error(status.into()),
-        })
+    let stream = live(web, session, manifests, |_, _, _, m| {
+        Box::pin(async move { sse_json("manifest", &ManifestView::from(&m)) })
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

@@ -40,8 +40,10 @@ pub struct Web {
     pub fleet: crate::fleet::Fleet,
     pub operations: crate::operations::Operations,
     pub drivers: crate::driver::Drivers,
-    /// Served over TLS: the session cookie is then also `Secure`.
-    pub tls: bool,
+    /// The session cookie is `Secure`: served over TLS, or on a network
+    /// address (behind a TLS proxy); only a loopback address without TLS
+    /// (a browser on the same machine) goes without.
+    pub secure_cookie: bool,
     /// How long a driver waits before a no-show may be reported.
     pub no_show_wait_s: i64,
     logins: session::LoginLimits,
@@ -55,7 +57,7 @@ impl Web {
         towns: Arc<Towns>,
         roads: Arc<RoadNetwork>,
         live: noriai_dispatch::live::LiveRules,
-        tls: bool,
+        secure_cookie: bool,
     ) -> Web {
         Web {
             gate,
@@ -66,7 +68,7 @@ impl Web {
             operations: crate::operations::Operations { towns: towns.clone(), roads: roads.clone() },
             drivers: crate::driver::Drivers { towns, roads: roads.clone(), rules: live },
             roads,
-            tls,
+            secure_cookie,
             no_show_wait_s: live.no_show_wait_s,
             logins: session::LoginLimits::new(),
         }

@@ -57,15 +57,35 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| hash_password("\u{0}no login has this password").unwrap_or_default())
 }
 
-/// Password attempts, limited per login name.
+/// Password checks running at once: each takes argon2's 19 MiB and tens
+/// of milliseconds, so a flood of logins waits here instead of exhausting
+/// memory and the blocking threads.
+const CONCURRENT_CHECKS: usize = 2;
+/// How long a login waits for a free check before it is told to retry.
+const CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Names remembered by the per-name limit before forgotten ones are dropped.
+const REMEMBERED_NAMES: usize = 10_000;
+
+/// Password attempts: limited per login name, and checked a few at a time.
 pub(super) struct LoginLimits {
     per_name: DefaultKeyedRateLimiter<String>,
+    checks: tokio::sync::Semaphore,
 }
 
 impl LoginLimits {
     pub(super) fn new() -> LoginLimits {
         let quota = Quota::per_minute(NonZeroU32::new(ATTEMPTS_PER_MINUTE).unwrap_or(NonZeroU32::MIN));
-        LoginLimits { per_name: DefaultKeyedRateLimiter::keyed(quota) }
+        LoginLimits {
+            per_name: DefaultKeyedRateLimiter::keyed(quota),
+            checks: tokio::sync::Semaphore::new(CONCURRENT_CHECKS),
+        }
+    }
+
+    fn admit(&self, name: &str) -> bool {
+        if self.per_name.len() > REMEMBERED_NAMES {
+            self.per_name.retain_recent();
+        }
+        self.per_name.check_key(&name.to_lowercase()).is_ok()
     }
 }
 
@@ -117,9 +137,15 @@ fn same_site(parts: &Parts) -> Result<(), ApiError> {
         ));
     }
     if let Some(origin) = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+        // HTTP/2 carries the host as the URI's authority, HTTP/1.1 as `Host`.
+        let host = parts
+            .uri
+            .authority()
+            .map(|a| a.as_str())
+            .or_else(|| parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()))
+            .unwrap_or("");
         let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-        if origin_host != host {
+        if !origin_host.eq_ignore_ascii_case(host) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "permission_denied",
@@ -200,7 +226,7 @@ pub async fn log_in(
         {
             return Err(unauthenticated("wrong name or password"));
         }
-        if web.logins.per_name.check_key(&name.to_lowercase()).is_err() {
+        if !web.logins.admit(name) {
             return Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "resource_exhausted",
@@ -210,6 +236,17 @@ pub async fn log_in(
         let found = web.store.login_by_name(name).await.map_err(crate::errors::store_status)?;
         let password = body.password.clone();
         let hash = found.as_ref().map_or_else(|| decoy_hash().to_string(), |(_, h)| h.clone());
+        let busy = || {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "resource_exhausted",
+                "many logins at once; try again",
+            )
+        };
+        let _check = match tokio::time::timeout(CHECK_WAIT, web.logins.checks.acquire()).await {
+            Ok(Ok(permit)) => permit,
+            _ => return Err(busy()),
+        };
         let matches =
             tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
         let login = match found {
@@ -236,7 +273,7 @@ pub async fn log_in(
         auth::CreateError::Store(s) => crate::errors::store_status(s),
     })?;
     tracing::info!(session = token.id, role = %role, "console session opened");
-    let secure = if web.tls { "; Secure" } else { "" };
+    let secure = if web.secure_cookie { "; Secure" } else { "" };
     let cookie = format!(
         "{SESSION_COOKIE}={secret}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
         expires_at - now
@@ -300,6 +337,29 @@ mod tests {
         assert!(!verify_password("correct horse battery", "not a hash"));
         // A fresh salt each time.
         assert_ne!(hash, hash_password("correct horse battery").expect("hash"));
+    }
+
+    fn parts(method: Method, uri: &str, headers: &[(&str, &str)]) -> Parts {
+        let mut b = axum::http::Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(()).expect("request").into_parts().0
+    }
+
+    #[test]
+    fn changes_need_the_console_header_and_this_origin() {
+        let ok = [(CONSOLE_HEADER, "1"), ("origin", "https://ops.example.jp:8443")];
+        // HTTP/2 (TLS): the host is the URI's authority, there is no Host header.
+        assert!(same_site(&parts(Method::POST, "https://ops.example.jp:8443/api/v1/quotes", &ok)).is_ok());
+        // HTTP/1.1: the Host header.
+        let h1 = [(CONSOLE_HEADER, "1"), ("origin", "http://127.0.0.1:50051"), ("host", "127.0.0.1:50051")];
+        assert!(same_site(&parts(Method::POST, "/api/v1/quotes", &h1)).is_ok());
+        let other = [(CONSOLE_HEADER, "1"), ("origin", "https://evil.example"), ("host", "127.0.0.1:50051")];
+        assert!(same_site(&parts(Method::POST, "/api/v1/quotes", &other)).is_err());
+        let bare = [("host", "127.0.0.1:50051")];
+        assert!(same_site(&parts(Method::DELETE, "/api/v1/session", &bare)).is_err());
+        assert!(same_site(&parts(Method::GET, "/api/v1/riders", &bare)).is_ok(), "reads need no header");
     }
 
     #[test]
