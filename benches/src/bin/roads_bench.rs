@@ -2,14 +2,21 @@
 //! point-to-point queries and a 100×100 table, each beside plain Dijkstra in the
 //! same run. Medians (and p99 for queries) over repeated runs.
 //!
+//! Then, for every map in `maps/` and `tests/data/` (or the one given), the
+//! hierarchy's node order against the earlier one (no hop term) in the
+//! same run: preparation time, nodes settled per query and query time.
+//!
 //! `cargo run --release -p noriai-benches --bin roads_bench [-- MAP.osm.pbf]`
 
 use noriai_benches::{fmt, quantile, repo_root};
 use noriai_model::LatLon;
-use noriai_roads::{NoProgress, RoadNetwork, Snapped, SpeedProfile};
+use noriai_roads::{
+    ChQuery, ContractionHierarchy, NoProgress, OrderParams, RoadNetwork, Seed, Snapped, SpeedProfile,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::hint::black_box;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 fn time<T>(f: impl FnOnce() -> T) -> (T, Duration) {
@@ -114,12 +121,148 @@ impl RawGraph {
 }
 
 fn main() {
-    let map = std::env::args()
-        .nth(1)
-        .map(Into::into)
-        .unwrap_or_else(|| repo_root().join("maps/liechtenstein-2015.osm.pbf"));
+    let given: Option<PathBuf> = std::env::args().nth(1).map(Into::into);
+    let map = given.clone().unwrap_or_else(|| repo_root().join("maps/liechtenstein-2015.osm.pbf"));
+    detailed(&map);
+    let maps = match given {
+        Some(m) => vec![m],
+        None => ["maps", "tests/data"]
+            .iter()
+            .flat_map(|d| std::fs::read_dir(repo_root().join(d)).into_iter().flatten().flatten())
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().ends_with(".osm.pbf"))
+            .collect(),
+    };
+    node_order(&maps);
+}
+
+/// One hierarchy's queries between random junction pairs: times and settled nodes.
+struct Searches {
+    times: Vec<Duration>,
+    settled: Vec<Duration>,
+    answers: Vec<Option<u32>>,
+}
+
+fn search(ch: &ContractionHierarchy, pairs: &[(u32, u32)]) -> Searches {
+    let mut q = ChQuery::new(ch);
+    let seed = |v| Seed { node: v, time_ms: 0, length_dm: 0 };
+    let mut out = Searches { times: Vec::new(), settled: Vec::new(), answers: Vec::new() };
+    for &(a, b) in pairs {
+        let (m, d) = time(|| q.shortest(&[seed(a)], &[seed(b)]));
+        out.times.push(d);
+        // Counts carried as nanoseconds so the same quantile helper reads them.
+        out.settled.push(Duration::from_nanos(q.settled() as u64));
+        out.answers.push(m.map(|m| m.time_ms));
+    }
+    out
+}
+
+/// A town-like grid road graph of `side`² junctions, larger than any map
+/// here: jittered blocks of 100 m, every tenth street an arterial twice as
+/// fast, a few one-way streets; the same for a seed.
+fn synthetic_grid(side: u32, seed: u64) -> noriai_roads::graph::RoadGraph {
+    use noriai_roads::graph::{Piece, RoadGraph};
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut g = RoadGraph::default();
+    let id = |r: u32, c: u32| r * side + c;
+    for r in 0..side {
+        for c in 0..side {
+            let lat = 40.0 + f64::from(r) * 0.0009 + rng.random_range(-0.0002..0.0002);
+            let lon = 140.0 + f64::from(c) * 0.0012 + rng.random_range(-0.0002..0.0002);
+            g.nodes.push(LatLon { lat, lon });
+        }
+    }
+    for r in 0..side {
+        for c in 0..side {
+            for (r2, c2, arterial) in [(r + 1, c, c % 10 == 0), (r, c + 1, r % 10 == 0)] {
+                if r2 >= side || c2 >= side {
+                    continue;
+                }
+                let (a, b) = (id(r, c), id(r2, c2));
+                let metres = g.nodes[a as usize].distance_m(g.nodes[b as usize]);
+                let kmh = if arterial { 50.0 } else { 25.0 * rng.random_range(0.8..1.2) };
+                let ms = (metres / (kmh / 3.6) * 1000.0).round() as u32;
+                let one_way = !arterial && rng.random_bool(0.05);
+                let start = g.shape.len() as u32;
+                g.shape.push(g.nodes[a as usize]);
+                g.shape.push(g.nodes[b as usize]);
+                g.pieces.push(Piece {
+                    a,
+                    b,
+                    time_ab_ms: ms,
+                    time_ba_ms: if one_way { noriai_roads::graph::NO_ARC } else { ms },
+                    length_dm: (metres * 10.0).round() as u32,
+                    shape_start: start,
+                    shape_end: start + 2,
+                });
+            }
+        }
+    }
+    g
+}
+
+fn node_order(maps: &[PathBuf]) {
+    let profile = SpeedProfile::default();
+    println!();
+    println!("node order: this version against the earlier one (no hop term), same graph, same run");
+    println!(
+        "{:<30} {:>9}  {:>21}  {:>15}  {:>15}  {:>27}",
+        "graph", "junctions", "prepare new / old", "settled new", "settled old", "query median new / old"
+    );
+    for map in maps {
+        let Ok((net, _)) = RoadNetwork::import(map, &profile, &NoProgress) else { continue };
+        let name = map.file_name().map_or_else(String::new, |f| f.to_string_lossy().into_owned());
+        compare_orders(&name, net.graph());
+    }
+    for side in [71, 141, 283] {
+        compare_orders(&format!("synthetic grid {side}x{side}"), &synthetic_grid(side, 5));
+    }
+}
+
+/// Builds the hierarchy of `g` with both orders and compares them on the
+/// same random junction pairs (their answers must agree).
+fn compare_orders(name: &str, g: &noriai_roads::graph::RoadGraph) {
+    let n = g.nodes.len() as u32;
+    if n < 2 {
+        return;
+    }
+    let (mut new_prep, mut old_prep) = (Vec::new(), Vec::new());
+    let (mut new_ch, mut old_ch) = (None, None);
+    let runs = if n > 20_000 { 1 } else { 3 };
+    for _ in 0..runs {
+        let (c, d) = time(|| ContractionHierarchy::build_with(g, OrderParams::default(), || {}));
+        new_prep.push(d);
+        new_ch = Some(c);
+        let (c, d) = time(|| ContractionHierarchy::build_with(g, OrderParams::earlier(), || {}));
+        old_prep.push(d);
+        old_ch = Some(c);
+    }
+    let (new_ch, old_ch) = (new_ch.expect("built"), old_ch.expect("built"));
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let pairs: Vec<(u32, u32)> =
+        (0..5_000).map(|_| (rng.random_range(0..n), rng.random_range(0..n))).collect();
+    let (mut new, mut old) = (search(&new_ch, &pairs), search(&old_ch, &pairs));
+    assert_eq!(new.answers, old.answers, "{name}: the two hierarchies disagree");
+    let settled =
+        |s: &mut Vec<Duration>| format!("{} ({})", quantile(s, 0.5).as_nanos(), quantile(s, 0.99).as_nanos());
+    let (np, op) = (quantile(&mut new_prep, 0.5), quantile(&mut old_prep, 0.5));
+    let (nq, oq) = (quantile(&mut new.times, 0.5), quantile(&mut old.times, 0.5));
+    println!(
+        "{name:<30} {n:>9}  {:>10} / {:>8}  {:>15}  {:>15}  {:>9} / {:>9} ({:.2}x)",
+        fmt(np),
+        fmt(op),
+        settled(&mut new.settled),
+        settled(&mut old.settled),
+        fmt(nq),
+        fmt(oq),
+        oq.as_secs_f64() / nq.as_secs_f64(),
+    );
+}
+
+fn detailed(map: &std::path::Path) {
     let profile = SpeedProfile::default();
     println!("map: {}", map.display());
+    let map = map.to_path_buf();
 
     let mut imports = Vec::new();
     let mut net = None;

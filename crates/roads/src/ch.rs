@@ -11,9 +11,51 @@ use std::collections::BinaryHeap;
 /// Marks `ChEdge::via` as an original arc rather than a shortcut's middle node.
 const ORIGINAL: u32 = 1 << 31;
 pub(crate) const INF: u32 = u32::MAX;
-/// Witness searches stop after this many settled nodes; a missed witness only
-/// costs a superfluous shortcut, never a wrong answer.
-const WITNESS_SETTLE_LIMIT: usize = 300;
+/// How nodes are ordered for contraction. The priority of a node is a
+/// weighted sum of what contracting it would do; the least goes first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OrderParams {
+    /// Per shortcut added minus edge removed (the edge difference).
+    pub edge_difference: i64,
+    /// Per road arc the added shortcuts stand for, minus those of the
+    /// removed edges: keeps shortcuts short in hops, so the levels even out.
+    pub hop_difference: i64,
+    /// Per neighbour already contracted: spreads contraction over the map.
+    pub deleted_neighbours: i64,
+    /// Per level of the hierarchy below the node.
+    pub level: i64,
+    /// Witness searches while estimating a priority stop after this many
+    /// settled nodes; a missed witness only overestimates the priority.
+    pub estimate_settle_limit: usize,
+    /// Witness searches while contracting stop after this many settled
+    /// nodes; a missed witness only costs a superfluous shortcut, never a
+    /// wrong answer.
+    pub contract_settle_limit: usize,
+}
+
+impl Default for OrderParams {
+    fn default() -> Self {
+        // Chosen with roads_bench on the maps here and synthetic grids up
+        // to 20,000 junctions; re-estimating neighbours after each
+        // contraction was measured too and only made preparation slower.
+        Self {
+            edge_difference: 2,
+            hop_difference: 1,
+            deleted_neighbours: 1,
+            level: 2,
+            estimate_settle_limit: 300,
+            contract_settle_limit: 300,
+        }
+    }
+}
+
+impl OrderParams {
+    /// The order of earlier versions (no hop term, level weighed once):
+    /// the baseline `roads_bench` measures against.
+    pub fn earlier() -> Self {
+        Self { hop_difference: 0, level: 1, ..Self::default() }
+    }
+}
 
 /// An edge of the hierarchy, stored at its lower-ranked end. Nodes are ranks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +89,8 @@ struct DynEdge {
     time: u32,
     length: u32,
     via: u32,
+    /// Road arcs the edge stands for (1 for an arc).
+    hops: u32,
 }
 
 fn add_or_improve(list: &mut Vec<DynEdge>, e: DynEdge) {
@@ -84,6 +128,7 @@ impl Scratch {
 }
 
 struct Contractor {
+    params: OrderParams,
     out: Vec<Vec<DynEdge>>,
     inn: Vec<Vec<DynEdge>>,
     deleted_neighbours: Vec<u32>,
@@ -94,8 +139,9 @@ struct Contractor {
 }
 
 impl Contractor {
-    /// Shortcuts `(u, x, edge)` needed to contract `v`.
-    fn shortcuts(&mut self, v: u32) -> Vec<(u32, DynEdge)> {
+    /// Shortcuts `(u, x, edge)` needed to contract `v`, with witness
+    /// searches settling at most `settle_limit` nodes.
+    fn shortcuts(&mut self, v: u32, settle_limit: usize) -> Vec<(u32, DynEdge)> {
         let mut result = Vec::new();
         let outs = std::mem::take(&mut self.out[v as usize]);
         for e_in in &self.inn[v as usize] {
@@ -103,7 +149,7 @@ impl Contractor {
             let max_out = outs.iter().filter(|o| o.node != u).map(|o| o.time).max();
             let Some(max_out) = max_out else { continue };
             let limit = e_in.time.saturating_add(max_out);
-            witness_search(&self.out, &mut self.scratch, u, v, limit);
+            witness_search(&self.out, &mut self.scratch, u, v, limit, settle_limit);
             for o in outs.iter().filter(|o| o.node != u) {
                 let via_v = e_in.time.saturating_add(o.time);
                 if self.scratch.dist[o.node as usize] > via_v {
@@ -114,6 +160,7 @@ impl Contractor {
                             time: via_v,
                             length: e_in.length.saturating_add(o.length),
                             via: v,
+                            hops: e_in.hops.saturating_add(o.hops),
                         },
                     ));
                 }
@@ -125,14 +172,29 @@ impl Contractor {
     }
 
     fn priority(&mut self, v: u32) -> i64 {
-        let shortcuts = self.shortcuts(v).len() as i64;
-        let removed = (self.out[v as usize].len() + self.inn[v as usize].len()) as i64;
-        2 * shortcuts - removed + self.deleted_neighbours[v as usize] as i64 + self.level[v as usize] as i64
+        let p = self.params;
+        let shortcuts = self.shortcuts(v, p.estimate_settle_limit);
+        let added = shortcuts.len() as i64;
+        let added_hops: i64 = shortcuts.iter().map(|(_, e)| i64::from(e.hops)).sum();
+        let (out, inn) = (&self.out[v as usize], &self.inn[v as usize]);
+        let removed = (out.len() + inn.len()) as i64;
+        let removed_hops: i64 = out.iter().chain(inn).map(|e| i64::from(e.hops)).sum();
+        p.edge_difference * (added - removed)
+            + p.hop_difference * (added_hops - removed_hops)
+            + p.deleted_neighbours * i64::from(self.deleted_neighbours[v as usize])
+            + p.level * i64::from(self.level[v as usize])
     }
 }
 
 /// Dijkstra from `source` in the remaining graph, ignoring `avoid`, up to `limit`.
-fn witness_search(out: &[Vec<DynEdge>], s: &mut Scratch, source: u32, avoid: u32, limit: u32) {
+fn witness_search(
+    out: &[Vec<DynEdge>],
+    s: &mut Scratch,
+    source: u32,
+    avoid: u32,
+    limit: u32,
+    settle_limit: usize,
+) {
     s.set(source, 0);
     s.heap.push(Reverse((0, source)));
     let mut settled = 0;
@@ -140,7 +202,7 @@ fn witness_search(out: &[Vec<DynEdge>], s: &mut Scratch, source: u32, avoid: u32
         if d > s.dist[v as usize] {
             continue;
         }
-        if d > limit || settled >= WITNESS_SETTLE_LIMIT {
+        if d > limit || settled >= settle_limit {
             break;
         }
         settled += 1;
@@ -160,9 +222,15 @@ fn witness_search(out: &[Vec<DynEdge>], s: &mut Scratch, source: u32, avoid: u32
 impl ContractionHierarchy {
     /// Contracts every node of `graph`. `on_contracted` is called once per node
     /// (for progress bars).
-    pub fn build(graph: &RoadGraph, mut on_contracted: impl FnMut()) -> Self {
+    pub fn build(graph: &RoadGraph, on_contracted: impl FnMut()) -> Self {
+        Self::build_with(graph, OrderParams::default(), on_contracted)
+    }
+
+    /// [`ContractionHierarchy::build`] with another node order.
+    pub fn build_with(graph: &RoadGraph, params: OrderParams, mut on_contracted: impl FnMut()) -> Self {
         let n = graph.nodes.len();
         let mut c = Contractor {
+            params,
             out: vec![Vec::new(); n],
             inn: vec![Vec::new(); n],
             deleted_neighbours: vec![0; n],
@@ -175,8 +243,9 @@ impl ContractionHierarchy {
                 continue;
             }
             let length = graph.arc_length_dm(arc);
-            add_or_improve(&mut c.out[t as usize], DynEdge { node: h, time, length, via: ORIGINAL | arc });
-            add_or_improve(&mut c.inn[h as usize], DynEdge { node: t, time, length, via: ORIGINAL | arc });
+            let e = DynEdge { node: h, time, length, via: ORIGINAL | arc, hops: 1 };
+            add_or_improve(&mut c.out[t as usize], e);
+            add_or_improve(&mut c.inn[h as usize], DynEdge { node: t, ..e });
         }
         let mut heap: BinaryHeap<Reverse<(i64, u32)>> =
             (0..n as u32).map(|v| Reverse((c.priority(v), v))).collect();
@@ -194,7 +263,7 @@ impl ContractionHierarchy {
                 heap.push(Reverse((p, v)));
                 continue;
             }
-            let shortcuts = c.shortcuts(v);
+            let shortcuts = c.shortcuts(v, c.params.contract_settle_limit);
             rank[v as usize] = next_rank;
             next_rank += 1;
             let outs = std::mem::take(&mut c.out[v as usize]);
@@ -381,6 +450,8 @@ pub struct ChQuery<'a> {
     ch: &'a ContractionHierarchy,
     fwd: Side,
     bwd: Side,
+    /// Nodes settled by the last [`ChQuery::shortest`], both directions.
+    settled: usize,
 }
 
 /// Result of a point-to-point search: time, length and the meeting (graph) node.
@@ -394,13 +465,20 @@ pub struct Meeting {
 impl<'a> ChQuery<'a> {
     pub fn new(ch: &'a ContractionHierarchy) -> Self {
         let n = ch.node_count();
-        Self { ch, fwd: Side::new(n), bwd: Side::new(n) }
+        Self { ch, fwd: Side::new(n), bwd: Side::new(n), settled: 0 }
+    }
+
+    /// Nodes the last [`ChQuery::shortest`] settled in both directions: the
+    /// measure of a hierarchy's quality, independent of the machine.
+    pub fn settled(&self) -> usize {
+        self.settled
     }
 
     /// Shortest time from any source seed to any target seed.
     pub fn shortest(&mut self, sources: &[Seed], targets: &[Seed]) -> Option<Meeting> {
         self.fwd.reset();
         self.bwd.reset();
+        self.settled = 0;
         self.fwd.seed(sources, &self.ch.rank);
         self.bwd.seed(targets, &self.ch.rank);
         let mut best: Option<Meeting> = None;
@@ -416,6 +494,7 @@ impl<'a> ChQuery<'a> {
             if d > this.time[v as usize] {
                 continue;
             }
+            self.settled += 1;
             let ot = other.time[v as usize];
             if ot != INF {
                 let total = d.saturating_add(ot);

@@ -19,7 +19,7 @@ pub mod snap;
 pub mod store;
 pub mod table;
 
-pub use ch::{ChQuery, ContractionHierarchy, Seed};
+pub use ch::{ChQuery, ContractionHierarchy, OrderParams, Seed};
 pub use error::{RoadsError, SnapError};
 pub use graph::RoadGraph;
 pub use import::ImportReport;
