@@ -250,8 +250,17 @@ pub fn digest_hex(secret: &str) -> String {
 /// Creates a token and returns its record and its secret, which is shown
 /// once and never stored.
 pub async fn create_token(store: &Store, token: &TokenRecord) -> Result<(TokenRecord, String), CreateError> {
+    create_session(store, token, noriai_store::SessionOf::Nothing).await
+}
+
+/// [`create_token`] for a console session opened from a token or a login.
+pub async fn create_session(
+    store: &Store,
+    token: &TokenRecord,
+    of: noriai_store::SessionOf,
+) -> Result<(TokenRecord, String), CreateError> {
     let secret = new_secret().map_err(|e| CreateError::Random(e.to_string()))?;
-    let saved = store.insert_token(&digest_hex(&secret), token).await?;
+    let saved = store.insert_session(&digest_hex(&secret), token, of).await?;
     Ok((saved, secret))
 }
 

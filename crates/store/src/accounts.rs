@@ -115,6 +115,17 @@ async fn check_holder(
     Ok(())
 }
 
+/// What a console session was opened from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionOf {
+    /// Not a session: a token of its own.
+    Nothing,
+    /// A token pasted into the login form.
+    Token(i64),
+    /// A login's name and password.
+    Login(i64),
+}
+
 fn login_from_row(row: &AnyRow) -> Result<LoginRecord, StoreError> {
     let role_name: String = row.try_get("role")?;
     let role = Role::from_name(&role_name)
@@ -142,11 +153,28 @@ impl Store {
         secret_sha256: &str,
         token: &TokenRecord,
     ) -> Result<TokenRecord, StoreError> {
+        self.insert_session(secret_sha256, token, SessionOf::Nothing).await
+    }
+
+    /// [`Store::insert_token`] for a console session, which stops being
+    /// usable when what it was opened from is revoked or disabled (see
+    /// [`Store::token_by_digest`]).
+    pub async fn insert_session(
+        &self,
+        secret_sha256: &str,
+        token: &TokenRecord,
+        of: SessionOf,
+    ) -> Result<TokenRecord, StoreError> {
+        let (parent, login) = match of {
+            SessionOf::Nothing => (None, None),
+            SessionOf::Token(id) => (Some(id), None),
+            SessionOf::Login(id) => (None, Some(id)),
+        };
         let mut w = self.begin_write().await?;
         check_holder(&mut w.tx, token.service, token.scope).await?;
         let inserted = sqlx::query_scalar(
             "INSERT INTO tokens (secret_sha256, role, vehicle_id, rider_id, name, created_at, expires_at, \
-             service_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+             service_id, parent_id, login_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
         )
         .bind(secret_sha256)
         .bind(token.role.name())
@@ -156,6 +184,8 @@ impl Store {
         .bind(token.created_at)
         .bind(token.expires_at)
         .bind(token.service)
+        .bind(parent)
+        .bind(login)
         .fetch_one(&mut *w.tx)
         .await;
         let id: i64 = match inserted {
@@ -177,16 +207,22 @@ impl Store {
     }
 
     /// The token whose secret has this SHA-256 digest (hex), revoked and
-    /// expired ones included, with the stored digest.
+    /// expired ones included, with the stored digest. A session counts as
+    /// revoked from when its parent token was revoked or its login disabled.
     pub async fn token_by_digest(
         &self,
         secret_sha256: &str,
     ) -> Result<Option<(TokenRecord, String)>, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            token_columns!(),
-            ", secret_sha256 FROM tokens WHERE secret_sha256 = $1"
-        ))
+        let row = sqlx::query(
+            "SELECT t.id, t.role, t.vehicle_id, t.rider_id, t.service_id, t.name, t.created_at, t.expires_at, \
+             CASE WHEN t.revoked_at IS NOT NULL THEN t.revoked_at \
+                  WHEN p.revoked_at IS NOT NULL THEN p.revoked_at \
+                  ELSE l.disabled_at END AS revoked_at, \
+             t.secret_sha256 FROM tokens t \
+             LEFT JOIN tokens p ON p.id = t.parent_id \
+             LEFT JOIN console_logins l ON l.id = t.login_id \
+             WHERE t.secret_sha256 = $1",
+        )
         .bind(secret_sha256)
         .fetch_optional(&self.pool)
         .await?;

@@ -45,6 +45,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+pub use accounts::SessionOf;
 pub use error::{StoreError, is_unreachable};
 pub use plans::VehicleDayPlan;
 pub use text::{fold_for_search, phone_digits, plain_phone, reading};

@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Pa
 use axum::response::{IntoResponse, Response};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use noriai_model::access::{Role, TokenRecord};
+use noriai_store::SessionOf;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -206,7 +207,7 @@ pub async fn log_in(
         ));
     }
     let now = now_unix();
-    let (source, role, scope, service, expires_at) = if !body.token.trim().is_empty() {
+    let (source, of, role, scope, service, expires_at) = if !body.token.trim().is_empty() {
         let mut h = HeaderMap::new();
         let bearer = HeaderValue::from_str(&format!("Bearer {}", body.token.trim()))
             .map_err(|_| unauthenticated("malformed token"))?;
@@ -216,7 +217,8 @@ pub async fn log_in(
             return Err(ApiError::new(StatusCode::FORBIDDEN, "permission_denied", "riders have no console"));
         }
         let expires = token.expires_at.map_or(now + SESSION_S, |t| t.min(now + SESSION_S));
-        (format!("console session (token {})", token.id), token.role, token.scope, token.service, expires)
+        let name = format!("console session (token {})", token.id);
+        (name, SessionOf::Token(token.id), token.role, token.scope, token.service, expires)
     } else {
         let name = body.name.trim();
         if name.is_empty() || body.password.is_empty() {
@@ -256,7 +258,8 @@ pub async fn log_in(
                 return Err(unauthenticated("wrong name or password"));
             }
         };
-        (login_session_name(&login.name), login.role, login.scope, login.service, now + SESSION_S)
+        let name = login_session_name(&login.name);
+        (name, SessionOf::Login(login.id), login.role, login.scope, login.service, now + SESSION_S)
     };
     let record = TokenRecord {
         id: 0,
@@ -268,7 +271,7 @@ pub async fn log_in(
         expires_at: Some(expires_at),
         revoked_at: None,
     };
-    let (token, secret) = auth::create_token(&web.store, &record).await.map_err(|e| match e {
+    let (token, secret) = auth::create_session(&web.store, &record, of).await.map_err(|e| match e {
         auth::CreateError::Random(m) => tonic::Status::internal(m),
         auth::CreateError::Store(s) => crate::errors::store_status(s),
     })?;
@@ -315,7 +318,7 @@ pub async fn log_out(State(web): State<Arc<Web>>, session: Session) -> Result<Re
     Ok(response)
 }
 
-/// The name of a login's session tokens, by which disabling the login ends them.
+/// The name of a login's session tokens, as token lists show it.
 pub fn login_session_name(login: &str) -> String {
     format!("console session (login {login})")
 }

@@ -15,3 +15,8 @@ CREATE TABLE console_logins (
 
 -- Why a booking was cancelled, as the operator recorded it.
 ALTER TABLE bookings ADD COLUMN cancel_reason TEXT;
+
+-- A console session is a token opened from another token or from a login;
+-- it stops when its parent token is revoked or its login disabled.
+ALTER TABLE tokens ADD COLUMN parent_id INTEGER REFERENCES tokens (id);
+ALTER TABLE tokens ADD COLUMN login_id INTEGER REFERENCES console_logins (id);

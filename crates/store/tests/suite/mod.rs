@@ -9,7 +9,7 @@ use noriai_model::service::{
     Booking, BookingRules, BookingStatus, FleetVehicle, Needs, Place, PlaceKind, PlanStop, Rider, ServiceDay,
     Shift, StopAction, StopRecord, TownService, Trip, TripTime, WindowStage,
 };
-use noriai_store::{Store, StoreError, VehicleDayPlan};
+use noriai_store::{SessionOf, Store, StoreError, VehicleDayPlan};
 
 use crate::TestDb;
 
@@ -1134,7 +1134,19 @@ pub async fn console_logins_are_unique_scoped_and_disabled(db: TestDb) {
     ));
     assert_eq!(store.list_logins(None).await.unwrap(), vec![sato.clone(), kimura.clone()]);
     assert_eq!(store.list_logins(Some(noriai_store::FIRST_SERVICE + 1)).await.unwrap(), vec![]);
+    // Sessions end with their login, or with the token they were opened from.
+    let session = token(Role::Operator, Scope::Service, "session");
+    let of_sato = store.insert_session("s1", &session, SessionOf::Login(sato.id)).await.unwrap();
+    let parent = store.insert_token("p1", &token(Role::Operator, Scope::Service, "desk")).await.unwrap();
+    let of_parent = store.insert_session("s2", &session, SessionOf::Token(parent.id)).await.unwrap();
+    let revoked_at =
+        |d: &'static str| async move { store.token_by_digest(d).await.unwrap().expect("token").0.revoked_at };
+    assert_eq!((revoked_at("s1").await, revoked_at("s2").await), (None, None));
+    store.revoke_token(parent.id, None, 4_000).await.unwrap();
+    assert_eq!(revoked_at("s2").await, Some(4_000), "the parent's revocation ends session {}", of_parent.id);
+    assert_eq!(revoked_at("s1").await, None);
     let off = store.disable_login("sato", None, 5_000).await.unwrap();
+    assert_eq!(revoked_at("s1").await, Some(5_000), "disabling the login ends session {}", of_sato.id);
     assert_eq!(off.disabled_at, Some(5_000));
     assert_eq!(
         store.disable_login("sato", None, 6_000).await.unwrap().disabled_at,
