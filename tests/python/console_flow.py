@@ -163,13 +163,21 @@ with sync_playwright() as p:
     shot(op, "05-board")
 
     # The driver, on a tablet, logs in with a token and works the stop.
-    tablet = browser.new_context(viewport={"width": 820, "height": 1180}, locale="ja-JP")
+    # The tablet's location service says it is at the rider's door.
+    tablet = browser.new_context(
+        viewport={"width": 820, "height": 1180},
+        locale="ja-JP",
+        geolocation={"latitude": 47.1411, "longitude": 9.5216},
+        permissions=["geolocation"],
+    )
     drv = tablet.new_page()
     drv.on("pageerror", lambda e: errors.append(str(e)))
     drv.goto(url + "/driver")
     drv.click("summary")
     drv.fill("#login-token", driver_token)
-    drv.press("#login-token", "Enter")
+    with drv.expect_response("**/api/v1/driver/positions", timeout=20000) as sent:
+        drv.press("#login-token", "Enter")
+    assert sent.value.status == 200, sent.value.status
     stop = drv.locator(f'.stop.next[data-booking="{done["booking_id"]}"][data-pickup="true"]')
     expect(stop).to_contain_text("山田 花子")
     expect(stop).to_contain_text("0172-55-0100")

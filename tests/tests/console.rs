@@ -191,6 +191,12 @@ async fn an_operator_books_a_caller_and_a_driver_picks_them_up() {
         store.cancel_reason(first).await.expect("reason"),
         Some(format!("changed to booking {booked}"))
     );
+    // The tablet sent where it was, from its location service.
+    let seen = store.last_position(vehicle).await.expect("positions").expect("a position from the tablet");
+    assert!(
+        (seen.location.lat - 47.1411).abs() < 1e-6 && (seen.location.lon - 9.5216).abs() < 1e-6,
+        "{seen:?}"
+    );
     // The console's reads were audited as the operator's session.
     let audit = store.audit_of_rider(rider.id, 1000).await.expect("audit");
     let sessions: Vec<i64> = store

@@ -68,6 +68,42 @@ async function flush() {
   }
 }
 
+// Where the vehicle is, from the tablet's location service: read as it
+// moves, sent every 10 s (kept and sent later after a network gap).
+const positions = [];
+
+function watchPosition() {
+  if (!navigator.geolocation) return;
+  navigator.geolocation.watchPosition(
+    (p) => {
+      positions.push({
+        at: Math.floor(p.timestamp / 1000),
+        lat: p.coords.latitude,
+        lon: p.coords.longitude,
+        heading_deg: Number.isFinite(p.coords.heading) ? p.coords.heading : undefined,
+        speed_kmh: Number.isFinite(p.coords.speed) ? p.coords.speed * 3.6 : undefined,
+      });
+      if (positions.length > 200) positions.splice(0, positions.length - 200);
+      if (!state.sentOnce) sendPositions();
+    },
+    () => {},
+    { enableHighAccuracy: true, maximumAge: 5000 },
+  );
+  setInterval(sendPositions, 10000);
+  setTimeout(sendPositions, 1000);
+}
+
+async function sendPositions() {
+  if (!positions.length || !state.manifest) return;
+  const batch = positions.splice(0, positions.length);
+  try {
+    await api("POST", "/api/v1/driver/positions", { vehicle_id: state.manifest.vehicle_id, positions: batch });
+    state.sentOnce = true;
+  } catch (err) {
+    if (err.status === 0 || err.status >= 500 || err.status === 429) positions.unshift(...batch);
+  }
+}
+
 function pending(bookingId) {
   return queue().filter((e) => e.booking_id === bookingId).map((e) => e.kind);
 }
@@ -187,12 +223,14 @@ function start() {
   follow(path, "manifest", (m) => {
     state.manifest = m;
     render();
+    if (!state.sentOnce) sendPositions();
   }, (s) => ($("link-state").textContent = t(s)), (err) => {
     if (err.status === 401) location.reload();
     $("refusal").textContent = err.message;
   });
   saveQueue(queue());
   flush();
+  watchPosition();
   setInterval(flush, 5000);
   setInterval(render, 30000);
   window.addEventListener("online", flush);

@@ -436,15 +436,29 @@ impl DriverService for Drivers {
         req: Request<Streaming<pb::PositionReport>>,
     ) -> Result<Response<pb::ReportPositionsResponse>, Status> {
         let caller = Caller::of(&req)?;
-        let town = self.towns.of(&caller).await?;
-        let mut stream = req.into_inner();
+        let stored = self.take_positions(&caller, req.into_inner()).await?;
+        Ok(Response::new(pb::ReportPositionsResponse { stored }))
+    }
+}
+
+impl Drivers {
+    /// Stores a vehicle's reported positions, for gRPC's client stream and
+    /// the tablet's batches alike; returns how many were stored.
+    pub(crate) async fn take_positions(
+        &self,
+        caller: &Caller,
+        mut reports: impl tokio_stream::Stream<Item = Result<pb::PositionReport, Status>> + Unpin,
+    ) -> Result<u64, Status> {
+        use tokio_stream::StreamExt;
+        let town = self.towns.of(caller).await?;
         let mut stored = 0u64;
         let mut checked: BTreeSet<i64> = BTreeSet::new();
         let mut touched = 0i64;
-        while let Some(report) = stream.message().await? {
+        while let Some(report) = reports.next().await {
+            let report = report?;
             let now = now_unix();
             if !checked.contains(&report.vehicle_id) {
-                self.vehicle_for(&caller, &town, report.vehicle_id).await?;
+                self.vehicle_for(caller, &town, report.vehicle_id).await?;
                 checked.insert(report.vehicle_id);
             }
             let at = reported_at(report.at.as_ref(), now)?;
@@ -462,6 +476,6 @@ impl DriverService for Drivers {
                 touched = now;
             }
         }
-        Ok(Response::new(pb::ReportPositionsResponse { stored }))
+        Ok(stored)
     }
 }

@@ -647,3 +647,58 @@ pub async fn report_event(
     let answer = call(&session, &web, rpc, req, |r| web.drivers.report_event(r)).await?;
     Ok(Json(EventAnswer { event_id: answer.event_id, duplicate: answer.duplicate }))
 }
+
+/// One position from the tablet's location service.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TabletPosition {
+    /// Unix seconds when the tablet read it.
+    at: i64,
+    lat: f64,
+    lon: f64,
+    #[serde(default)]
+    heading_deg: Option<f64>,
+    #[serde(default)]
+    speed_kmh: Option<f64>,
+}
+
+/// Positions one batch may carry (a tablet sends one every few seconds,
+/// batched after a network gap).
+const MAX_POSITIONS: usize = 200;
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PositionBatch {
+    #[serde(default)]
+    vehicle_id: Option<i64>,
+    positions: Vec<TabletPosition>,
+}
+
+/// `POST /api/v1/driver/positions`: where the vehicle has been, stored as
+/// `ReportPositions` stores a gRPC client's stream.
+pub async fn report_positions(
+    State(web): State<Arc<Web>>,
+    session: Session,
+    body: Body<PositionBatch>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(batch) = body?;
+    if batch.positions.len() > MAX_POSITIONS {
+        return Err(ApiError::invalid("positions", format!("at most {MAX_POSITIONS} a call")));
+    }
+    let caller = super::admit(&session, &web, "noriai.v1.DriverService/ReportPositions").await?;
+    let vehicle_id = match batch.vehicle_id.or(caller.scope.vehicle()) {
+        Some(v) => v,
+        None => return Err(ApiError::invalid("vehicle_id", "name the vehicle")),
+    };
+    let reports = batch.positions.into_iter().map(move |p| {
+        Ok(pb::PositionReport {
+            vehicle_id,
+            at: Some(prost_types::Timestamp { seconds: p.at, nanos: 0 }),
+            position: Some(pb::LatLon { lat: p.lat, lon: p.lon }),
+            heading_deg: p.heading_deg.unwrap_or(f64::NAN),
+            speed_kmh: p.speed_kmh.unwrap_or(f64::NAN),
+        })
+    });
+    let stored = web.drivers.take_positions(&caller, tokio_stream::iter(reports)).await?;
+    Ok(Json(serde_json::json!({ "stored": stored })))
+}

@@ -95,6 +95,7 @@ pub fn router(web: Arc<Web>) -> axum::Router {
         .route("/api/v1/map/extent", get(map::extent))
         .route("/api/v1/driver/manifest", get(api::manifest))
         .route("/api/v1/driver/events", post(api::report_event))
+        .route("/api/v1/driver/positions", post(api::report_positions))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(security_headers))
