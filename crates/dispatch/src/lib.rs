@@ -24,7 +24,7 @@ pub use euclid::Euclidean;
 pub use online::{Alternative, LivePlan, NoOffer, Offer, OfferOptions, OnlineError, Reason, insert};
 pub use policy::{Policy, Wish};
 pub use problem::{Objective, Problem, ProblemError};
-pub use solve::{Budget, Solution, SolveParams, solve};
+pub use solve::{Budget, Solution, SolveParams, solve, solve_threads};
 
 #[cfg(test)]
 mod proptests;

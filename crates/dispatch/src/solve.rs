@@ -366,6 +366,50 @@ impl Ctx<'_> {
     }
 }
 
+/// The seed of search `i` of a parallel solve: search 0 keeps the given
+/// seed, so one thread is exactly [`solve`].
+fn search_seed(seed: u64, i: usize) -> u64 {
+    seed.wrapping_add((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// Whether `a` is a better plan than `b`: feasible first, then fewer
+/// requests left out, then less distance.
+fn better(a: &Solution, b: &Solution) -> bool {
+    (!a.feasible, a.unassigned.len()) < (!b.feasible, b.unassigned.len())
+        || ((!a.feasible, a.unassigned.len()) == (!b.feasible, b.unassigned.len()) && a.cost < b.cost)
+}
+
+/// [`solve`] on `threads` cores: independent searches from different seeds
+/// with the same budget, the best plan kept (ties go to the lower search).
+/// Deterministic for a seed and thread count under [`Budget::Iterations`].
+pub fn solve_threads<T: TravelTimes + Sync>(
+    problem: &Problem<T>,
+    params: &SolveParams,
+    threads: usize,
+) -> Solution {
+    let threads = threads.max(1);
+    if threads == 1 {
+        return solve(problem, params);
+    }
+    let solutions: Vec<Solution> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let params = SolveParams { seed: search_seed(params.seed, i), ..params.clone() };
+                scope.spawn(move || solve(problem, &params))
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let mut best: Option<Solution> = None;
+    for s in solutions {
+        if best.as_ref().is_none_or(|b| better(&s, b)) {
+            best = Some(s);
+        }
+    }
+    // A search that panicked is a bug; the others still answer.
+    best.unwrap_or_else(|| solve(problem, params))
+}
+
 /// Solves a whole problem: construction, then improvement within the budget.
 pub fn solve<T: TravelTimes>(problem: &Problem<T>, params: &SolveParams) -> Solution {
     let start = Instant::now();

@@ -5,7 +5,7 @@
 
 use noriai_dispatch::{
     Budget, Euclidean, LivePlan, Objective, OfferOptions, Problem, SolveParams, insert, online::Reason,
-    solve, verify_stops,
+    solve, solve_threads, verify_stops,
 };
 use noriai_model::{Capacity, LocId, Request, RequestId, TimeWindow, Vehicle, VehicleId};
 use proptest::prelude::*;
@@ -86,6 +86,21 @@ proptest! {
         prop_assert_eq!(s.feasible, s.unassigned.is_empty());
         let again = solve(&p, &params(seed));
         prop_assert_eq!(s.routes, again.routes);
+    }
+
+    /// Two searches at once: the plan passes the checker, is the better of
+    /// the two single searches it ran (the first with the given seed), and
+    /// is the same every time for a seed and thread count.
+    #[test]
+    fn parallel_solve_keeps_the_best_search(i in inst(8), seed in 0..1000u64) {
+        let p = Problem::new(Euclidean::new(i.points.clone()), requests(&i), vehicles(&i), Objective::Distance).unwrap();
+        let two = solve_threads(&p, &params(seed), 2);
+        let report = verify_stops(&p, &two.stops, false);
+        prop_assert!(report.feasible, "{:?}", report.violations);
+        let first = solve(&p, &params(seed));
+        prop_assert!(two.cost <= first.cost + 1e-9 || two.unassigned.len() < first.unassigned.len());
+        prop_assert_eq!(&solve_threads(&p, &params(seed), 2).routes, &two.routes);
+        prop_assert_eq!(solve_threads(&p, &params(seed), 1).routes, first.routes);
     }
 
     /// Online insertion keeps the live plan feasible, keeps promises, and a

@@ -1,7 +1,7 @@
 //! `noriai solve`: dial-a-ride benchmark instances (Cordeau DARP, Li & Lim PDPTW).
 
 use anyhow::Context;
-use noriai_dispatch::{Budget, SolveParams, formats, solve as run};
+use noriai_dispatch::{Budget, SolveParams, formats, solve_threads};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -28,6 +28,11 @@ pub struct SolveArgs {
     /// same plan on any machine.
     #[arg(long)]
     pub iterations: Option<u64>,
+    /// Independent searches run at once, one per core, from different
+    /// seeds; the best plan is kept (with --iterations, the same seed and
+    /// thread count give the same plan).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub threads: u16,
     /// Random seed (with --iterations, the same seed gives the same plan).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -64,7 +69,7 @@ pub fn solve(a: SolveArgs) -> anyhow::Result<()> {
     };
     let started = Instant::now();
     let params = SolveParams { budget: budget(&a), seed: a.seed, ..Default::default() };
-    let s = run(&instance.problem, &params);
+    let s = solve_threads(&instance.problem, &params, usize::from(a.threads));
     let elapsed = started.elapsed().as_secs_f64();
     if a.json {
         let obj = serde_json::json!({
