@@ -21,7 +21,7 @@ use noriai_roads::RoadNetwork;
 use noriai_store::Store;
 use std::sync::Arc;
 
-pub use session::{MIN_PASSWORD_CHARS, SESSION_COOKIE, hash_password, login_session_name, verify_password};
+pub use session::{MIN_PASSWORD_CHARS, hash_password, login_session_name};
 
 /// Whether a request path belongs to the console (page, files, JSON API),
 /// which admits its own calls, rather than to gRPC.
