@@ -14,6 +14,10 @@ use crate::check;
 use crate::problem::{Objective, Problem};
 use crate::schedule::{Cand, Compiled, Kind, NONE, Net, RouteData, Scratch, best_insertion, splice};
 
+mod fleet;
+mod params;
+pub use params::{FleetParams, Insertion, Removal, Scores, SearchParams};
+
 /// Knobs of [`solve`].
 #[derive(Debug, Clone)]
 pub struct SolveParams {
@@ -22,11 +26,18 @@ pub struct SolveParams {
     pub seed: u64,
     /// Build only (regret insertion), no improvement.
     pub construction_only: bool,
+    /// The search's tuning constants.
+    pub search: SearchParams,
 }
 
 impl Default for SolveParams {
     fn default() -> Self {
-        Self { budget: Budget::Time(Duration::from_secs(1)), seed: 0, construction_only: false }
+        Self {
+            budget: Budget::Time(Duration::from_secs(1)),
+            seed: 0,
+            construction_only: false,
+            search: SearchParams::default(),
+        }
     }
 }
 
@@ -82,6 +93,7 @@ struct Ctx<'a> {
     penalty: f64,
     vehicle_cost: f64,
     max_dist: f64,
+    search: &'a SearchParams,
 }
 
 impl Sol {
@@ -290,15 +302,14 @@ impl Ctx<'_> {
         t
     }
 
-    fn pick_removals(&self, s: &Sol, op: usize, q: usize, rng: &mut ChaCha8Rng) -> Vec<u32> {
+    fn pick_removals(&self, s: &Sol, op: Removal, q: usize, rng: &mut ChaCha8Rng) -> Vec<u32> {
         let mut assigned = self.assigned(s);
         let q = q.min(assigned.len());
         if q == 0 {
             return Vec::new();
         }
         match op {
-            // Random.
-            0 => {
+            Removal::Random => {
                 for i in 0..q {
                     let j = rng.random_range(i..assigned.len());
                     assigned.swap(i, j);
@@ -306,8 +317,7 @@ impl Ctx<'_> {
                 assigned.truncate(q);
                 assigned
             }
-            // Worst: largest distance saving, randomised.
-            1 => {
+            Removal::Worst => {
                 let mut saving = vec![0.0; self.c.n_req];
                 for rd in &s.routes {
                     let seq = &rd.seq;
@@ -324,13 +334,12 @@ impl Ctx<'_> {
                 let mut out = Vec::with_capacity(q);
                 while out.len() < q {
                     let y: f64 = rng.random();
-                    let idx = (y.powi(3) * assigned.len() as f64) as usize;
+                    let idx = (y.powi(self.search.worst_determinism) * assigned.len() as f64) as usize;
                     out.push(assigned.remove(idx.min(assigned.len() - 1)));
                 }
                 out
             }
-            // Shaw relatedness: close in space and time.
-            2 => {
+            Removal::Related => {
                 let t = self.times(s);
                 let first = assigned.swap_remove(rng.random_range(0..assigned.len()));
                 let mut out = vec![first];
@@ -340,21 +349,21 @@ impl Ctx<'_> {
                     let (rp, rdn) = Self::pd(r);
                     let rel = |o: u32| {
                         let (op, od) = Self::pd(o);
-                        9.0 * (self.c.dist(rp, op) + self.c.dist(rdn, od)) / self.max_dist.max(1e-9)
-                            + 3.0
+                        self.search.related_distance_weight * (self.c.dist(rp, op) + self.c.dist(rdn, od))
+                            / self.max_dist.max(1e-9)
+                            + self.search.related_time_weight
                                 * ((t[r as usize][0] - t[o as usize][0]).abs()
                                     + (t[r as usize][1] - t[o as usize][1]).abs())
                                 / tmax
                     };
                     assigned.sort_by(|a, b| rel(*a).total_cmp(&rel(*b)));
                     let y: f64 = rng.random();
-                    let idx = (y.powi(6) * assigned.len() as f64) as usize;
+                    let idx = (y.powi(self.search.related_determinism) * assigned.len() as f64) as usize;
                     out.push(assigned.remove(idx.min(assigned.len() - 1)));
                 }
                 out
             }
-            // Route removal: everything on one or more random routes.
-            _ => {
+            Removal::Route => {
                 let nonempty: Vec<usize> = (0..s.routes.len()).filter(|&v| !self.is_empty(s, v)).collect();
                 if nonempty.is_empty() {
                     return Vec::new();
@@ -441,16 +450,19 @@ pub fn solve<T: TravelTimes>(problem: &Problem<T>, params: &SolveParams) -> Solu
             (0..=v).find(|&u| key(u) == key(v)).unwrap_or(v)
         })
         .collect();
-    // A vehicle is worth more than any distance; a rider left behind more than a vehicle.
-    let vehicle_cost = 2.0 * max_dist.max(1.0) * c.n_req.max(1) as f64;
+    // A vehicle is worth more than any plan's distance (a plan has fewer arcs
+    // than nodes, none longer than `max_dist`); a rider left behind more than
+    // the whole fleet.
+    let vehicle_cost = max_dist.max(1.0) * (c.nodes.len() + 1) as f64;
     let ctx = Ctx {
         c: &c,
         objective: problem.objective,
         allowed: vec![true; nv],
         class,
-        penalty: 2.0 * vehicle_cost,
+        penalty: vehicle_cost * (nv + 1) as f64,
         vehicle_cost,
         max_dist,
+        search: &params.search,
     };
     let mut routes = Vec::with_capacity(nv);
     let mut bank = Vec::new();
@@ -481,7 +493,7 @@ pub fn solve<T: TravelTimes>(problem: &Problem<T>, params: &SolveParams) -> Solu
     ctx.repair(&mut cur, all.clone(), 3, 0.0, &mut rng, &mut sc);
     // Regret-3 can paint itself into a corner on tight instances; a few
     // cheap alternative constructions usually serve everyone.
-    for (k, noise) in [(2, 0.0), (1, 0.0), (3, 0.025), (2, 0.025), (3, 0.05), (2, 0.05)] {
+    for &(k, noise) in &params.search.fallback_constructions {
         if cur.bank.is_empty() {
             break;
         }
@@ -499,6 +511,20 @@ pub fn solve<T: TravelTimes>(problem: &Problem<T>, params: &SolveParams) -> Solu
     let best = if params.construction_only {
         cur
     } else {
+        let cur = if problem.objective == Objective::VehiclesThenDistance {
+            let share = params.search.fleet.budget_share.clamp(0.0, 1.0);
+            let mut steps = 0u64;
+            let mut out_of_budget = || match params.budget {
+                Budget::Time(limit) => start.elapsed().as_secs_f64() >= limit.as_secs_f64() * share,
+                Budget::Iterations(n) => {
+                    steps += 1;
+                    steps as f64 > n as f64 * share
+                }
+            };
+            fleet::minimise_fleet(&ctx, cur, &params.search.fleet, &mut out_of_budget, &mut rng, &mut sc)
+        } else {
+            cur
+        };
         let mut lns = Lns::new(&ctx, cur, params, start);
         lns.run(&mut rng, &mut sc);
         iterations = lns.iterations;
@@ -536,22 +562,17 @@ impl<'a, 'b> Lns<'a, 'b> {
         if n == 0 {
             return;
         }
+        let sp = ctx.search;
         let mut cur_obj = ctx.obj(&self.cur);
         let mut best_obj = cur_obj;
-        // A solution 5 % worse than the start is first accepted with probability 1/2
-        // (Ropke and Pisinger); cooling is geometric in the share of the budget used.
-        let t0 = 0.05 * ctx.cur_dist_scale(&self.cur) / std::f64::consts::LN_2;
-        let t_end = t0 * 0.002;
-        const N_REM: usize = 4;
-        const N_INS: usize = 4;
-        let mut w_rem = [1.0; N_REM];
-        let mut w_ins = [1.0; N_INS];
-        let mut s_rem = [0.0; N_REM];
-        let mut s_ins = [0.0; N_INS];
-        let mut n_rem = [0u32; N_REM];
-        let mut n_ins = [0u32; N_INS];
-        let q_min = 2.min(n);
-        let q_max = ((n as f64 * 0.3).round() as usize).clamp(q_min, 30);
+        // A plan `start_worse_share` worse than the start is first accepted
+        // with probability 1/2; cooling is geometric in the share of the budget used.
+        let t0 = sp.start_worse_share * ctx.cur_dist_scale(&self.cur) / std::f64::consts::LN_2;
+        let t_end = t0 * sp.end_temperature_share;
+        let mut removal = Weights::new(Removal::ALL.len());
+        let mut insertion = Weights::new(Insertion::ALL.len());
+        let q_min = sp.min_removed.clamp(1, n);
+        let q_max = ((n as f64 * sp.max_removed_share).round() as usize).min(sp.max_removed).max(q_min);
         loop {
             let prog = self.progress();
             if prog >= 1.0 {
@@ -559,27 +580,22 @@ impl<'a, 'b> Lns<'a, 'b> {
             }
             self.iterations += 1;
             let temp = t0 * (t_end / t0).powf(prog);
-            let ro = roulette(&w_rem, rng);
-            let io = roulette(&w_ins, rng);
+            let ro = removal.pick(rng);
+            let io = insertion.pick(rng);
             let q = rng.random_range(q_min..=q_max);
             let mut cand = self.cur.clone();
-            let removed = ctx.pick_removals(&cand, ro, q, rng);
+            let removed = ctx.pick_removals(&cand, Removal::ALL[ro], q, rng);
             ctx.remove(&mut cand, &removed, sc);
             let mut pending = removed;
             pending.append(&mut cand.bank);
-            let (k, noise) = match io {
-                0 => (1, 0.0),
-                1 => (2, 0.0),
-                2 => (3, 0.0),
-                _ => (2, 0.025),
-            };
+            let (k, noise) = Insertion::ALL[io].regret_and_noise(sp.noise);
             ctx.repair(&mut cand, pending, k, noise, rng, sc);
             let obj = ctx.obj(&cand);
             let mut score = 0.0;
             if obj < best_obj - 1e-9 {
                 best_obj = obj;
                 self.best = cand.clone();
-                score = 33.0;
+                score = sp.scores.new_best;
             }
             let accept = obj < cur_obj - 1e-9 || {
                 let delta = obj - cur_obj;
@@ -587,31 +603,48 @@ impl<'a, 'b> Lns<'a, 'b> {
             };
             if accept {
                 if score == 0.0 {
-                    score = if obj < cur_obj - 1e-9 { 9.0 } else { 13.0 };
+                    score = if obj < cur_obj - 1e-9 { sp.scores.better } else { sp.scores.accepted };
                 }
                 cur_obj = obj;
                 self.cur = cand;
             }
-            s_rem[ro] += score;
-            s_ins[io] += score;
-            n_rem[ro] += 1;
-            n_ins[io] += 1;
-            if self.iterations.is_multiple_of(100) {
-                for i in 0..N_REM {
-                    if n_rem[i] > 0 {
-                        w_rem[i] = (0.8 * w_rem[i] + 0.2 * s_rem[i] / f64::from(n_rem[i])).max(0.05);
-                    }
-                    s_rem[i] = 0.0;
-                    n_rem[i] = 0;
-                }
-                for i in 0..N_INS {
-                    if n_ins[i] > 0 {
-                        w_ins[i] = (0.8 * w_ins[i] + 0.2 * s_ins[i] / f64::from(n_ins[i])).max(0.05);
-                    }
-                    s_ins[i] = 0.0;
-                    n_ins[i] = 0;
-                }
+            removal.reward(ro, score);
+            insertion.reward(io, score);
+            if self.iterations.is_multiple_of(sp.segment.max(1)) {
+                removal.update(sp.reaction, sp.min_weight);
+                insertion.update(sp.reaction, sp.min_weight);
             }
+        }
+    }
+}
+
+/// Adaptive operator weights: chosen by roulette, rewarded per segment.
+struct Weights {
+    weight: Vec<f64>,
+    score: Vec<f64>,
+    uses: Vec<u32>,
+}
+
+impl Weights {
+    fn new(n: usize) -> Self {
+        Self { weight: vec![1.0; n], score: vec![0.0; n], uses: vec![0; n] }
+    }
+    fn pick(&self, rng: &mut ChaCha8Rng) -> usize {
+        roulette(&self.weight, rng)
+    }
+    fn reward(&mut self, i: usize, score: f64) {
+        self.score[i] += score;
+        self.uses[i] += 1;
+    }
+    /// Moves each weight toward its segment's mean score.
+    fn update(&mut self, reaction: f64, min_weight: f64) {
+        for i in 0..self.weight.len() {
+            if self.uses[i] > 0 {
+                let mean = self.score[i] / f64::from(self.uses[i]);
+                self.weight[i] = ((1.0 - reaction) * self.weight[i] + reaction * mean).max(min_weight);
+            }
+            self.score[i] = 0.0;
+            self.uses[i] = 0;
         }
     }
 }

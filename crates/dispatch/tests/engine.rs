@@ -150,12 +150,37 @@ fn cordeau_file(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/darp").join(name)
 }
 
+/// Li & Lim's lc103 (100 customers; best known 9 vehicles) copied into
+/// `tests/data/pdptw/`: with the same 600 iterations, the distance search
+/// alone ends with 10 vehicles; route elimination with the ejection pool first
+/// reaches 9.
+#[test]
+fn fleet_minimisation_reaches_the_best_known_fleet_on_lc103() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/pdptw/lc103.txt");
+    let inst = noriai_dispatch::formats::lilim::parse(&path).unwrap();
+    let run = |share: f64| {
+        let mut params = SolveParams { budget: Budget::Iterations(600), seed: 1, ..Default::default() };
+        params.search.fleet.budget_share = share;
+        let s = solve(&inst.problem, &params);
+        let report = verify(&inst.problem, &s.routes);
+        assert!(report.feasible, "{:?}", report.violations);
+        report.vehicles_used
+    };
+    assert!(run(0.0) > 9);
+    assert_eq!(run(0.5), 9);
+}
+
 #[test]
 fn solves_a_real_cordeau_instance() {
     let path = cordeau_file("a2-16.txt");
     let inst = cordeau::parse(&path).unwrap();
     assert_eq!(inst.problem.requests().len(), 16);
-    let params = SolveParams { budget: Budget::Iterations(3000), seed: 7, construction_only: false };
+    let params = SolveParams {
+        budget: Budget::Iterations(3000),
+        seed: 7,
+        construction_only: false,
+        ..Default::default()
+    };
     let s = solve(&inst.problem, &params);
     let report = verify(&inst.problem, &s.routes);
     assert!(report.feasible, "{:?}", report.violations);
@@ -196,7 +221,12 @@ fn advancing_twice_keeps_riders_already_aboard() {
 #[test]
 fn an_iteration_budget_gives_the_same_plan_on_a_busy_machine() {
     let inst = cordeau::parse(&cordeau_file("a2-16.txt")).unwrap();
-    let params = SolveParams { budget: Budget::Iterations(400), seed: 3, construction_only: false };
+    let params = SolveParams {
+        budget: Budget::Iterations(400),
+        seed: 3,
+        construction_only: false,
+        ..Default::default()
+    };
     let calm = solve(&inst.problem, &params);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let burners: Vec<_> = (0..4)

@@ -69,7 +69,7 @@ fn vehicles(i: &Inst) -> Vec<Vehicle> {
 }
 
 fn params(seed: u64) -> SolveParams {
-    SolveParams { budget: Budget::Iterations(60), seed, construction_only: false }
+    SolveParams { budget: Budget::Iterations(60), seed, construction_only: false, ..Default::default() }
 }
 
 proptest! {
@@ -101,6 +101,28 @@ proptest! {
         prop_assert!(two.cost <= first.cost + 1e-9 || two.unassigned.len() < first.unassigned.len());
         prop_assert_eq!(&solve_threads(&p, &params(seed), 2).routes, &two.routes);
         prop_assert_eq!(solve_threads(&p, &params(seed), 1).routes, first.routes);
+    }
+
+    /// Fewest vehicles first: fleet minimisation then the distance search
+    /// return plans that pass the checker, serve everyone construction
+    /// served, never use more vehicles than construction did, and repeat for a seed.
+    #[test]
+    fn fleet_minimisation_plans_pass_the_checker(i in inst(12), seed in 0..1000u64, extra in 0..4usize) {
+        let mut i = i;
+        // More vehicles than needed, so there is a fleet to shrink.
+        for k in 0..extra {
+            i.vehicles.push(i.vehicles[k % i.vehicles.len()]);
+        }
+        let p = Problem::new(Euclidean::new(i.points.clone()), requests(&i), vehicles(&i), Objective::VehiclesThenDistance).unwrap();
+        let s = solve(&p, &params(seed));
+        let report = verify_stops(&p, &s.stops, false);
+        prop_assert!(report.feasible, "{:?}", report.violations);
+        let built = solve(&p, &SolveParams { construction_only: true, ..params(seed) });
+        prop_assert!(s.unassigned.len() <= built.unassigned.len());
+        if s.unassigned.len() == built.unassigned.len() {
+            prop_assert!(s.vehicles_used <= built.vehicles_used, "{} > {}", s.vehicles_used, built.vehicles_used);
+        }
+        prop_assert_eq!(solve(&p, &params(seed)).routes, s.routes);
     }
 
     /// Online insertion keeps the live plan feasible, keeps promises, and a

@@ -1398,7 +1398,7 @@ impl Dispatcher {
                     )),
                     ..Default::default()
                 };
-                noriai_dispatch::solve(&problem, &params)
+                noriai_dispatch::solve_threads(&problem, &params, replan_threads())
             })
             .filter(|s| s.feasible && s.unassigned.is_empty() && s.cost < before - 1e-6)
             .map(|s| {
@@ -1671,4 +1671,10 @@ fn no_offer_error(day: ServiceDay, no: &NoOffer) -> DispatchError {
         }
         Reason::NoVehicleInTime => DispatchError::NoVehicle(msg),
     }
+}
+
+/// Searches a day's re-plan runs at once: one per core, at most four, so a
+/// re-plan uses the machine without one search per hyper-thread.
+fn replan_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }

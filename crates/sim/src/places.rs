@@ -7,8 +7,9 @@ use noriai_model::{LatLon, LocId, TravelTimes};
 use noriai_roads::{PointTable, RoadNetwork, SnapError};
 use std::collections::HashMap;
 
-/// A travel-time source that can place new coordinates.
-pub trait Places: TravelTimes {
+/// A travel-time source that can place new coordinates (shared by the
+/// batch planner's parallel searches, hence `Sync`).
+pub trait Places: TravelTimes + Sync {
     /// The id of a coordinate, or why it is not on the map.
     fn locate(&mut self, p: LatLon) -> Result<LocId, SnapError>;
     /// The coordinate a place was put at (the snapped point on the road map).

@@ -553,8 +553,9 @@ impl<'a, P: Places> Day<'a, P> {
             budget: noriai_dispatch::Budget::Iterations(self.sc.batch.iterations),
             seed: self.sc.seed,
             construction_only: false,
+            ..Default::default()
         };
-        let sol = noriai_dispatch::solve(&problem, &params);
+        let sol = noriai_dispatch::solve_threads(&problem, &params, self.sc.batch.threads);
         self.batch.seconds = started.elapsed().as_secs_f64();
         if sol.feasible && sol.unassigned.is_empty() && sol.cost < before - 1e-6 {
             // Keep the batch plan only when it keeps every promise (restore checks each route).

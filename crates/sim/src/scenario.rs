@@ -152,6 +152,9 @@ pub struct BatchConfig {
     /// Improvement iterations for the day-before batch: a count, not a time,
     /// so a scenario gives the same result on any machine.
     pub iterations: u64,
+    /// Independent searches run at once (one per core); the plan depends on
+    /// the seed and this count, never on the machine.
+    pub threads: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -360,10 +363,11 @@ impl Default for RawCost {
 #[serde(deny_unknown_fields, default)]
 struct RawBatch {
     iterations: u64,
+    threads: usize,
 }
 impl Default for RawBatch {
     fn default() -> Self {
-        Self { iterations: 3000 }
+        Self { iterations: 3000, threads: 2 }
     }
 }
 
@@ -707,7 +711,10 @@ impl Scenario {
             fare_per_trip: non_negative("cost.fare_per_trip", raw.cost.fare_per_trip)?,
             currency: raw.cost.currency,
         };
-        let batch = BatchConfig { iterations: raw.batch.iterations };
+        if !(1..=64).contains(&raw.batch.threads) {
+            return Err(err("batch.threads", format!("is {}; give 1 to 64 searches", raw.batch.threads)));
+        }
+        let batch = BatchConfig { iterations: raw.batch.iterations, threads: raw.batch.threads };
 
         let d = raw.demand;
         let demand = match d.source.as_str() {

@@ -82,6 +82,8 @@ fn scenario_errors_name_the_key() {
     let e = parse(&base.replace("trips = 10", "trips = \"many\"")).unwrap_err().to_string();
     assert!(e.contains("demand.trips"), "{e}");
 
+    let e = parse(&base.replace("iterations = 300", "iterations = 300\nthreads = 0")).unwrap_err().to_string();
+    assert!(e.contains("batch.threads"), "{e}");
     let e = parse("name = [").unwrap_err().to_string();
     assert!(e.contains("line 1"), "{e}");
 }
@@ -514,6 +516,9 @@ fn the_evening_batch_shortens_the_plan_and_narrows_each_promise() {
     }
     assert!(told > 20);
     assert_eq!(run.kpis.promises_kept_share, 1.0);
+    // The batch's two searches give the same day on every run.
+    let again = run_one(&sc, &MapCache::new(), None, &noriai_roads::NoProgress).unwrap();
+    assert_eq!(again.day.batch.km_after, b.km_after);
 }
 
 /// Andorra's map tags first-aid posts high on the ski slopes as hospitals,

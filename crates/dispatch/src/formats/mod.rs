@@ -7,6 +7,7 @@ use crate::euclid::Euclidean;
 use crate::problem::Problem;
 
 pub mod cordeau;
+pub mod generate;
 pub mod lilim;
 
 /// Why an instance could not be read.
