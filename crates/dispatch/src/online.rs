@@ -249,6 +249,7 @@ impl LivePlan {
                     early: vec![f64::INFINITY; seq.len()],
                     late: vec![f64::NEG_INFINITY; seq.len()],
                     load: vec![[0, 0]; seq.len()],
+                    partner: vec![crate::schedule::NONE; seq.len()],
                     seq,
                     cost: 0.0,
                     simple: true,

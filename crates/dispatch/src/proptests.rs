@@ -7,7 +7,9 @@ use proptest::prelude::*;
 use crate::euclid::Euclidean;
 use crate::problem::{Objective, Problem};
 use crate::reference::schedule_from_scratch;
-use crate::schedule::{Cand, Compiled, Kind, Net, RouteData, Scratch, feasible_insertions, splice};
+use crate::schedule::{
+    Cand, Compiled, Kind, Net, RouteData, Scratch, candidates, feasible_insertions, pushed_schedule_fits, splice,
+};
 
 /// pickup earliest, pickup width, dropoff earliest, dropoff width, ride limit, seats, wheelchairs, service.
 type ReqSpec = (f64, f64, f64, f64, f64, u32, u32, f64);
@@ -179,6 +181,31 @@ proptest! {
         }
         for w in fast.windows(2) {
             prop_assert!(w[0].cost <= w[1].cost);
+        }
+    }
+
+    /// The pushed schedule is a sufficient test: every filtered candidate it
+    /// accepts is feasible by the reference.
+    #[test]
+    fn pushed_schedule_accepts_only_feasible_insertions(s in spec(9)) {
+        let p = build(&s);
+        let c = Compiled::new(&p);
+        let seq = base_seq(&s, &p, &c);
+        let mut sc = Scratch::default();
+        let Some(rd) = RouteData::compute(&c, &c.veh[0], seq.clone(), &mut sc) else { return Ok(()) };
+        let last = (s.reqs.len() - 1) as u32;
+        let (pn, dn) = (2 * last, 2 * last + 1);
+        let mut cands = Vec::new();
+        candidates(&c, &rd, &c.veh[0], pn, dn, 0, &mut cands);
+        let (mut pushed, mut new) = (Vec::new(), Vec::new());
+        for cand in cands {
+            if pushed_schedule_fits(&c, &rd, &c.veh[0], cand, pn, dn, &mut pushed) {
+                splice(&seq, cand, pn, dn, &mut new);
+                prop_assert!(
+                    schedule_from_scratch(&p, 0, &kinds(&p, &c, &new)).is_some(),
+                    "({}, {}) of {:?}", cand.i, cand.j, seq
+                );
+            }
         }
     }
 }

@@ -77,6 +77,8 @@ pub(crate) struct Scratch {
     b: Vec<f64>,
     seq: Vec<u32>,
     cands: Vec<Cand>,
+    /// Pushed start times by old position, for [`pushed_schedule_fits`].
+    pushed: Vec<f64>,
 }
 
 /// A candidate insertion: pickup after position `i`, dropoff after position
@@ -100,6 +102,8 @@ pub(crate) struct RouteData {
     pub cost: f64,
     /// Whether no ride-time or duration limit applies (the filter is then exact).
     pub simple: bool,
+    /// For a drop-off with a ride limit, the position of its pickup; `NONE` elsewhere.
+    pub partner: Vec<u32>,
 }
 
 #[inline]
@@ -261,7 +265,11 @@ impl RouteData {
             }
         }
         let simple = sc.pairs.is_empty() && !veh.max_dur.is_finite();
-        Some(RouteData { seq, early, late, load, cost, simple })
+        let mut partner = vec![NONE; seq.len()];
+        for &(p, d, _) in &sc.pairs {
+            partner[d as usize] = p;
+        }
+        Some(RouteData { seq, early, late, load, cost, simple, partner })
     }
 }
 
@@ -380,7 +388,7 @@ pub(crate) fn feasible_insertions(
     let mut seq = std::mem::take(&mut sc.seq);
     let mut b = std::mem::take(&mut sc.b);
     for &c in &cands {
-        if exact_needed {
+        if exact_needed && !pushed_schedule_fits(net, rd, veh, c, p, d, &mut sc.pushed) {
             splice(&rd.seq, c, p, d, &mut seq);
             if !schedule_into(net, veh, &seq, sc, &mut b) {
                 continue;
@@ -394,6 +402,69 @@ pub(crate) fn feasible_insertions(
     sc.seq = seq;
     sc.b = b;
     sc.cands = cands;
+}
+
+/// A fast sufficient test of an insertion: the route's least schedule with
+/// every start pushed forward only as far as the new stops force it (waiting
+/// absorbs the push), checked for windows, ride times and duration. If it
+/// fits, the insertion is feasible; if not, it may still be (delaying an
+/// earlier pickup can shorten a ride), so the caller falls back to the exact
+/// schedule. Stops once the push is absorbed after the drop-off: the rest of
+/// the route is unchanged. Checked without tolerance, so it never accepts what
+/// the exact check would refuse.
+pub(crate) fn pushed_schedule_fits(
+    net: &impl Net,
+    rd: &RouteData,
+    veh: &VehCtx,
+    c: Cand,
+    p: u32,
+    d: u32,
+    pushed: &mut Vec<f64>,
+) -> bool {
+    let (i, j) = (c.i as usize, c.j as usize);
+    let seq = &rd.seq;
+    let m = seq.len();
+    if pushed.len() < m {
+        pushed.resize(m, 0.0);
+    }
+    let (np, nd) = (net.node(p), net.node(d));
+    let ride_p = if nd.pair == p { nd.ride } else { f64::INFINITY };
+    let start_of = |k: usize, pushed: &[f64]| if k <= i { rd.early[k] } else { pushed[k] };
+    let tp = (rd.early[i] + net.node(seq[i]).s + net.time(seq[i], p)).max(np.e);
+    if tp > np.l {
+        return false;
+    }
+    let (mut prev, mut dep) = (p, tp + np.s);
+    let drop_at = |prev: u32, dep: f64| -> Option<f64> {
+        let td = (dep + net.time(prev, d)).max(nd.e);
+        (td <= nd.l && td - (tp + np.s) <= ride_p).then_some(td + nd.s)
+    };
+    if j == i {
+        let Some(after) = drop_at(p, dep) else { return false };
+        (prev, dep) = (d, after);
+    }
+    for k in i + 1..m {
+        let x = seq[k];
+        let nx = net.node(x);
+        let t = (dep + net.time(prev, x)).max(rd.early[k]);
+        if t > nx.l {
+            return false;
+        }
+        pushed[k] = t;
+        let a = rd.partner[k];
+        if a != NONE && t - (start_of(a as usize, pushed) + net.node(seq[a as usize]).s) > nx.ride {
+            return false;
+        }
+        if k > j && t <= rd.early[k] {
+            return true;
+        }
+        (prev, dep) = (x, t + nx.s);
+        if k == j {
+            let Some(after) = drop_at(x, dep) else { return false };
+            (prev, dep) = (d, after);
+        }
+    }
+    !veh.max_dur.is_finite() || pushed[m - 1] - rd.early[0] <= veh.max_dur
 }
 
 /// The cheapest feasible insertion, if any.

@@ -478,6 +478,7 @@ pub fn solve<T: TravelTimes>(problem: &Problem<T>, params: &SolveParams) -> Solu
                     load: vec![[0, 0]; 2],
                     cost: 0.0,
                     simple: true,
+                    partner: vec![NONE; 2],
                 });
             }
         }
