@@ -8,7 +8,8 @@ use crate::euclid::Euclidean;
 use crate::problem::{Objective, Problem};
 use crate::reference::schedule_from_scratch;
 use crate::schedule::{
-    Cand, Compiled, Kind, Net, RouteData, Scratch, candidates, feasible_insertions, pushed_schedule_fits, splice,
+    Cand, Compiled, Kind, Net, RouteData, Scratch, candidates, feasible_insertions, pushed_schedule_fits,
+    splice,
 };
 
 /// pickup earliest, pickup width, dropoff earliest, dropoff width, ride limit, seats, wheelchairs, service.

@@ -14,6 +14,7 @@ use crate::check;
 use crate::problem::{Objective, Problem};
 use crate::schedule::{Cand, Compiled, Kind, NONE, Net, RouteData, Scratch, best_insertion, splice};
 
+mod exchange;
 mod fleet;
 mod params;
 pub use params::{FleetParams, Insertion, Removal, Scores, SearchParams};
@@ -400,11 +401,16 @@ pub fn solve_threads<T: TravelTimes + Sync>(
     if threads == 1 {
         return solve(problem, params);
     }
+    let exchange = exchange::Exchange::new(threads);
     let solutions: Vec<Solution> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|i| {
                 let params = SolveParams { seed: search_seed(params.seed, i), ..params.clone() };
-                scope.spawn(move || solve(problem, &params))
+                let exchange = &exchange;
+                scope.spawn(move || {
+                    let _member = exchange::Member(exchange);
+                    solve_with(problem, &params, Some((exchange, i)))
+                })
             })
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
@@ -421,6 +427,15 @@ pub fn solve_threads<T: TravelTimes + Sync>(
 
 /// Solves a whole problem: construction, then improvement within the budget.
 pub fn solve<T: TravelTimes>(problem: &Problem<T>, params: &SolveParams) -> Solution {
+    solve_with(problem, params, None)
+}
+
+/// [`solve`], trading best plans through `exchange` as search `me` when given.
+fn solve_with<T: TravelTimes>(
+    problem: &Problem<T>,
+    params: &SolveParams,
+    exchange: Option<(&exchange::Exchange, usize)>,
+) -> Solution {
     let start = Instant::now();
     let c = Compiled::new(problem);
     let mut sc = Scratch::default();
@@ -527,25 +542,70 @@ pub fn solve<T: TravelTimes>(problem: &Problem<T>, params: &SolveParams) -> Solu
             cur
         };
         let mut lns = Lns::new(&ctx, cur, params, start);
-        lns.run(&mut rng, &mut sc);
+        match exchange {
+            None => lns.run_until(1.0, &mut rng, &mut sc),
+            Some((exchange, me)) => {
+                let meetings = params.search.exchanges;
+                for k in 1..=meetings {
+                    lns.run_until(k as f64 / (meetings + 1) as f64, &mut rng, &mut sc);
+                    if let Some((obj, plan)) = exchange.trade(me, lns.best_obj, &lns.best) {
+                        lns.adopt(&plan, obj);
+                    }
+                }
+                lns.run_until(1.0, &mut rng, &mut sc);
+            }
+        }
         iterations = lns.iterations;
         lns.best
     };
     finish(problem, &c, best, iterations, construction_cost, construction_s, start)
 }
 
+/// The large neighbourhood search's state, so it can stop at a share of its
+/// budget, trade plans with other searches, and go on.
 struct Lns<'a, 'b> {
     ctx: &'a Ctx<'b>,
     cur: Sol,
+    cur_obj: f64,
     best: Sol,
+    best_obj: f64,
     params: &'a SolveParams,
     start: Instant,
     iterations: u64,
+    removal: Weights,
+    insertion: Weights,
+    /// Start and end temperatures.
+    t0: f64,
+    t_end: f64,
+    /// Fewest and most requests removed per iteration.
+    q: (usize, usize),
 }
 
 impl<'a, 'b> Lns<'a, 'b> {
     fn new(ctx: &'a Ctx<'b>, cur: Sol, params: &'a SolveParams, start: Instant) -> Self {
-        Self { ctx, best: cur.clone(), cur, params, start, iterations: 0 }
+        let sp = ctx.search;
+        let n = ctx.c.n_req.max(1);
+        let cur_obj = ctx.obj(&cur);
+        // A plan `start_worse_share` worse than the start is first accepted
+        // with probability 1/2; cooling is geometric in the share of the budget used.
+        let t0 = sp.start_worse_share * ctx.cur_dist_scale(&cur) / std::f64::consts::LN_2;
+        let q_min = sp.min_removed.clamp(1, n);
+        let q_max = ((n as f64 * sp.max_removed_share).round() as usize).min(sp.max_removed).max(q_min);
+        Self {
+            ctx,
+            best: cur.clone(),
+            best_obj: cur_obj,
+            cur,
+            cur_obj,
+            params,
+            start,
+            iterations: 0,
+            removal: Weights::new(Removal::ALL.len()),
+            insertion: Weights::new(Insertion::ALL.len()),
+            t0,
+            t_end: t0 * sp.end_temperature_share,
+            q: (q_min, q_max),
+        }
     }
 
     /// The share of the budget used (1 or more: stop).
@@ -557,33 +617,34 @@ impl<'a, 'b> Lns<'a, 'b> {
         }
     }
 
-    fn run(&mut self, rng: &mut ChaCha8Rng, sc: &mut Scratch) {
+    /// Takes another search's better plan as both the current and best plan.
+    fn adopt(&mut self, plan: &Sol, obj: f64) {
+        if obj < self.best_obj - 1e-9 {
+            self.best = plan.clone();
+            self.best_obj = obj;
+            self.cur = plan.clone();
+            self.cur_obj = obj;
+        }
+    }
+
+    /// Iterates until `until` of the budget is used.
+    fn run_until(&mut self, until: f64, rng: &mut ChaCha8Rng, sc: &mut Scratch) {
         let ctx = self.ctx;
-        let n = ctx.c.n_req;
-        if n == 0 {
+        if ctx.c.n_req == 0 {
             return;
         }
         let sp = ctx.search;
-        let mut cur_obj = ctx.obj(&self.cur);
-        let mut best_obj = cur_obj;
-        // A plan `start_worse_share` worse than the start is first accepted
-        // with probability 1/2; cooling is geometric in the share of the budget used.
-        let t0 = sp.start_worse_share * ctx.cur_dist_scale(&self.cur) / std::f64::consts::LN_2;
-        let t_end = t0 * sp.end_temperature_share;
-        let mut removal = Weights::new(Removal::ALL.len());
-        let mut insertion = Weights::new(Insertion::ALL.len());
-        let q_min = sp.min_removed.clamp(1, n);
-        let q_max = ((n as f64 * sp.max_removed_share).round() as usize).min(sp.max_removed).max(q_min);
+        let (t0, t_end) = (self.t0, self.t_end);
         loop {
             let prog = self.progress();
-            if prog >= 1.0 {
+            if prog >= until.min(1.0) {
                 break;
             }
             self.iterations += 1;
             let temp = t0 * (t_end / t0).powf(prog);
-            let ro = removal.pick(rng);
-            let io = insertion.pick(rng);
-            let q = rng.random_range(q_min..=q_max);
+            let ro = self.removal.pick(rng);
+            let io = self.insertion.pick(rng);
+            let q = rng.random_range(self.q.0..=self.q.1);
             let mut cand = self.cur.clone();
             let removed = ctx.pick_removals(&cand, Removal::ALL[ro], q, rng);
             ctx.remove(&mut cand, &removed, sc);
@@ -593,11 +654,12 @@ impl<'a, 'b> Lns<'a, 'b> {
             ctx.repair(&mut cand, pending, k, noise, rng, sc);
             let obj = ctx.obj(&cand);
             let mut score = 0.0;
-            if obj < best_obj - 1e-9 {
-                best_obj = obj;
+            if obj < self.best_obj - 1e-9 {
+                self.best_obj = obj;
                 self.best = cand.clone();
                 score = sp.scores.new_best;
             }
+            let cur_obj = self.cur_obj;
             let accept = obj < cur_obj - 1e-9 || {
                 let delta = obj - cur_obj;
                 delta <= 1e-9 || rng.random::<f64>() < (-delta / temp.max(1e-12)).exp()
@@ -606,14 +668,14 @@ impl<'a, 'b> Lns<'a, 'b> {
                 if score == 0.0 {
                     score = if obj < cur_obj - 1e-9 { sp.scores.better } else { sp.scores.accepted };
                 }
-                cur_obj = obj;
+                self.cur_obj = obj;
                 self.cur = cand;
             }
-            removal.reward(ro, score);
-            insertion.reward(io, score);
+            self.removal.reward(ro, score);
+            self.insertion.reward(io, score);
             if self.iterations.is_multiple_of(sp.segment.max(1)) {
-                removal.update(sp.reaction, sp.min_weight);
-                insertion.update(sp.reaction, sp.min_weight);
+                self.removal.update(sp.reaction, sp.min_weight);
+                self.insertion.update(sp.reaction, sp.min_weight);
             }
         }
     }

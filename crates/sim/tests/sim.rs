@@ -82,7 +82,8 @@ fn scenario_errors_name_the_key() {
     let e = parse(&base.replace("trips = 10", "trips = \"many\"")).unwrap_err().to_string();
     assert!(e.contains("demand.trips"), "{e}");
 
-    let e = parse(&base.replace("iterations = 300", "iterations = 300\nthreads = 0")).unwrap_err().to_string();
+    let e =
+        parse(&base.replace("iterations = 300", "iterations = 300\nthreads = 0")).unwrap_err().to_string();
     assert!(e.contains("batch.threads"), "{e}");
     let e = parse("name = [").unwrap_err().to_string();
     assert!(e.contains("line 1"), "{e}");
