@@ -383,11 +383,20 @@ pub(crate) fn feasible_insertions(
     out.clear();
     let mut cands = std::mem::take(&mut sc.cands);
     candidates(net, rd, veh, p, d, first, &mut cands);
-    cands.sort_unstable_by(|a, b| a.cost.total_cmp(&b.cost));
+    // Cheapest first; the cheapest usually fits, so it is put in front
+    // before paying for a full sort.
+    let cheapest = (0..cands.len()).min_by(|&a, &b| cands[a].cost.total_cmp(&cands[b].cost).then(a.cmp(&b)));
+    if let Some(k) = cheapest {
+        cands.swap(0, k);
+    }
     let exact_needed = !rd.simple || net.node(d).ride.is_finite();
     let mut seq = std::mem::take(&mut sc.seq);
     let mut b = std::mem::take(&mut sc.b);
-    for &c in &cands {
+    for idx in 0..cands.len() {
+        if idx == 1 {
+            cands[1..].sort_unstable_by(|a, b| a.cost.total_cmp(&b.cost));
+        }
+        let c = cands[idx];
         if exact_needed && !pushed_schedule_fits(net, rd, veh, c, p, d, &mut sc.pushed) {
             splice(&rd.seq, c, p, d, &mut seq);
             if !schedule_into(net, veh, &seq, sc, &mut b) {
