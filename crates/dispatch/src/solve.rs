@@ -389,9 +389,10 @@ fn better(a: &Solution, b: &Solution) -> bool {
         || ((!a.feasible, a.unassigned.len()) == (!b.feasible, b.unassigned.len()) && a.cost < b.cost)
 }
 
-/// [`solve`] on `threads` cores: independent searches from different seeds
-/// with the same budget, the best plan kept (ties go to the lower search).
-/// Deterministic for a seed and thread count under [`Budget::Iterations`].
+/// [`solve`] on `threads` cores: searches from different seeds with the same
+/// budget that trade their best plans [`SearchParams::exchanges`] times, the
+/// best plan kept (ties go to the lower search). Deterministic for a seed and
+/// thread count under [`Budget::Iterations`].
 pub fn solve_threads<T: TravelTimes + Sync>(
     problem: &Problem<T>,
     params: &SolveParams,

@@ -28,9 +28,9 @@ pub struct SolveArgs {
     /// same plan on any machine.
     #[arg(long)]
     pub iterations: Option<u64>,
-    /// Independent searches run at once, one per core, from different
-    /// seeds; the best plan is kept (with --iterations, the same seed and
-    /// thread count give the same plan).
+    /// Searches run at once, one per core, from different seeds; they trade
+    /// their best plans ten times along the way and the best plan is kept
+    /// (with --iterations, the same seed and thread count give the same plan).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub threads: u16,
     /// Random seed (with --iterations, the same seed gives the same plan).
