@@ -251,6 +251,16 @@ pub fn local_time(days: i32, hh: u32, mm: u32) -> i64 {
     noriai_model::service::ServiceDay(today.0 + days).at(hh * 3600 + mm * 60)
 }
 
+/// Whether a ride leaving `lead_s` from now and taking up to `ride_s` fits
+/// today's demo shifts (07:00–19:00 Asia/Tokyo): tests on the demo fleet's
+/// live day skip outside them, since no ride can be booked then.
+pub fn inside_demo_shifts(lead_s: i64, ride_s: i64) -> bool {
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
+    let depart = now + lead_s;
+    depart >= local_time(0, 7, 0) && depart + ride_s <= local_time(0, 19, 0)
+}
+
 pub fn ts(unix: i64) -> prost_types::Timestamp {
     prost_types::Timestamp { seconds: unix, nanos: 0 }
 }
