@@ -81,6 +81,8 @@ fn unpacked_paths_sum_to_query_times() {
             let g = net.graph();
             let sum: u64 = arcs.iter().map(|&x| g.arc(x).2 as u64).sum();
             assert_eq!(sum, m.time_ms as u64, "{}: path {a}->{b}", path.display());
+            let length: u64 = arcs.iter().map(|&x| u64::from(g.arc_length_dm(x))).sum();
+            assert_eq!(length, u64::from(m.length_dm), "{}: length of path {a}->{b}", path.display());
             // Consecutive arcs connect, and the path runs from a to b.
             let mut at = a;
             for &x in &arcs {
