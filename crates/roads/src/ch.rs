@@ -34,6 +34,7 @@ impl Queue {
         self.0.clear();
     }
 }
+
 /// How nodes are ordered for contraction. The priority of a node is a
 /// weighted sum of what contracting it would do; the least goes first.
 #[derive(Debug, Clone, Copy, PartialEq)]
