@@ -4,10 +4,12 @@
 //! (for generated instances: with the same solver given `--reference`
 //! seconds). Feasibility is judged by the independent checker from the routes
 //! alone. Every table names its time limit, seeds and thread count.
+//! `--iterations N` gives every run N search iterations instead of its time
+//! limit: the same plans on any machine, so wall time compares code at equal work.
 //!
 //! ```text
 //! cargo run --release -p noriai-benches --bin darp_bench -- [--time-limit S] [--seeds 1,2]
-//!     [--threads N] [--dir DIR] [--construction-only] [--filter PREFIX]
+//!     [--threads N] [--iterations N] [--dir DIR] [--construction-only] [--filter PREFIX]
 //!     [--lilim [--sizes 100,200]]
 //!     [--generated [--sizes 100,125,150] [--set a|b|ab] [--limits 5,30] [--reference 300]]
 //! ```
@@ -24,7 +26,7 @@ use noriai_dispatch::formats::generate::{DarpSet, DarpShape, cordeau_like};
 use noriai_dispatch::formats::{Instance, cordeau, lilim};
 use noriai_dispatch::{Budget, Solution, SolveParams, solve_threads, verify};
 
-const USAGE: &str = "usage: darp_bench [--time-limit S] [--seeds 1,2] [--threads N] [--dir DIR] [--construction-only] [--filter PREFIX] [--lilim [--sizes 100,200]] [--generated [--sizes 100,125,150] [--set a|b|ab] [--limits 5,30] [--reference 300]]";
+const USAGE: &str = "usage: darp_bench [--time-limit S] [--seeds 1,2] [--threads N] [--iterations N] [--dir DIR] [--construction-only] [--filter PREFIX] [--lilim [--sizes 100,200]] [--generated [--sizes 100,125,150] [--set a|b|ab] [--limits 5,30] [--reference 300]]";
 
 enum Mode {
     Cordeau,
@@ -44,6 +46,8 @@ struct Args {
     sets: Vec<DarpSet>,
     limits: Vec<f64>,
     reference: f64,
+    /// Search iterations per run in place of the time limits.
+    iterations: Option<u64>,
 }
 
 fn list<T: std::str::FromStr>(name: &str, v: &str) -> Result<Vec<T>, String>
@@ -74,6 +78,7 @@ fn parse_args() -> Result<Args, String> {
         sets: vec![DarpSet::A, DarpSet::B],
         limits: vec![5.0, 30.0],
         reference: 300.0,
+        iterations: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -88,6 +93,9 @@ fn parse_args() -> Result<Args, String> {
                 if !(1..=64).contains(&a.threads) {
                     return Err("--threads must be 1 to 64".into());
                 }
+            }
+            "--iterations" => {
+                a.iterations = Some(val("--iterations")?.parse().map_err(|e| format!("--iterations: {e}"))?)
             }
             "--dir" => a.dir = Some(PathBuf::from(val("--dir")?)),
             "--construction-only" => a.construction_only = true,
@@ -147,6 +155,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(n) = args.iterations {
+        println!("budget: {n} search iterations per run; the time limits below are not used");
+    }
     let r = match args.mode {
         Mode::Cordeau => run_cordeau(&args),
         Mode::LiLim => run_lilim(&args),
@@ -180,7 +191,10 @@ fn instances(dir: &Path, accept: impl Fn(&str) -> bool) -> Result<Vec<PathBuf>, 
 
 fn run(inst: &Instance, args: &Args, seconds: f64, seed: u64) -> Solution {
     let params = SolveParams {
-        budget: Budget::Time(Duration::from_secs_f64(seconds)),
+        budget: match args.iterations {
+            Some(n) => Budget::Iterations(n),
+            None => Budget::Time(Duration::from_secs_f64(seconds)),
+        },
         seed,
         construction_only: args.construction_only,
         ..Default::default()
