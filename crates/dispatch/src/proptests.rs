@@ -8,8 +8,8 @@ use crate::euclid::Euclidean;
 use crate::problem::{Objective, Problem};
 use crate::reference::schedule_from_scratch;
 use crate::schedule::{
-    Cand, Compiled, Kind, Net, RouteData, Scratch, candidates, feasible_insertions, pushed_schedule_fits,
-    splice,
+    Cand, Compiled, Kind, Net, Pushed, RouteData, Scratch, candidates, detours_never_shorter,
+    feasible_insertions, pushed_schedule, splice,
 };
 
 /// pickup earliest, pickup width, dropoff earliest, dropoff width, ride limit, seats, wheelchairs, service.
@@ -185,10 +185,11 @@ proptest! {
         }
     }
 
-    /// The pushed schedule is a sufficient test: every filtered candidate it
-    /// accepts is feasible by the reference.
+    /// The pushed schedule never errs when it decides: every filtered
+    /// candidate it accepts is feasible by the reference, and every one it
+    /// refuses is infeasible.
     #[test]
-    fn pushed_schedule_accepts_only_feasible_insertions(s in spec(9)) {
+    fn pushed_schedule_decides_only_what_is_so(s in spec(9)) {
         let p = build(&s);
         let c = Compiled::new(&p);
         let seq = base_seq(&s, &p, &c);
@@ -200,10 +201,13 @@ proptest! {
         candidates(&c, &rd, &c.veh[0], pn, dn, 0, &mut cands);
         let (mut pushed, mut new) = (Vec::new(), Vec::new());
         for cand in cands {
-            if pushed_schedule_fits(&c, &rd, &c.veh[0], cand, pn, dn, &mut pushed) {
+            let bounds = detours_never_shorter(&c, &seq, cand, pn, dn);
+            let verdict = pushed_schedule(&c, &rd, &c.veh[0], cand, pn, dn, bounds, &mut pushed);
+            if verdict != Pushed::Unknown {
                 splice(&seq, cand, pn, dn, &mut new);
-                prop_assert!(
+                prop_assert_eq!(
                     schedule_from_scratch(&p, 0, &kinds(&p, &c, &new)).is_some(),
+                    verdict == Pushed::Fits,
                     "({}, {}) of {:?}", cand.i, cand.j, seq
                 );
             }

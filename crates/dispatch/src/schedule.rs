@@ -77,7 +77,7 @@ pub(crate) struct Scratch {
     b: Vec<f64>,
     seq: Vec<u32>,
     cands: Vec<Cand>,
-    /// Pushed start times by old position, for [`pushed_schedule_fits`].
+    /// Pushed start times by old position, for [`pushed_schedule`].
     pushed: Vec<f64>,
 }
 
@@ -406,16 +406,23 @@ pub(crate) fn feasible_insertions(
             cands[1..].sort_unstable_by(|a, b| a.cost.total_cmp(&b.cost));
         }
         let c = cands[idx];
-        if exact_needed && !pushed_schedule_fits(net, rd, veh, c, p, d, &mut sc.pushed) {
-            splice(&rd.seq, c, p, d, &mut seq);
-            let ok = if detours_never_shorter(net, &rd.seq, c, p, d) {
-                warm_start(net, rd, c, p, d, &mut b);
-                schedule_from(net, veh, &seq, sc, &mut b)
-            } else {
-                schedule_into(net, veh, &seq, sc, &mut b)
-            };
-            if !ok {
-                continue;
+        if exact_needed {
+            let bounds = detours_never_shorter(net, &rd.seq, c, p, d);
+            match pushed_schedule(net, rd, veh, c, p, d, bounds, &mut sc.pushed) {
+                Pushed::Fits => {}
+                Pushed::Fails => continue,
+                Pushed::Unknown => {
+                    splice(&rd.seq, c, p, d, &mut seq);
+                    let ok = if bounds {
+                        warm_start(net, rd, c, p, d, &mut b);
+                        schedule_from(net, veh, &seq, sc, &mut b)
+                    } else {
+                        schedule_into(net, veh, &seq, sc, &mut b)
+                    };
+                    if !ok {
+                        continue;
+                    }
+                }
             }
         }
         out.push(c);
@@ -429,10 +436,11 @@ pub(crate) fn feasible_insertions(
 }
 
 /// Whether the stops of `c` lengthen the legs they split: then every old
-/// stop starts no earlier in the new route than in the old, and the old least
-/// schedule bounds the new one from below. Road and Euclidean times always
+/// stop starts no earlier in the new route than in the old, and no later
+/// than the old route allowed, so the old least and greatest schedules bound
+/// the new one. Road and Euclidean times always
 /// pass; a matrix that breaks the triangle inequality may not.
-fn detours_never_shorter(net: &impl Net, seq: &[u32], c: Cand, p: u32, d: u32) -> bool {
+pub(crate) fn detours_never_shorter(net: &impl Net, seq: &[u32], c: Cand, p: u32, d: u32) -> bool {
     let (i, j) = (c.i as usize, c.j as usize);
     let via = |a: u32, x: u32, b: u32| net.time(a, x) + net.node(x).s + net.time(x, b);
     let (a, b1) = (seq[i], seq[i + 1]);
@@ -455,67 +463,102 @@ fn warm_start(net: &impl Net, rd: &RouteData, c: Cand, p: u32, d: u32, b: &mut V
     b.extend_from_slice(&rd.early[j + 1..]);
 }
 
-/// A fast sufficient test of an insertion: the route's least schedule with
-/// every start pushed forward only as far as the new stops force it (waiting
-/// absorbs the push), checked for windows, ride times and duration. If it
-/// fits, the insertion is feasible; if not, it may still be (delaying an
-/// earlier pickup can shorten a ride), so the caller falls back to the exact
-/// schedule. Stops once the push is absorbed after the drop-off: the rest of
-/// the route is unchanged. Checked without tolerance, so it never accepts what
-/// the exact check would refuse.
-pub(crate) fn pushed_schedule_fits(
+/// What the pushed schedule tells of an insertion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pushed {
+    /// The pushed schedule itself fits: the insertion is feasible.
+    Fits,
+    /// Even the earliest possible starts miss a window, or a ride or the
+    /// shift is too long even from the latest possible start: infeasible.
+    Fails,
+    /// Only the exact schedule can tell (delaying an earlier stop may
+    /// shorten a ride).
+    Unknown,
+}
+
+/// A fast test of an insertion: the route's least schedule with every start
+/// pushed forward only as far as the new stops force it (waiting absorbs the
+/// push), checked for windows, ride times and duration. If it fits, the
+/// insertion is feasible. When `bounds` holds (the new stops lengthen the
+/// legs they split, [`detours_never_shorter`]), pushed starts are lower
+/// bounds and the old route's greatest starts upper bounds of any feasible
+/// schedule of the new route, so a miss beyond them by more than the
+/// filter's slack proves the insertion infeasible; any other miss leaves it
+/// to the exact schedule. Stops once the push is absorbed after the
+/// drop-off: the rest of the route is unchanged. Fits are checked without
+/// tolerance, so it never accepts what the exact check would refuse.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn pushed_schedule(
     net: &impl Net,
     rd: &RouteData,
     veh: &VehCtx,
     c: Cand,
     p: u32,
     d: u32,
+    bounds: bool,
     pushed: &mut Vec<f64>,
-) -> bool {
+) -> Pushed {
     let (i, j) = (c.i as usize, c.j as usize);
     let seq = &rd.seq;
     let m = seq.len();
     if pushed.len() < m {
         pushed.resize(m, 0.0);
     }
+    // A miss: proven infeasible if even the bound misses by more than the slack.
+    let miss = |beyond_bound: bool| if bounds && beyond_bound { Pushed::Fails } else { Pushed::Unknown };
     let (np, nd) = (net.node(p), net.node(d));
     let ride_p = if nd.pair == p { nd.ride } else { f64::INFINITY };
     let start_of = |k: usize, pushed: &[f64]| if k <= i { rd.early[k] } else { pushed[k] };
     let tp = (rd.early[i] + net.node(seq[i]).s + net.time(seq[i], p)).max(np.e);
     if tp > np.l {
-        return false;
+        return miss(tp > np.l + FEPS);
     }
     let (mut prev, mut dep) = (p, tp + np.s);
-    let drop_at = |prev: u32, dep: f64| -> Option<f64> {
+    // The drop-off's start after leaving `prev` at `dep`, or how it misses.
+    let drop_at = |prev: u32, dep: f64| -> Result<f64, Pushed> {
         let td = (dep + net.time(prev, d)).max(nd.e);
-        (td <= nd.l && td - (tp + np.s) <= ride_p).then_some(td + nd.s)
+        if td > nd.l {
+            return Err(miss(td > nd.l + FEPS));
+        }
+        if td - (tp + np.s) > ride_p {
+            // The pickup starts at the latest at its window's close.
+            return Err(miss(td - (np.l + np.s) > ride_p + FEPS));
+        }
+        Ok(td + nd.s)
     };
     if j == i {
-        let Some(after) = drop_at(p, dep) else { return false };
-        (prev, dep) = (d, after);
+        match drop_at(p, dep) {
+            Ok(after) => (prev, dep) = (d, after),
+            Err(verdict) => return verdict,
+        }
     }
     for k in i + 1..m {
         let x = seq[k];
         let nx = net.node(x);
         let t = (dep + net.time(prev, x)).max(rd.early[k]);
         if t > nx.l {
-            return false;
+            return miss(t > nx.l + FEPS);
         }
         pushed[k] = t;
-        let a = rd.partner[k];
-        if a != NONE && t - (start_of(a as usize, pushed) + net.node(seq[a as usize]).s) > nx.ride {
-            return false;
+        let a = rd.partner[k] as usize;
+        if rd.partner[k] != NONE && t - (start_of(a, pushed) + net.node(seq[a]).s) > nx.ride {
+            return miss(t - (rd.late[a] + net.node(seq[a]).s) > nx.ride + FEPS);
         }
         if k > j && t <= rd.early[k] {
-            return true;
+            return Pushed::Fits;
         }
         (prev, dep) = (x, t + nx.s);
         if k == j {
-            let Some(after) = drop_at(x, dep) else { return false };
-            (prev, dep) = (d, after);
+            match drop_at(x, dep) {
+                Ok(after) => (prev, dep) = (d, after),
+                Err(verdict) => return verdict,
+            }
         }
     }
-    !veh.max_dur.is_finite() || pushed[m - 1] - rd.early[0] <= veh.max_dur
+    if veh.max_dur.is_finite() && pushed[m - 1] - rd.early[0] > veh.max_dur {
+        return miss(pushed[m - 1] - rd.late[0] > veh.max_dur + FEPS);
+    }
+    Pushed::Fits
 }
 
 /// The cheapest feasible insertion, if any.
