@@ -438,8 +438,8 @@ pub(crate) fn feasible_insertions(
 /// Whether the stops of `c` lengthen the legs they split: then every old
 /// stop starts no earlier in the new route than in the old, and no later
 /// than the old route allowed, so the old least and greatest schedules bound
-/// the new one. Road and Euclidean times always
-/// pass; a matrix that breaks the triangle inequality may not.
+/// the new one. Road and Euclidean times always pass; a matrix that breaks
+/// the triangle inequality may not.
 pub(crate) fn detours_never_shorter(net: &impl Net, seq: &[u32], c: Cand, p: u32, d: u32) -> bool {
     let (i, j) = (c.i as usize, c.j as usize);
     let via = |a: u32, x: u32, b: u32| net.time(a, x) + net.node(x).s + net.time(x, b);
@@ -540,9 +540,13 @@ pub(crate) fn pushed_schedule(
             return miss(t > nx.l + FEPS);
         }
         pushed[k] = t;
-        let a = rd.partner[k] as usize;
-        if rd.partner[k] != NONE && t - (start_of(a, pushed) + net.node(seq[a]).s) > nx.ride {
-            return miss(t - (rd.late[a] + net.node(seq[a]).s) > nx.ride + FEPS);
+        let a = rd.partner[k];
+        if a != NONE {
+            let (a, service) = (a as usize, net.node(seq[a as usize]).s);
+            if t - (start_of(a, pushed) + service) > nx.ride {
+                // The pickup starts at the latest at the old route's greatest start.
+                return miss(t - (rd.late[a] + service) > nx.ride + FEPS);
+            }
         }
         if k > j && t <= rd.early[k] {
             return Pushed::Fits;
