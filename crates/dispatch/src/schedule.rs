@@ -106,6 +106,13 @@ pub(crate) struct RouteData {
     pub partner: Vec<u32>,
 }
 
+/// The later of two times. Times are never NaN, so this is `f64::max`
+/// without its NaN test, which the insertion screens pay for in every step.
+#[inline(always)]
+fn later(a: f64, b: f64) -> f64 {
+    if a > b { a } else { b }
+}
+
 #[inline]
 fn fits(load: [i64; 2], q: [i64; 2], cap: [i64; 2]) -> bool {
     load[0] + q[0] <= cap[0] && load[1] + q[1] <= cap[1]
@@ -131,14 +138,24 @@ fn collect_pairs<N: Net>(net: &N, seq: &[u32], pos: &mut Vec<u32>, pairs: &mut V
 /// Least feasible start-of-service times of `seq` into `b`, which holds a
 /// lower bound of each (the windows' opens will do); false if infeasible.
 /// Raising times from any lower bound reaches the least schedule, and from a
-/// tighter bound in fewer passes.
-fn least_from(net: &impl Net, seq: &[u32], max_dur: f64, pairs: &[(u32, u32, f64)], b: &mut [f64]) -> bool {
+/// tighter bound in fewer passes. `b` must already keep the windows and
+/// precede each stop by the one before up to position `from`: each pass
+/// starts where the last one raised a time, since nothing before it changed.
+fn least_from(
+    net: &impl Net,
+    seq: &[u32],
+    max_dur: f64,
+    pairs: &[(u32, u32, f64)],
+    b: &mut [f64],
+    from: usize,
+) -> bool {
     let m = seq.len();
     if b[0] > net.node(seq[0]).l + EPS {
         return false;
     }
+    let mut from = from.max(1);
     for _ in 0..m + 2 {
-        for k in 1..m {
+        for k in from..m {
             let prev = net.node(seq[k - 1]);
             let t = b[k - 1] + prev.s + net.time(seq[k - 1], seq[k]);
             if t > b[k] {
@@ -148,12 +165,13 @@ fn least_from(net: &impl Net, seq: &[u32], max_dur: f64, pairs: &[(u32, u32, f64
                 return false;
             }
         }
-        let mut changed = false;
+        // The earliest position raised below, where the next pass starts.
+        let mut raised = m;
         for &(p, d, w) in pairs.iter().rev() {
             let need = b[d as usize] - w;
             if need > b[p as usize] + EPS {
                 b[p as usize] = need;
-                changed = true;
+                raised = raised.min(p as usize);
             }
         }
         if max_dur.is_finite() {
@@ -163,12 +181,14 @@ fn least_from(net: &impl Net, seq: &[u32], max_dur: f64, pairs: &[(u32, u32, f64
                 if b[0] > net.node(seq[0]).l + EPS {
                     return false;
                 }
-                changed = true;
+                raised = 0;
             }
         }
-        if !changed {
+        if raised == m {
             return true;
         }
+        // A raised time is checked against its window in the next pass.
+        from = raised.max(1);
     }
     false
 }
@@ -228,12 +248,11 @@ pub(crate) fn schedule_into(
 ) -> bool {
     out.clear();
     out.extend(seq.iter().map(|&x| net.node(x).e));
-    schedule_from(net, veh, seq, sc, out)
+    loads_fit(net, veh, seq) && least_schedule(net, veh, seq, sc, out, 1)
 }
 
-/// [`schedule_into`] with `b` already holding a lower bound of every start
-/// (as the route's old least schedule is for its stops after an insertion).
-fn schedule_from(net: &impl Net, veh: &VehCtx, seq: &[u32], sc: &mut Scratch, b: &mut [f64]) -> bool {
+/// Whether the load never exceeds the vehicle's capacity nor goes negative.
+fn loads_fit(net: &impl Net, veh: &VehCtx, seq: &[u32]) -> bool {
     let mut load = [0i64; 2];
     for &x in seq {
         let q = net.node(x).load;
@@ -242,8 +261,23 @@ fn schedule_from(net: &impl Net, veh: &VehCtx, seq: &[u32], sc: &mut Scratch, b:
             return false;
         }
     }
+    true
+}
+
+/// The windows, ride times and duration of [`schedule_into`], with `b`
+/// already holding a lower bound of every start that keeps the windows and
+/// precedence up to position `from` (as the route's old least schedule does
+/// before an inserted pickup).
+fn least_schedule(
+    net: &impl Net,
+    veh: &VehCtx,
+    seq: &[u32],
+    sc: &mut Scratch,
+    b: &mut [f64],
+    from: usize,
+) -> bool {
     collect_pairs(net, seq, &mut sc.pos, &mut sc.pairs);
-    least_from(net, seq, veh.max_dur, &sc.pairs, b)
+    least_from(net, seq, veh.max_dur, &sc.pairs, b, from)
 }
 
 impl RouteData {
@@ -313,7 +347,12 @@ pub(crate) fn candidates(
     let (sp, sd) = (np.s, nd.s);
     let tpd = net.time(p, d);
     let dpd = net.dist(p, d);
-    for i in first..m - 1 {
+    // A stop after `i` whose greatest start comes before the pickup's
+    // earliest departure refuses both new stops. Greatest starts never fall
+    // along a route, so these positions are a prefix, skipped at once.
+    let leave_p = np.e + sp;
+    let skip = rd.late.get(first + 1..m).map_or(0, |late| late.partition_point(|&l| leave_p > l + FEPS));
+    for i in first + skip..m - 1 {
         let a = seq[i];
         if rd.early[i] > np.l + FEPS {
             break;
@@ -322,7 +361,7 @@ pub(crate) fn candidates(
             continue;
         }
         let na = net.node(a);
-        let bp = (rd.early[i] + na.s + net.time(a, p)).max(np.e);
+        let bp = later(rd.early[i] + na.s + net.time(a, p), np.e);
         if bp > np.l + FEPS {
             continue;
         }
@@ -330,16 +369,16 @@ pub(crate) fn candidates(
         let b1 = seq[i + 1];
         let base = net.dist(a, p) - net.dist(a, b1);
         // Dropoff right after the pickup.
-        let bd = (dp + tpd).max(nd.e);
+        let bd = later(dp + tpd, nd.e);
         if bd <= nd.l + FEPS && tpd <= ride_lim + FEPS {
-            let nb = (bd + sd + net.time(d, b1)).max(rd.early[i + 1]);
+            let nb = later(bd + sd + net.time(d, b1), rd.early[i + 1]);
             if nb <= rd.late[i + 1] + FEPS {
                 out.push(Cand { cost: base + dpd + net.dist(d, b1), i: i as u32, j: i as u32 });
             }
         }
         // Dropoff later: propagate the pickup's push forward.
         let tp1 = net.time(p, b1);
-        let mut ej = (dp + tp1).max(rd.early[i + 1]);
+        let mut ej = later(dp + tp1, rd.early[i + 1]);
         if ej > rd.late[i + 1] + FEPS {
             continue;
         }
@@ -357,10 +396,10 @@ pub(crate) fn candidates(
             let next = seq[j + 1];
             let tcn = net.time(c, next);
             let tcd = net.time(c, d);
-            let bd = (ej + nc.s + tcd).max(nd.e);
-            let e_next = (ej + nc.s + tcn).max(rd.early[j + 1]);
+            let bd = later(ej + nc.s + tcd, nd.e);
+            let e_next = later(ej + nc.s + tcn, rd.early[j + 1]);
             if bd <= nd.l + FEPS && ride_path + nc.s + tcd <= ride_lim + FEPS {
-                let nb = (bd + sd + net.time(d, next)).max(e_next);
+                let nb = later(bd + sd + net.time(d, next), e_next);
                 if nb <= rd.late[j + 1] + FEPS {
                     let cost = cost_p + net.dist(c, d) + net.dist(d, next) - net.dist(c, next);
                     out.push(Cand { cost, i: i as u32, j: j as u32 });
@@ -413,9 +452,10 @@ pub(crate) fn feasible_insertions(
                 Pushed::Fails => continue,
                 Pushed::Unknown => {
                     splice(&rd.seq, c, p, d, &mut seq);
+                    // The screen kept the load within the capacity.
                     let ok = if bounds {
                         warm_start(net, rd, c, p, d, &mut b);
-                        schedule_from(net, veh, &seq, sc, &mut b)
+                        least_schedule(net, veh, &seq, sc, &mut b, c.i as usize + 1)
                     } else {
                         schedule_into(net, veh, &seq, sc, &mut b)
                     };
@@ -509,14 +549,14 @@ pub(crate) fn pushed_schedule(
     let (np, nd) = (net.node(p), net.node(d));
     let ride_p = if nd.pair == p { nd.ride } else { f64::INFINITY };
     let start_of = |k: usize, pushed: &[f64]| if k <= i { rd.early[k] } else { pushed[k] };
-    let tp = (rd.early[i] + net.node(seq[i]).s + net.time(seq[i], p)).max(np.e);
+    let tp = later(rd.early[i] + net.node(seq[i]).s + net.time(seq[i], p), np.e);
     if tp > np.l {
         return miss(tp > np.l + FEPS);
     }
     let (mut prev, mut dep) = (p, tp + np.s);
     // The drop-off's start after leaving `prev` at `dep`, or how it misses.
     let drop_at = |prev: u32, dep: f64| -> Result<f64, Pushed> {
-        let td = (dep + net.time(prev, d)).max(nd.e);
+        let td = later(dep + net.time(prev, d), nd.e);
         if td > nd.l {
             return Err(miss(td > nd.l + FEPS));
         }
@@ -535,7 +575,7 @@ pub(crate) fn pushed_schedule(
     for k in i + 1..m {
         let x = seq[k];
         let nx = net.node(x);
-        let t = (dep + net.time(prev, x)).max(rd.early[k]);
+        let t = later(dep + net.time(prev, x), rd.early[k]);
         if t > nx.l {
             return miss(t > nx.l + FEPS);
         }
