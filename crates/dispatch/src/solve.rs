@@ -344,6 +344,7 @@ impl Ctx<'_> {
                 let t = self.times(s);
                 let first = assigned.swap_remove(rng.random_range(0..assigned.len()));
                 let mut out = vec![first];
+                let mut keyed: Vec<(f64, u32)> = Vec::with_capacity(assigned.len());
                 let tmax = t.iter().map(|x| x[1]).fold(1e-9, f64::max);
                 while out.len() < q && !assigned.is_empty() {
                     let r = out[rng.random_range(0..out.len())];
@@ -357,7 +358,13 @@ impl Ctx<'_> {
                                     + (t[r as usize][1] - t[o as usize][1]).abs())
                                 / tmax
                     };
-                    assigned.sort_by(|a, b| rel(*a).total_cmp(&rel(*b)));
+                    // Each relatedness once, not twice per comparison; a
+                    // stable sort of the keyed pairs keeps the same order.
+                    keyed.clear();
+                    keyed.extend(assigned.iter().map(|&o| (rel(o), o)));
+                    keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    assigned.clear();
+                    assigned.extend(keyed.iter().map(|&(_, o)| o));
                     let y: f64 = rng.random();
                     let idx = (y.powi(self.search.related_determinism) * assigned.len() as f64) as usize;
                     out.push(assigned.remove(idx.min(assigned.len() - 1)));
