@@ -79,6 +79,8 @@ pub(crate) struct Scratch {
     cands: Vec<Cand>,
     /// Pushed start times by old position, for [`pushed_schedule`].
     pushed: Vec<f64>,
+    /// The answer of [`best_insertion`], kept so each call does not allocate.
+    found: Vec<Cand>,
 }
 
 /// A candidate insertion: pickup after position `i`, dropoff after position
@@ -615,9 +617,11 @@ pub(crate) fn best_insertion(
     first: usize,
     sc: &mut Scratch,
 ) -> Option<Cand> {
-    let mut out = Vec::with_capacity(1);
-    feasible_insertions(net, rd, veh, p, d, first, 1, sc, &mut out);
-    out.first().copied()
+    let mut found = std::mem::take(&mut sc.found);
+    feasible_insertions(net, rd, veh, p, d, first, 1, sc, &mut found);
+    let best = found.first().copied();
+    sc.found = found;
+    best
 }
 
 /// The problem compiled for the batch solver: request `r` has pickup node

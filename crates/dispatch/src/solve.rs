@@ -151,32 +151,42 @@ impl Ctx<'_> {
                 }
                 Some((cost, c))
             };
-        let fill_row =
-            |s: &Sol, r: u32, rng: &mut ChaCha8Rng, sc: &mut Scratch| -> Vec<Option<(f64, Cand)>> {
-                let mut row: Vec<Option<(f64, Cand)>> = Vec::with_capacity(nv);
-                let mut empty_seen: Vec<(usize, Option<(f64, Cand)>)> = Vec::new();
+        // One flat row of `nv` entries per pending request, so a repair allocates once.
+        let mut empty_seen: Vec<(usize, Option<(f64, Cand)>)> = Vec::new();
+        let mut fill_row =
+            |s: &Sol, r: u32, rng: &mut ChaCha8Rng, sc: &mut Scratch, out: &mut Vec<Option<(f64, Cand)>>| {
+                empty_seen.clear();
                 for v in 0..nv {
                     if self.is_empty(s, v) && self.c.breaks[v].is_empty() {
                         if let Some(&(_, e)) = empty_seen.iter().find(|(cl, _)| *cl == self.class[v]) {
-                            row.push(e);
+                            out.push(e);
                             continue;
                         }
                         let e = eval(s, r, v, rng, sc);
                         empty_seen.push((self.class[v], e));
-                        row.push(e);
+                        out.push(e);
                     } else {
-                        row.push(eval(s, r, v, rng, sc));
+                        out.push(eval(s, r, v, rng, sc));
                     }
                 }
-                row
             };
-        let mut cache: Vec<Vec<Option<(f64, Cand)>>> =
-            pending.iter().map(|&r| fill_row(s, r, rng, sc)).collect();
+        let mut cache: Vec<Option<(f64, Cand)>> = Vec::with_capacity(pending.len() * nv);
+        for &r in &pending {
+            fill_row(s, r, rng, sc, &mut cache);
+        }
+        // Mirrors `pending.swap_remove(pi)` on the rows.
+        let drop_row = |cache: &mut Vec<Option<(f64, Cand)>>, pi: usize| {
+            let last = cache.len() - nv;
+            if pi * nv != last {
+                cache.copy_within(last.., pi * nv);
+            }
+            cache.truncate(last);
+        };
         while !pending.is_empty() {
             let mut best: Option<(usize, f64, f64)> = None; // (pending index, key, c1)
             let mut pi = 0;
             while pi < pending.len() {
-                let row = &cache[pi];
+                let row = &cache[pi * nv..(pi + 1) * nv];
                 let mut top = [f64::INFINITY; 4];
                 let kk = k.clamp(1, 4);
                 let mut count = 0;
@@ -191,7 +201,7 @@ impl Ctx<'_> {
                 }
                 if count == 0 {
                     s.bank.push(pending.swap_remove(pi));
-                    cache.swap_remove(pi);
+                    drop_row(&mut cache, pi);
                     continue;
                 }
                 let c1 = top[0];
@@ -211,14 +221,14 @@ impl Ctx<'_> {
             }
             let Some((pi, _, _)) = best else { break };
             let r = pending.swap_remove(pi);
-            let row = cache.swap_remove(pi);
-            let Some((v, cand)) = row
+            let chosen = cache[pi * nv..(pi + 1) * nv]
                 .iter()
                 .enumerate()
                 .filter_map(|(v, x)| x.map(|(c, cand)| (v, c, cand)))
                 .min_by(|a, b| a.1.total_cmp(&b.1))
-                .map(|(v, _, c)| (v, c))
-            else {
+                .map(|(v, _, c)| (v, c));
+            drop_row(&mut cache, pi);
+            let Some((v, cand)) = chosen else {
                 s.bank.push(r);
                 continue;
             };
@@ -237,7 +247,7 @@ impl Ctx<'_> {
                 }
             }
             for (i, &r2) in pending.iter().enumerate() {
-                cache[i][v] = eval(s, r2, v, rng, sc);
+                cache[i * nv + v] = eval(s, r2, v, rng, sc);
             }
         }
     }
@@ -261,11 +271,13 @@ impl Ctx<'_> {
                 let seq: Vec<u32> = s.routes[v].seq.iter().copied().filter(|&x| !gone[x as usize]).collect();
                 // Removing stops never breaks feasibility under the triangle inequality;
                 // if a pathological matrix says otherwise, the route's requests go to the bank.
-                match RouteData::compute(self.c, &self.c.veh[v], seq.clone(), sc) {
+                match RouteData::compute(self.c, &self.c.veh[v], seq, sc) {
                     Some(rd) => s.routes[v] = rd,
                     None => {
-                        let rest: Vec<u32> = seq
+                        let rest: Vec<u32> = s.routes[v]
+                            .seq
                             .iter()
+                            .filter(|&&x| !gone[x as usize])
                             .filter_map(|&x| match self.c.nodes[x as usize].kind {
                                 Kind::Pickup(r) => Some(r),
                                 _ => None,
