@@ -151,7 +151,6 @@ impl Ctx<'_> {
                 }
                 Some((cost, c))
             };
-        // One flat row of `nv` entries per pending request, so a repair allocates once.
         let mut empty_seen: Vec<(usize, Option<(f64, Cand)>)> = Vec::new();
         let mut fill_row =
             |s: &Sol, r: u32, rng: &mut ChaCha8Rng, sc: &mut Scratch, out: &mut Vec<Option<(f64, Cand)>>| {
@@ -170,6 +169,7 @@ impl Ctx<'_> {
                     }
                 }
             };
+        // One flat row of `nv` entries per pending request, so a repair allocates once.
         let mut cache: Vec<Option<(f64, Cand)>> = Vec::with_capacity(pending.len() * nv);
         for &r in &pending {
             fill_row(s, r, rng, sc, &mut cache);
