@@ -19,6 +19,8 @@
 //! exact O(m) schedule. Without ride-time or duration limits the filter alone
 //! is exact and the exact step is skipped.
 
+use std::sync::Arc;
+
 use noriai_model::LocId;
 
 /// Feasibility tolerance of the engine, tighter than the checker's 1e-6.
@@ -57,6 +59,18 @@ pub(crate) trait Net {
     fn node(&self, i: u32) -> &Node;
     fn time(&self, a: u32, b: u32) -> f64;
     fn dist(&self, a: u32, b: u32) -> f64;
+    /// `time(a, b)`, from storage where the times of every `a` to one `b`
+    /// sit together: the screen reads every stop of every route to the same
+    /// new stop, which a row-major matrix scatters over as many cache lines.
+    #[inline]
+    fn time_to(&self, a: u32, b: u32) -> f64 {
+        self.time(a, b)
+    }
+    /// `dist(a, b)`, stored as for [`Net::time_to`].
+    #[inline]
+    fn dist_to(&self, a: u32, b: u32) -> f64 {
+        self.dist(a, b)
+    }
     fn len(&self) -> usize;
 }
 
@@ -363,13 +377,13 @@ pub(crate) fn candidates(
             continue;
         }
         let na = net.node(a);
-        let bp = later(rd.early[i] + na.s + net.time(a, p), np.e);
+        let bp = later(rd.early[i] + na.s + net.time_to(a, p), np.e);
         if bp > np.l + FEPS {
             continue;
         }
         let dp = bp + sp;
         let b1 = seq[i + 1];
-        let base = net.dist(a, p) - net.dist(a, b1);
+        let base = net.dist_to(a, p) - net.dist(a, b1);
         // Dropoff right after the pickup.
         let bd = later(dp + tpd, nd.e);
         if bd <= nd.l + FEPS && tpd <= ride_lim + FEPS {
@@ -397,13 +411,13 @@ pub(crate) fn candidates(
             }
             let next = seq[j + 1];
             let tcn = net.time(c, next);
-            let tcd = net.time(c, d);
+            let tcd = net.time_to(c, d);
             let bd = later(ej + nc.s + tcd, nd.e);
             let e_next = later(ej + nc.s + tcn, rd.early[j + 1]);
             if bd <= nd.l + FEPS && ride_path + nc.s + tcd <= ride_lim + FEPS {
                 let nb = later(bd + sd + net.time(d, next), e_next);
                 if nb <= rd.late[j + 1] + FEPS {
-                    let cost = cost_p + net.dist(c, d) + net.dist(d, next) - net.dist(c, next);
+                    let cost = cost_p + net.dist_to(c, d) + net.dist(d, next) - net.dist(c, next);
                     out.push(Cand { cost, i: i as u32, j: j as u32 });
                 }
             }
@@ -551,14 +565,14 @@ pub(crate) fn pushed_schedule(
     let (np, nd) = (net.node(p), net.node(d));
     let ride_p = if nd.pair == p { nd.ride } else { f64::INFINITY };
     let start_of = |k: usize, pushed: &[f64]| if k <= i { rd.early[k] } else { pushed[k] };
-    let tp = later(rd.early[i] + net.node(seq[i]).s + net.time(seq[i], p), np.e);
+    let tp = later(rd.early[i] + net.node(seq[i]).s + net.time_to(seq[i], p), np.e);
     if tp > np.l {
         return miss(tp > np.l + FEPS);
     }
     let (mut prev, mut dep) = (p, tp + np.s);
     // The drop-off's start after leaving `prev` at `dep`, or how it misses.
     let drop_at = |prev: u32, dep: f64| -> Result<f64, Pushed> {
-        let td = later(dep + net.time(prev, d), nd.e);
+        let td = later(dep + net.time_to(prev, d), nd.e);
         if td > nd.l {
             return Err(miss(td > nd.l + FEPS));
         }
@@ -634,8 +648,44 @@ pub(crate) struct Compiled {
     pub veh: Vec<VehCtx>,
     /// Break nodes of each vehicle, which every one of its routes must contain.
     pub breaks: Vec<Vec<u32>>,
-    time: Vec<f64>,
-    dist: Vec<f64>,
+    /// Travel times; `dist` shares its storage when every distance equals
+    /// the time (Euclidean instances), so the screen reads half the memory.
+    time: Matrix,
+    dist: Matrix,
+}
+
+/// A dense `n × n` node matrix, stored by rows and by columns (for
+/// [`Net::time_to`]); a symmetric matrix is its own transpose and shares
+/// one buffer for both.
+#[derive(Debug, Clone)]
+struct Matrix {
+    n: usize,
+    rows: Arc<[f64]>,
+    /// `cols[b·n + a]` is entry (`a`, `b`).
+    cols: Arc<[f64]>,
+}
+
+impl Matrix {
+    fn new(n: usize, rows: Vec<f64>) -> Self {
+        let symmetric =
+            (0..n).all(|a| (0..a).all(|b| rows[a * n + b].to_bits() == rows[b * n + a].to_bits()));
+        let cols: Option<Arc<[f64]>> = (!symmetric).then(|| {
+            (0..n).flat_map(|b| (0..n).map(move |a| (a, b))).map(|(a, b)| rows[a * n + b]).collect()
+        });
+        let rows: Arc<[f64]> = rows.into();
+        Matrix { n, cols: cols.unwrap_or_else(|| rows.clone()), rows }
+    }
+
+    #[inline]
+    fn at(&self, a: u32, b: u32) -> f64 {
+        self.rows[a as usize * self.n + b as usize]
+    }
+
+    /// The same entry as [`Matrix::at`], read from the column layout.
+    #[inline]
+    fn to(&self, a: u32, b: u32) -> f64 {
+        self.cols[b as usize * self.n + a as usize]
+    }
 }
 
 impl Net for Compiled {
@@ -645,11 +695,19 @@ impl Net for Compiled {
     }
     #[inline]
     fn time(&self, a: u32, b: u32) -> f64 {
-        self.time[a as usize * self.nodes.len() + b as usize]
+        self.time.at(a, b)
     }
     #[inline]
     fn dist(&self, a: u32, b: u32) -> f64 {
-        self.dist[a as usize * self.nodes.len() + b as usize]
+        self.dist.at(a, b)
+    }
+    #[inline]
+    fn time_to(&self, a: u32, b: u32) -> f64 {
+        self.time.to(a, b)
+    }
+    #[inline]
+    fn dist_to(&self, a: u32, b: u32) -> f64 {
+        self.dist.to(a, b)
     }
     fn len(&self) -> usize {
         self.nodes.len()
@@ -754,6 +812,9 @@ impl Compiled {
                 dist.push(problem.travel.distance(a.loc, b.loc));
             }
         }
+        let same = time.iter().zip(&dist).all(|(t, d)| t.to_bits() == d.to_bits());
+        let time = Matrix::new(n, time);
+        let dist = if same { time.clone() } else { Matrix::new(n, dist) };
         Compiled { nodes, n_req: reqs.len(), veh, breaks, time, dist }
     }
 
@@ -766,5 +827,76 @@ impl Compiled {
         seq.extend(b);
         seq.push(c.end);
         RouteData::compute(self, c, seq, sc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+
+    use noriai_model::{
+        Capacity, LocId, MatrixTravelTimes, Request, RequestId, TimeWindow, TravelTimes, Vehicle, VehicleId,
+    };
+
+    use super::{Compiled, Net};
+    use crate::euclid::Euclidean;
+    use crate::problem::{Objective, Problem};
+
+    fn problem<T: TravelTimes>(travel: T, n_req: u32) -> Problem<T> {
+        let requests = (0..n_req)
+            .map(|r| {
+                Request::new(RequestId(r + 1), LocId(2 * r + 1), LocId(2 * r + 2), Capacity::new(1, 0))
+                    .unwrap()
+            })
+            .collect();
+        let v = Vehicle::new(VehicleId(0), Capacity::new(3, 0), LocId(0), TimeWindow::new(0.0, 1e4).unwrap())
+            .unwrap();
+        Problem::new(travel, requests, vec![v], Objective::Distance).unwrap()
+    }
+
+    fn points(n: usize) -> Vec<(f64, f64)> {
+        (0..n).map(|i| ((i * 7 % 11) as f64, (i * 5 % 13) as f64 * 0.7)).collect()
+    }
+
+    /// Both layouts give every entry of both matrices, whatever is shared.
+    fn layouts_agree(c: &Compiled) {
+        let n = c.len() as u32;
+        for a in 0..n {
+            for b in 0..n {
+                assert_eq!(c.time_to(a, b).to_bits(), c.time(a, b).to_bits(), "time {a}->{b}");
+                assert_eq!(c.dist_to(a, b).to_bits(), c.dist(a, b).to_bits(), "dist {a}->{b}");
+            }
+        }
+    }
+
+    #[test]
+    fn symmetric_equal_matrices_share_one_buffer() {
+        let c = Compiled::new(&problem(Euclidean::new(points(9)), 4));
+        assert!(Arc::ptr_eq(&c.time.rows, &c.time.cols));
+        assert!(Arc::ptr_eq(&c.time.rows, &c.dist.rows));
+        layouts_agree(&c);
+    }
+
+    #[test]
+    fn one_way_times_keep_their_direction() {
+        let pts = points(9);
+        // Uphill is slower: time depends on the direction, distance does not.
+        let m = MatrixTravelTimes::from_fn(pts.len(), |i, j| {
+            let d = ((pts[i].0 - pts[j].0).powi(2) + (pts[i].1 - pts[j].1).powi(2)).sqrt();
+            (if i < j { 1.5 * d } else { d }, d)
+        });
+        let p = problem(m, 4);
+        let c = Compiled::new(&p);
+        assert!(!Arc::ptr_eq(&c.time.rows, &c.time.cols));
+        assert!(Arc::ptr_eq(&c.dist.rows, &c.dist.cols));
+        assert!(!Arc::ptr_eq(&c.time.rows, &c.dist.rows));
+        layouts_agree(&c);
+        // And the values are the source's, in its direction.
+        let (a, b) = (0, 2); // pickups of requests 0 and 1: locations 1 and 3
+        assert_eq!(c.time_to(a, b), p.travel.time(LocId(1), LocId(3)));
+        assert_eq!(c.time_to(b, a), p.travel.time(LocId(3), LocId(1)));
+        assert!(c.time_to(a, b) > c.time_to(b, a));
     }
 }
