@@ -540,9 +540,12 @@ pub(crate) enum Pushed {
 /// bounds and the old route's greatest starts upper bounds of any feasible
 /// schedule of the new route, so a miss beyond them by more than the
 /// filter's slack proves the insertion infeasible; any other miss leaves it
-/// to the exact schedule. Stops once the push is absorbed after the
-/// drop-off: the rest of the route is unchanged. Fits are checked without
-/// tolerance, so it never accepts what the exact check would refuse.
+/// to the exact schedule. If only the new rider's own ride is too long, the
+/// pickup is delayed by the excess and the push tried once more: waiting
+/// between the pickup and the drop-off may absorb the delay (the least
+/// schedule would delay it the same way). Stops once the push is absorbed
+/// after the drop-off: the rest of the route is unchanged. Fits are checked
+/// without tolerance, so it never accepts what the exact check would refuse.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn pushed_schedule(
     net: &impl Net,
@@ -554,31 +557,81 @@ pub(crate) fn pushed_schedule(
     bounds: bool,
     pushed: &mut Vec<f64>,
 ) -> Pushed {
-    let (i, j) = (c.i as usize, c.j as usize);
-    let seq = &rd.seq;
-    let m = seq.len();
+    let (i, m) = (c.i as usize, rd.seq.len());
     if pushed.len() < m {
         pushed.resize(m, 0.0);
     }
+    let np = net.node(p);
+    let tp = later(rd.early[i] + net.node(rd.seq[i]).s + net.time_to(rd.seq[i], p), np.e);
     // A miss: proven infeasible if even the bound misses by more than the slack.
     let miss = |beyond_bound: bool| if bounds && beyond_bound { Pushed::Fails } else { Pushed::Unknown };
-    let (np, nd) = (net.node(p), net.node(d));
-    let ride_p = if nd.pair == p { nd.ride } else { f64::INFINITY };
-    let start_of = |k: usize, pushed: &[f64]| if k <= i { rd.early[k] } else { pushed[k] };
-    let tp = later(rd.early[i] + net.node(seq[i]).s + net.time_to(seq[i], p), np.e);
     if tp > np.l {
         return miss(tp > np.l + FEPS);
     }
+    match push(net, rd, veh, c, p, d, tp, pushed) {
+        Push::Fits => Pushed::Fits,
+        Push::Misses { beyond_bound } => miss(beyond_bound),
+        Push::RideTooLong { beyond_bound: true, .. } => miss(true),
+        Push::RideTooLong { excess, .. } => {
+            let delayed = tp + excess;
+            // Only a fit is conclusive now: the delayed starts are no bounds.
+            if delayed <= np.l && push(net, rd, veh, c, p, d, delayed, pushed) == Push::Fits {
+                Pushed::Fits
+            } else {
+                Pushed::Unknown
+            }
+        }
+    }
+}
+
+/// How the push of [`pushed_schedule`] from one pickup start ends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Push {
+    Fits,
+    /// A window, an earlier rider's ride or the shift is missed; `beyond_bound`
+    /// when even the bounds miss it by more than the filter's slack.
+    Misses {
+        beyond_bound: bool,
+    },
+    /// The new rider's ride is `excess` too long; `beyond_bound` when it is
+    /// too long even from the pickup window's close.
+    RideTooLong {
+        excess: f64,
+        beyond_bound: bool,
+    },
+}
+
+/// Pushes the route's least schedule forward from the new pickup starting at
+/// `tp`; see [`pushed_schedule`].
+#[allow(clippy::too_many_arguments)]
+fn push(
+    net: &impl Net,
+    rd: &RouteData,
+    veh: &VehCtx,
+    c: Cand,
+    p: u32,
+    d: u32,
+    tp: f64,
+    pushed: &mut [f64],
+) -> Push {
+    let (i, j) = (c.i as usize, c.j as usize);
+    let seq = &rd.seq;
+    let m = seq.len();
+    let (np, nd) = (net.node(p), net.node(d));
+    let ride_p = if nd.pair == p { nd.ride } else { f64::INFINITY };
+    let start_of = |k: usize, pushed: &[f64]| if k <= i { rd.early[k] } else { pushed[k] };
     let (mut prev, mut dep) = (p, tp + np.s);
     // The drop-off's start after leaving `prev` at `dep`, or how it misses.
-    let drop_at = |prev: u32, dep: f64| -> Result<f64, Pushed> {
+    let drop_at = |prev: u32, dep: f64| -> Result<f64, Push> {
         let td = later(dep + net.time_to(prev, d), nd.e);
         if td > nd.l {
-            return Err(miss(td > nd.l + FEPS));
+            return Err(Push::Misses { beyond_bound: td > nd.l + FEPS });
         }
-        if td - (tp + np.s) > ride_p {
+        let excess = td - (tp + np.s) - ride_p;
+        if excess > 0.0 {
             // The pickup starts at the latest at its window's close.
-            return Err(miss(td - (np.l + np.s) > ride_p + FEPS));
+            let beyond_bound = td - (np.l + np.s) > ride_p + FEPS;
+            return Err(Push::RideTooLong { excess, beyond_bound });
         }
         Ok(td + nd.s)
     };
@@ -593,7 +646,7 @@ pub(crate) fn pushed_schedule(
         let nx = net.node(x);
         let t = later(dep + net.time(prev, x), rd.early[k]);
         if t > nx.l {
-            return miss(t > nx.l + FEPS);
+            return Push::Misses { beyond_bound: t > nx.l + FEPS };
         }
         pushed[k] = t;
         let a = rd.partner[k];
@@ -601,11 +654,11 @@ pub(crate) fn pushed_schedule(
             let (a, service) = (a as usize, net.node(seq[a as usize]).s);
             if t - (start_of(a, pushed) + service) > nx.ride {
                 // The pickup starts at the latest at the old route's greatest start.
-                return miss(t - (rd.late[a] + service) > nx.ride + FEPS);
+                return Push::Misses { beyond_bound: t - (rd.late[a] + service) > nx.ride + FEPS };
             }
         }
         if k > j && t <= rd.early[k] {
-            return Pushed::Fits;
+            return Push::Fits;
         }
         (prev, dep) = (x, t + nx.s);
         if k == j {
@@ -616,9 +669,9 @@ pub(crate) fn pushed_schedule(
         }
     }
     if veh.max_dur.is_finite() && pushed[m - 1] - rd.early[0] > veh.max_dur {
-        return miss(pushed[m - 1] - rd.late[0] > veh.max_dur + FEPS);
+        return Push::Misses { beyond_bound: pushed[m - 1] - rd.late[0] > veh.max_dur + FEPS };
     }
-    Pushed::Fits
+    Push::Fits
 }
 
 /// The cheapest feasible insertion, if any.
