@@ -3,6 +3,12 @@
 //! searches upwards from both ends, touching a few hundred nodes instead of the
 //! whole map. Many-to-many tables use buckets (Knopp et al. 2007) so a 100×100
 //! table costs about 200 upward searches, not 10,000 queries.
+//!
+//! The few most important nodes (the core) keep a table of the times between
+//! them, so a point-to-point search stops where it enters the core and the
+//! two sides are joined through the table: the core is where the upward
+//! searches would otherwise spend most of their time, relaxing its densely
+//! connected nodes.
 
 use crate::graph::{ArcId, RoadGraph};
 use std::cmp::Reverse;
@@ -108,7 +114,45 @@ pub struct ContractionHierarchy {
     /// of 16, so twice as many of a node's edges share a cache line.
     up_hops: Vec<Hop>,
     down_hops: Vec<Hop>,
+    /// Times and lengths between the most important nodes.
+    core: Core,
 }
+
+/// The top ranks of a hierarchy with the times (and lengths) between all of
+/// them, derived from the hierarchy when it is built or loaded.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Core {
+    /// The least rank in the core; every rank from here up is in it.
+    start: u32,
+    /// `time[i * size + j]`: from rank `start + i` to rank `start + j`.
+    time: Vec<u32>,
+    length: Vec<u32>,
+    size: usize,
+}
+
+impl Core {
+    /// Nodes in the core of an `n`-node hierarchy: `CORE_PER_ROOT` times
+    /// √n, at most `CORE_MAX`, so the table grows linearly with the map
+    /// and stays a few megabytes at prefecture scale.
+    fn size_for(n: usize) -> usize {
+        ((n as f64).sqrt() * CORE_PER_ROOT).ceil().min(CORE_MAX as f64).min(n as f64) as usize
+    }
+
+    #[inline]
+    fn index(&self, from: u32, to: u32) -> usize {
+        (from - self.start) as usize * self.size + (to - self.start) as usize
+    }
+}
+
+/// Core nodes per square root of the node count. On `roads_bench`'s
+/// 20,000-junction town grid (measured with a temporary harness), cores of
+/// 100, 250 and 500 nodes left 78, 69 and 62 nodes settled below them (121
+/// settled without a core), joining about 6-10 entry nodes a side; 4√n
+/// answered no faster than 2√n, because the table's reads miss the cache
+/// as it grows.
+const CORE_PER_ROOT: f64 = 2.0;
+/// At most this many core nodes: two 4 MB tables.
+const CORE_MAX: usize = 1024;
 
 /// The head and time of a hierarchy edge: all a search reads while relaxing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -359,7 +403,33 @@ impl ContractionHierarchy {
         down: Vec<ChEdge>,
     ) -> Self {
         let (up_hops, down_hops) = (hops(&up), hops(&down));
-        Self { rank, node_of_rank, up_first, up, down_first, down, up_hops, down_hops }
+        let mut ch = Self {
+            rank,
+            node_of_rank,
+            up_first,
+            up,
+            down_first,
+            down,
+            up_hops,
+            down_hops,
+            core: Core::default(),
+        };
+        ch.core = ch.core_table();
+        ch
+    }
+
+    /// The table of times between the top ranks, by the bucket search of
+    /// [`ChQuery::table`]: searches from core nodes only climb, so they stay
+    /// inside the core.
+    fn core_table(&self) -> Core {
+        let n = self.node_count();
+        let size = Core::size_for(n);
+        let start = (n - size) as u32;
+        let seeds: Vec<Vec<Seed>> = (start..n as u32)
+            .map(|r| vec![Seed { node: self.node_of_rank[r as usize], time_ms: 0, length_dm: 0 }])
+            .collect();
+        let (time, length) = ChQuery::new(self).table(&seeds, &seeds);
+        Core { start, time, length, size }
     }
 
     /// Rebuilds a hierarchy from stored arrays (see [`crate::store`]).
@@ -494,11 +564,19 @@ struct Side {
     label: Vec<Label>,
     touched: Vec<u32>,
     heap: Queue,
+    /// Core nodes this side settled and stopped at.
+    entries: Vec<u32>,
 }
 
 impl Side {
     fn new(n: usize) -> Self {
-        Self { time: vec![INF; n], label: vec![UNREACHED; n], touched: Vec::new(), heap: Queue::default() }
+        Self {
+            time: vec![INF; n],
+            label: vec![UNREACHED; n],
+            touched: Vec::new(),
+            heap: Queue::default(),
+            entries: Vec::new(),
+        }
     }
     fn reset(&mut self) {
         for &v in &self.touched {
@@ -506,6 +584,7 @@ impl Side {
         }
         self.touched.clear();
         self.heap.clear();
+        self.entries.clear();
     }
     #[inline]
     fn reach(&mut self, v: u32, time: u32, parent: u32, edge: u32) {
@@ -580,6 +659,15 @@ impl Side {
     }
 }
 
+/// How the two sides of a search met.
+#[derive(Clone, Copy)]
+enum Join {
+    /// At a node below the core that both reached.
+    At(u32),
+    /// Through the core's table, from the first rank to the second.
+    Through(u32, u32),
+}
+
 /// Reusable query state for one thread. Create one per worker and reuse it.
 pub struct ChQuery<'a> {
     ch: &'a ContractionHierarchy,
@@ -594,7 +682,19 @@ pub struct ChQuery<'a> {
 pub struct Meeting {
     pub time_ms: u32,
     pub length_dm: u32,
+    /// Where the two sides met; through the core, where the forward side
+    /// entered it.
     pub node: u32,
+    /// The ranks where the path enters and leaves the core, if it runs
+    /// through the core's table.
+    through_core: Option<(u32, u32)>,
+}
+
+impl Meeting {
+    /// Whether the answer was joined through the core's table.
+    pub fn through_core(&self) -> bool {
+        self.through_core.is_some()
+    }
 }
 
 impl<'a> ChQuery<'a> {
@@ -611,13 +711,27 @@ impl<'a> ChQuery<'a> {
 
     /// Shortest time from any source seed to any target seed.
     pub fn shortest(&mut self, sources: &[Seed], targets: &[Seed]) -> Option<Meeting> {
+        self.search(sources, targets, self.ch.core.start)
+    }
+
+    /// The same answer as [`ChQuery::shortest`] without the core's table:
+    /// both sides climb to the top. The reference for the core, and how
+    /// [`ChQuery::path`] finds the way through it.
+    pub fn shortest_without_core(&mut self, sources: &[Seed], targets: &[Seed]) -> Option<Meeting> {
+        self.search(sources, targets, INF)
+    }
+
+    /// A bidirectional upward search whose sides stop at ranks from
+    /// `core_start` up, joined through the core's table.
+    fn search(&mut self, sources: &[Seed], targets: &[Seed], core_start: u32) -> Option<Meeting> {
         let (up, down) = (self.ch.upward(), self.ch.downward());
         self.fwd.reset();
         self.bwd.reset();
         self.settled = 0;
         self.fwd.seed(sources, &self.ch.rank);
         self.bwd.seed(targets, &self.ch.rank);
-        let (mut best_time, mut meeting) = (INF, None);
+        let core = &self.ch.core;
+        let (mut best_time, mut best) = (INF, None);
         loop {
             let (fk, bk) = (self.fwd.min_key(), self.bwd.min_key());
             if fk.min(bk) >= best_time {
@@ -635,30 +749,87 @@ impl<'a> ChQuery<'a> {
             }
             self.settled += 1;
             let stalled = this.stalled(v, d, stall);
+            if v >= core_start {
+                if stalled {
+                    // A higher core node reaches v faster, and the table
+                    // joins from that node already.
+                    continue;
+                }
+                // Join through the table with every core node the other
+                // side has entered, so the bound tightens as early as it can.
+                this.entries.push(v);
+                for &w in &other.entries {
+                    let (a, b) = if forward { (v, w) } else { (w, v) };
+                    let total =
+                        d.saturating_add(core.time[core.index(a, b)]).saturating_add(other.time[w as usize]);
+                    if total < best_time {
+                        (best_time, best) = (total, Some(Join::Through(a, b)));
+                    }
+                }
+                continue;
+            }
             let total = d.saturating_add(other.time[v as usize]);
             if total < best_time {
-                best_time = total;
-                meeting = Some(v);
+                (best_time, best) = (total, Some(Join::At(v)));
             }
             if !stalled {
                 this.relax(v, d, relax);
             }
         }
-        let v = meeting?;
-        let length = self.fwd.chain_length(v, &up).saturating_add(self.bwd.chain_length(v, &down));
-        Some(Meeting { time_ms: best_time, length_dm: length, node: self.ch.node_of_rank[v as usize] })
+        let (length, node, through_core) = match best? {
+            Join::Through(a, b) => {
+                let (fwd, bwd) = (self.fwd.chain_length(a, &up), self.bwd.chain_length(b, &down));
+                (fwd.saturating_add(core.length[core.index(a, b)]).saturating_add(bwd), a, Some((a, b)))
+            }
+            Join::At(v) => {
+                (self.fwd.chain_length(v, &up).saturating_add(self.bwd.chain_length(v, &down)), v, None)
+            }
+        };
+        Some(Meeting {
+            time_ms: best_time,
+            length_dm: length,
+            node: self.ch.node_of_rank[node as usize],
+            through_core,
+        })
     }
 
-    /// Road arcs of the path found by the last [`ChQuery::shortest`] call.
-    pub fn path(&self, meeting: &Meeting) -> Vec<ArcId> {
+    /// Road arcs of the path found by the last search, `meeting` its
+    /// answer. A path through the core is completed by a search across it,
+    /// which replaces the last search's state.
+    pub fn path(&mut self, meeting: &Meeting) -> Vec<ArcId> {
         let meeting_rank = self.ch.rank[meeting.node as usize];
-        let up_part: Vec<(u32, u32)> = self.fwd.steps(meeting_rank).collect();
+        let Some((entry, exit)) = meeting.through_core else {
+            let mut arcs = self.arcs_up_to(meeting_rank);
+            arcs.extend(self.arcs_down_from(meeting_rank));
+            return arcs;
+        };
+        let mut arcs = self.arcs_up_to(entry);
+        let after = self.arcs_down_from(exit);
+        let seed = |r: u32| Seed { node: self.ch.node_of_rank[r as usize], time_ms: 0, length_dm: 0 };
+        let (from, to) = (seed(entry), seed(exit));
+        if let Some(across) = self.shortest_without_core(&[from], &[to]) {
+            let middle = self.ch.rank[across.node as usize];
+            arcs.extend(self.arcs_up_to(middle));
+            arcs.extend(self.arcs_down_from(middle));
+        }
+        arcs.extend(after);
+        arcs
+    }
+
+    /// Road arcs from the forward side's seed up to rank `v`, in driving order.
+    fn arcs_up_to(&self, v: u32) -> Vec<ArcId> {
+        let up_part: Vec<(u32, u32)> = self.fwd.steps(v).collect();
         let mut arcs = Vec::new();
         for (parent, edge) in up_part.into_iter().rev() {
             self.ch.unpack(parent, self.ch.up[edge as usize], &mut arcs);
         }
-        let mut v = meeting_rank;
-        for (parent, edge) in self.bwd.steps(meeting_rank) {
+        arcs
+    }
+
+    /// Road arcs from rank `v` down to the backward side's seed.
+    fn arcs_down_from(&self, mut v: u32) -> Vec<ArcId> {
+        let mut arcs = Vec::new();
+        for (parent, edge) in self.bwd.steps(v) {
             // The backward edge is stored at the parent with `node == v` and
             // means v → parent in driving order.
             self.ch.unpack(v, ChEdge { node: parent, ..self.ch.down[edge as usize] }, &mut arcs);

@@ -94,6 +94,59 @@ fn unpacked_paths_sum_to_query_times() {
     }
 }
 
+/// The core's table gives the answers of the search that climbs to the
+/// top, and its paths are whole: on every map, some answers run through
+/// the core and some meet below it, and both kinds unpack to road arcs that
+/// join end to end and sum to the answer.
+#[test]
+fn core_joins_match_the_plain_search() {
+    for (path, net) in common::networks() {
+        let n = net.graph().nodes.len() as u32;
+        let mut q = net.query();
+        let seed = |v| noriai_roads::Seed { node: v, time_ms: 0, length_dm: 0 };
+        let (mut through, mut below) = (0, 0);
+        for i in 0..600u32 {
+            // Half the pairs far apart, half near each other.
+            let a = (i * 7919) % n;
+            let b = if i % 2 == 0 { (i * 104_729 + 13) % n } else { (a + i % 17) % n };
+            let plain = q.shortest_without_core(&[seed(a)], &[seed(b)]).expect("strongly connected");
+            let m = q.shortest(&[seed(a)], &[seed(b)]).expect("strongly connected");
+            assert_eq!(
+                (m.time_ms, m.length_dm),
+                (plain.time_ms, plain.length_dm),
+                "{}: {a}->{b} with the core, and without",
+                path.display()
+            );
+            if m.through_core() {
+                through += 1
+            } else {
+                below += 1
+            }
+            let arcs = q.path(&m);
+            let g = net.graph();
+            let time: u64 = arcs.iter().map(|&x| u64::from(g.arc(x).2)).sum();
+            let length: u64 = arcs.iter().map(|&x| u64::from(g.arc_length_dm(x))).sum();
+            assert_eq!(
+                (time, length),
+                (u64::from(m.time_ms), u64::from(m.length_dm)),
+                "{}: path {a}->{b}",
+                path.display()
+            );
+            let mut at = a;
+            for &x in &arcs {
+                assert_eq!(g.arc(x).0, at, "{}: path {a}->{b} breaks", path.display());
+                at = g.arc(x).1;
+            }
+            assert_eq!(at, b);
+        }
+        assert!(
+            through > 0 && below > 0,
+            "{}: {through} answers through the core, {below} below it",
+            path.display()
+        );
+    }
+}
+
 #[test]
 fn table_matches_point_queries() {
     for (path, net) in common::networks() {
