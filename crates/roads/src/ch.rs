@@ -120,7 +120,7 @@ pub struct ContractionHierarchy {
 
 /// The top ranks of a hierarchy with the times (and lengths) between all of
 /// them, derived from the hierarchy when it is built or loaded.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 struct Core {
     /// The least rank in the core; every rank from here up is in it.
     start: u32,
@@ -128,6 +128,13 @@ struct Core {
     time: Vec<u32>,
     length: Vec<u32>,
     size: usize,
+}
+
+impl Default for Core {
+    /// No core: every search climbs to the top.
+    fn default() -> Self {
+        Self { start: INF, time: Vec::new(), length: Vec::new(), size: 0 }
+    }
 }
 
 impl Core {
@@ -391,7 +398,7 @@ impl ContractionHierarchy {
         };
         let (up_first, up) = flatten(renumber(&mut up));
         let (down_first, down) = flatten(renumber(&mut down));
-        Self::assemble(rank, order, up_first, up, down_first, down)
+        Self::assemble(rank, order, up_first, up, down_first, down).with_core()
     }
 
     fn assemble(
@@ -403,24 +410,18 @@ impl ContractionHierarchy {
         down: Vec<ChEdge>,
     ) -> Self {
         let (up_hops, down_hops) = (hops(&up), hops(&down));
-        let mut ch = Self {
-            rank,
-            node_of_rank,
-            up_first,
-            up,
-            down_first,
-            down,
-            up_hops,
-            down_hops,
-            core: Core::default(),
-        };
-        ch.core = ch.core_table();
-        ch
+        Self { rank, node_of_rank, up_first, up, down_first, down, up_hops, down_hops, core: Core::default() }
     }
 
-    /// The table of times between the top ranks, by the bucket search of
-    /// [`ChQuery::table`]: searches from core nodes only climb, so they stay
-    /// inside the core.
+    /// The hierarchy with its core's table, which the bucket search of
+    /// [`ChQuery::table`] computes: searches from core nodes only climb, so
+    /// they stay inside the core. Runs searches, so a hierarchy read from a
+    /// file gets it only once its arrays are checked.
+    pub(crate) fn with_core(mut self) -> Self {
+        self.core = self.core_table();
+        self
+    }
+
     fn core_table(&self) -> Core {
         let n = self.node_count();
         let size = Core::size_for(n);
@@ -432,7 +433,8 @@ impl ContractionHierarchy {
         Core { start, time, length, size }
     }
 
-    /// Rebuilds a hierarchy from stored arrays (see [`crate::store`]).
+    /// Rebuilds a hierarchy from stored arrays (see [`crate::store`]),
+    /// without its core: see [`ContractionHierarchy::with_core`].
     pub(crate) fn from_parts(
         rank: Vec<u32>,
         up_first: Vec<u32>,
@@ -751,8 +753,10 @@ impl<'a> ChQuery<'a> {
             let stalled = this.stalled(v, d, stall);
             if v >= core_start {
                 if stalled {
-                    // A higher core node reaches v faster, and the table
-                    // joins from that node already.
+                    // The seeds reach v by a shorter path than `d` (over a
+                    // higher node), so v is not where a shortest path
+                    // enters or leaves the core: that node is settled at
+                    // its exact time, and so is never stalled.
                     continue;
                 }
                 // Join through the table with every core node the other
@@ -795,7 +799,9 @@ impl<'a> ChQuery<'a> {
 
     /// Road arcs of the path found by the last search, `meeting` its
     /// answer. A path through the core is completed by a search across it,
-    /// which replaces the last search's state.
+    /// which replaces the last search's state: call it once per search.
+    /// Where two routes take exactly the same time, the arcs may be the
+    /// other one's, with another length.
     pub fn path(&mut self, meeting: &Meeting) -> Vec<ArcId> {
         let meeting_rank = self.ch.rank[meeting.node as usize];
         let Some((entry, exit)) = meeting.through_core else {

@@ -232,7 +232,7 @@ pub fn read(path: &Path) -> Result<(Fingerprint, RoadGraph, ContractionHierarchy
         }
         let g = RoadGraph { nodes, pieces, shape };
         validate(&g, &ch)?;
-        Ok((fp, g, ch))
+        Ok((fp, g, ch.with_core()))
     };
     parse().map_err(|detail| RoadsError::Prepared { path: path.into(), detail })
 }
@@ -275,4 +275,38 @@ fn validate(g: &RoadGraph, ch: &ContractionHierarchy) -> ReadResult<()> {
         return Err("its contents are inconsistent (corrupt file)".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::{NoProgress, SpeedProfile};
+
+    /// A file whose checksum matches but whose arrays point outside the
+    /// graph (a faulty writer, a hand-made file) is refused before any
+    /// search runs on it, such as the one that builds the core's table.
+    #[test]
+    fn inconsistent_arrays_with_a_good_checksum_are_refused() {
+        let map = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/data/herrenberg-minimal.osm.pbf");
+        let (g, _) = crate::import::import_pbf(&map, &SpeedProfile::default(), &NoProgress).unwrap();
+        let ch = ContractionHierarchy::build(&g, || {});
+        let fp = Fingerprint { source_hash: 1, profile_hash: 2, profile_name: "default".into() };
+        let path = std::env::temp_dir().join(format!("noriai-store-test-{}.noriai", std::process::id()));
+        write(&path, &fp, &g, &ch).unwrap();
+        let (_, _, back) = read(&path).unwrap();
+        assert_eq!(back, ch, "a sound file reads back whole, core included");
+
+        let mut bytes = std::fs::read(&path).unwrap();
+        let body = bytes.len() - CHECKSUM_LEN;
+        // The last downward edge's head: 16 bytes an edge, head first.
+        bytes[body - 16..body - 12].copy_from_slice(&u32::MAX.to_le_bytes());
+        let crc = crc32fast::hash(&bytes[..body]);
+        bytes[body..].copy_from_slice(&crc.to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let e = read(&path).expect_err("an edge to a node that does not exist");
+        assert!(e.to_string().contains("inconsistent"), "{e}");
+        std::fs::remove_file(&path).ok();
+    }
 }
