@@ -144,8 +144,6 @@ struct Searches {
     answers: Vec<Option<u32>>,
 }
 
-/// With `core`, the searches join through the core's table; without, both
-/// sides climb to the top of the hierarchy.
 impl Searches {
     /// Adds another round over the same pairs (answers are kept once).
     fn extend(&mut self, other: Searches) {
@@ -157,10 +155,12 @@ impl Searches {
     }
 }
 
+/// With `core`, the searches join through the core's table; without, both
+/// sides climb to the top of the hierarchy.
 fn search(ch: &ContractionHierarchy, pairs: &[(u32, u32)], core: bool) -> Searches {
     let mut q = ChQuery::new(ch);
     let seed = |v| Seed { node: v, time_ms: 0, length_dm: 0 };
-    let mut out = Searches { times: Vec::new(), settled: Vec::new(), answers: Vec::new() };
+    let mut out = Searches::default();
     for &(a, b) in pairs {
         let (m, d) = time(|| {
             if core {

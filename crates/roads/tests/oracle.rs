@@ -5,6 +5,7 @@
 mod common;
 
 use noriai_model::LatLon;
+use noriai_roads::ch::Meeting;
 use noriai_roads::{RoadNetwork, Snapped};
 use proptest::prelude::*;
 
@@ -68,6 +69,22 @@ proptest! {
     }
 }
 
+/// The arcs of a path from junction `a` to `b` join end to end, run from
+/// `a` to `b`, and sum to the answer's time and length.
+fn assert_whole_path(map: &std::path::Path, net: &RoadNetwork, a: u32, b: u32, m: &Meeting, arcs: &[u32]) {
+    let g = net.graph();
+    let time: u64 = arcs.iter().map(|&x| u64::from(g.arc(x).2)).sum();
+    assert_eq!(time, u64::from(m.time_ms), "{}: path {a}->{b}", map.display());
+    let length: u64 = arcs.iter().map(|&x| u64::from(g.arc_length_dm(x))).sum();
+    assert_eq!(length, u64::from(m.length_dm), "{}: length of path {a}->{b}", map.display());
+    let mut at = a;
+    for &x in arcs {
+        assert_eq!(g.arc(x).0, at, "{}: path {a}->{b} breaks", map.display());
+        at = g.arc(x).1;
+    }
+    assert_eq!(at, b, "{}: path {a}->{b} ends elsewhere", map.display());
+}
+
 #[test]
 fn unpacked_paths_sum_to_query_times() {
     for (path, net) in common::networks() {
@@ -77,19 +94,7 @@ fn unpacked_paths_sum_to_query_times() {
             let (a, b) = ((i * 7919) % n, (i * 104_729 + 13) % n);
             let seed = |v| noriai_roads::Seed { node: v, time_ms: 0, length_dm: 0 };
             let m = q.shortest(&[seed(a)], &[seed(b)]).expect("strongly connected");
-            let arcs = q.path(&m);
-            let g = net.graph();
-            let sum: u64 = arcs.iter().map(|&x| g.arc(x).2 as u64).sum();
-            assert_eq!(sum, m.time_ms as u64, "{}: path {a}->{b}", path.display());
-            let length: u64 = arcs.iter().map(|&x| u64::from(g.arc_length_dm(x))).sum();
-            assert_eq!(length, u64::from(m.length_dm), "{}: length of path {a}->{b}", path.display());
-            // Consecutive arcs connect, and the path runs from a to b.
-            let mut at = a;
-            for &x in &arcs {
-                assert_eq!(g.arc(x).0, at);
-                at = g.arc(x).1;
-            }
-            assert_eq!(at, b);
+            assert_whole_path(path, net, a, b, &m, &q.path(&m));
         }
     }
 }
@@ -122,22 +127,7 @@ fn core_joins_match_the_plain_search() {
             } else {
                 below += 1
             }
-            let arcs = q.path(&m);
-            let g = net.graph();
-            let time: u64 = arcs.iter().map(|&x| u64::from(g.arc(x).2)).sum();
-            let length: u64 = arcs.iter().map(|&x| u64::from(g.arc_length_dm(x))).sum();
-            assert_eq!(
-                (time, length),
-                (u64::from(m.time_ms), u64::from(m.length_dm)),
-                "{}: path {a}->{b}",
-                path.display()
-            );
-            let mut at = a;
-            for &x in &arcs {
-                assert_eq!(g.arc(x).0, at, "{}: path {a}->{b} breaks", path.display());
-                at = g.arc(x).1;
-            }
-            assert_eq!(at, b);
+            assert_whole_path(path, net, a, b, &m, &q.path(&m));
         }
         assert!(
             through > 0 && below > 0,
