@@ -141,7 +141,8 @@ fn main() {
 struct Searches {
     times: Vec<Duration>,
     settled: Vec<Duration>,
-    answers: Vec<Option<u32>>,
+    /// Time and length of each answer.
+    answers: Vec<Option<(u32, u32)>>,
 }
 
 impl Searches {
@@ -155,24 +156,32 @@ impl Searches {
     }
 }
 
-/// With `core`, the searches join through the core's table; without, both
-/// sides climb to the top of the hierarchy.
-fn search(ch: &ContractionHierarchy, pairs: &[(u32, u32)], core: bool) -> Searches {
+/// How a hierarchy answers a point-to-point query.
+#[derive(Clone, Copy)]
+enum Lookup {
+    /// Merging the two ends' hub labels: no search.
+    Labels,
+    /// A search that joins its two sides through the core's table.
+    Core,
+    /// A search whose two sides climb to the top of the hierarchy.
+    Top,
+}
+
+fn search(ch: &ContractionHierarchy, pairs: &[(u32, u32)], how: Lookup) -> Searches {
     let mut q = ChQuery::new(ch);
     let seed = |v| Seed { node: v, time_ms: 0, length_dm: 0 };
     let mut out = Searches::default();
     for &(a, b) in pairs {
-        let (m, d) = time(|| {
-            if core {
-                q.shortest(&[seed(a)], &[seed(b)])
-            } else {
-                q.shortest_without_core(&[seed(a)], &[seed(b)])
-            }
+        let (answer, d) = time(|| match how {
+            Lookup::Labels => ch.fastest(&[seed(a)], &[seed(b)]),
+            Lookup::Core => q.shortest(&[seed(a)], &[seed(b)]).map(|m| (m.time_ms, m.length_dm)),
+            Lookup::Top => q.shortest_without_core(&[seed(a)], &[seed(b)]).map(|m| (m.time_ms, m.length_dm)),
         });
         out.times.push(d);
         // Counts carried as nanoseconds so the same quantile helper reads them.
-        out.settled.push(Duration::from_nanos(q.settled() as u64));
-        out.answers.push(m.map(|m| m.time_ms));
+        let settled = if matches!(how, Lookup::Labels) { 0 } else { q.settled() };
+        out.settled.push(Duration::from_nanos(settled as u64));
+        out.answers.push(answer);
     }
     out
 }
@@ -226,15 +235,19 @@ fn node_order(maps: &[PathBuf]) {
     println!();
     println!("node order: this version against the earlier one (no hop term), same graph, same run;");
     println!(
-        "queries with this order joined through the core's table, climbing to the top, and with the earlier order"
+        "queries with this order looked up in its hub labels, joined through the core's table and climbing to the top, then with the earlier order;"
     );
     println!(
-        "{:<30} {:>9}  {:>21}  {:>28}  {:>38}",
+        "(core ÷ labels, earlier ÷ labels); label entries per node and direction / label bytes per node"
+    );
+    println!(
+        "{:<30} {:>9}  {:>21}  {:>28}  {:>59}  {:>12}",
         "graph",
         "junctions",
         "prepare new / old",
         "settled core / top / old",
-        "query median core / top / old"
+        "query median labels / core / top / old",
+        "labels"
     );
     for map in maps {
         let Ok((net, _)) = RoadNetwork::import(map, &profile, &NoProgress) else { continue };
@@ -268,22 +281,30 @@ fn compare_orders(name: &str, g: &noriai_roads::graph::RoadGraph) {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let pairs: Vec<(u32, u32)> =
         (0..5_000).map(|_| (rng.random_range(0..n), rng.random_range(0..n))).collect();
-    // Alternated rounds, so a drift of the machine's speed spreads over all three.
-    let (mut core, mut top, mut old) = (Searches::default(), Searches::default(), Searches::default());
+    // Alternated rounds, so a drift of the machine's speed spreads over all four.
+    let mut runs = [(); 4].map(|()| Searches::default());
     for _ in 0..3 {
-        core.extend(search(&new_ch, &pairs, true));
-        top.extend(search(&new_ch, &pairs, false));
-        old.extend(search(&old_ch, &pairs, false));
+        runs[0].extend(search(&new_ch, &pairs, Lookup::Labels));
+        runs[1].extend(search(&new_ch, &pairs, Lookup::Core));
+        runs[2].extend(search(&new_ch, &pairs, Lookup::Top));
+        runs[3].extend(search(&old_ch, &pairs, Lookup::Top));
     }
-    assert_eq!(core.answers, top.answers, "{name}: the core's table and the climb to the top disagree");
-    assert_eq!(core.answers, old.answers, "{name}: the two hierarchies disagree");
+    let [mut labels, mut core, mut top, mut old] = runs;
+    // Times must agree everywhere; where two routes tie in time, searches
+    // may report either one's length, so lengths are compared only between
+    // the labels and the search they are derived from.
+    // (`assert!`, so a failure names the graph without printing every answer.)
+    let times = |s: &Searches| s.answers.iter().map(|a| a.map(|x| x.0)).collect::<Vec<_>>();
+    assert!(labels.answers == core.answers, "{name}: the labels and the search disagree");
+    assert!(times(&core) == times(&top), "{name}: the core's table and the climb to the top disagree");
+    assert!(times(&core) == times(&old), "{name}: the two hierarchies disagree");
     let settled =
         |s: &mut Vec<Duration>| format!("{} ({})", quantile(s, 0.5).as_nanos(), quantile(s, 0.99).as_nanos());
     let (np, op) = (quantile(&mut new_prep, 0.5), quantile(&mut old_prep, 0.5));
-    let (cq, tq, oq) =
-        (quantile(&mut core.times, 0.5), quantile(&mut top.times, 0.5), quantile(&mut old.times, 0.5));
+    let [lq, cq, tq, oq] = [&mut labels, &mut core, &mut top, &mut old].map(|s| quantile(&mut s.times, 0.5));
+    let (entries, bytes) = new_ch.label_size();
     println!(
-        "{name:<30} {n:>9}  {:>10} / {:>8}  {:>28}  {:>8} / {:>8} / {:>8} ({:.2}x, {:.2}x)",
+        "{name:<30} {n:>9}  {:>10} / {:>8}  {:>28}  {:>8} / {:>8} / {:>8} / {:>8} ({:.1}x, {:.1}x)  {:>5.1} / {:>4}",
         fmt(np),
         fmt(op),
         format!(
@@ -292,11 +313,14 @@ fn compare_orders(name: &str, g: &noriai_roads::graph::RoadGraph) {
             settled(&mut top.settled),
             settled(&mut old.settled)
         ),
+        fmt(lq),
         fmt(cq),
         fmt(tq),
         fmt(oq),
-        tq.as_secs_f64() / cq.as_secs_f64(),
-        oq.as_secs_f64() / cq.as_secs_f64(),
+        cq.as_secs_f64() / lq.as_secs_f64(),
+        oq.as_secs_f64() / lq.as_secs_f64(),
+        entries as f64 / (2.0 * f64::from(n)),
+        bytes / n as usize,
     );
 }
 
@@ -345,7 +369,7 @@ fn detailed(map: &std::path::Path) {
     let mut mismatches = 0;
     for k in 0..pairs {
         let (s, t) = (&pts[2 * k], &pts[2 * k + 1]);
-        let (a, d1) = time(|| net.travel(&mut q, s, t));
+        let (a, d1) = time(|| net.travel(s, t));
         let (b, d2) = time(|| net.travel_dijkstra(s, t));
         fast.push(d1);
         slow.push(d2);
@@ -360,7 +384,7 @@ fn detailed(map: &std::path::Path) {
         quantile(&mut slow, 0.99),
     );
     println!(
-        "{pairs} queries  CH median {:>9} p99 {:>9}   Dijkstra median {:>9} p99 {:>9}   speed-up {:.0}x (median)   mismatches {mismatches}",
+        "{pairs} queries  CH labels median {:>9} p99 {:>9}   Dijkstra median {:>9} p99 {:>9}   speed-up {:.0}x (median)   mismatches {mismatches}",
         fmt(f50),
         fmt(f99),
         fmt(s50),
@@ -386,7 +410,7 @@ fn detailed(map: &std::path::Path) {
     }
     let (f50, s50) = (quantile(&mut fast, 0.5), quantile(&mut slow, 0.5));
     println!(
-        "{pairs} junction pairs  CH median {:>9}   Dijkstra on the raw OSM-node graph ({} nodes) median {:>9}   speed-up {:.0}x",
+        "{pairs} junction pairs  CH search median {:>9}   Dijkstra on the raw OSM-node graph ({} nodes) median {:>9}   speed-up {:.0}x",
         fmt(f50),
         raw.nodes(),
         fmt(s50),

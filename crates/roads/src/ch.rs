@@ -8,9 +8,12 @@
 //! them, so a point-to-point search stops where it enters the core and the
 //! two sides are joined through the table: the core is where the upward
 //! searches would otherwise spend most of their time, relaxing its densely
-//! connected nodes.
+//! connected nodes. Every node also keeps its hub labels (`labels`), the
+//! part of its upward search space below the core, so a travel time that
+//! needs no path is looked up rather than searched.
 
 use crate::graph::{ArcId, RoadGraph};
+use crate::labels::HubLabels;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -116,14 +119,16 @@ pub struct ContractionHierarchy {
     down_hops: Vec<Hop>,
     /// Times and lengths between the most important nodes.
     core: Core,
+    /// Every node's upward search space up to the core, for lookups.
+    labels: HubLabels,
 }
 
 /// The top ranks of a hierarchy with the times (and lengths) between all of
 /// them, derived from the hierarchy when it is built or loaded.
 #[derive(Debug, Clone, PartialEq)]
-struct Core {
+pub(crate) struct Core {
     /// The least rank in the core; every rank from here up is in it.
-    start: u32,
+    pub(crate) start: u32,
     /// `time[i * size + j]`: from rank `start + i` to rank `start + j`.
     time: Vec<u32>,
     length: Vec<u32>,
@@ -148,6 +153,17 @@ impl Core {
     #[inline]
     fn index(&self, from: u32, to: u32) -> usize {
         (from - self.start) as usize * self.size + (to - self.start) as usize
+    }
+
+    /// Time between two core ranks.
+    #[inline]
+    pub(crate) fn time(&self, from: u32, to: u32) -> u32 {
+        self.time[self.index(from, to)]
+    }
+
+    /// Length of the fastest way between two core ranks.
+    pub(crate) fn length(&self, from: u32, to: u32) -> u32 {
+        self.length[self.index(from, to)]
     }
 }
 
@@ -398,7 +414,7 @@ impl ContractionHierarchy {
         };
         let (up_first, up) = flatten(renumber(&mut up));
         let (down_first, down) = flatten(renumber(&mut down));
-        Self::assemble(rank, order, up_first, up, down_first, down).with_core()
+        Self::assemble(rank, order, up_first, up, down_first, down).with_lookups()
     }
 
     fn assemble(
@@ -410,16 +426,46 @@ impl ContractionHierarchy {
         down: Vec<ChEdge>,
     ) -> Self {
         let (up_hops, down_hops) = (hops(&up), hops(&down));
-        Self { rank, node_of_rank, up_first, up, down_first, down, up_hops, down_hops, core: Core::default() }
+        let (core, labels) = (Core::default(), HubLabels::default());
+        Self { rank, node_of_rank, up_first, up, down_first, down, up_hops, down_hops, core, labels }
     }
 
-    /// The hierarchy with its core's table, which the bucket search of
-    /// [`ChQuery::table`] computes: searches from core nodes only climb, so
-    /// they stay inside the core. Runs searches, so a hierarchy read from a
-    /// file gets it only once its arrays are checked.
-    pub(crate) fn with_core(mut self) -> Self {
+    /// The hierarchy with what is derived from it for fast answers: its
+    /// core's table, which the bucket search of [`ChQuery::table`] computes
+    /// (searches from core nodes only climb, so they stay inside the core),
+    /// then every node's hub labels up to that core. Runs searches, so a
+    /// hierarchy read from a file gets them only once its arrays are checked.
+    pub(crate) fn with_lookups(mut self) -> Self {
         self.core = self.core_table();
+        self.labels = HubLabels::build(&self);
         self
+    }
+
+    pub(crate) fn core(&self) -> &Core {
+        &self.core
+    }
+
+    #[cfg(test)]
+    pub(crate) fn labels(&self) -> &HubLabels {
+        &self.labels
+    }
+
+    /// Fastest time (ms) and its length (dm) from any source seed to any
+    /// target seed, looked up in the hub labels: the answer of
+    /// [`ChQuery::shortest`] without a search, for when no path is needed.
+    pub fn fastest(&self, sources: &[Seed], targets: &[Seed]) -> Option<(u32, u32)> {
+        if !self.labels.cover(self.node_count()) {
+            return ChQuery::new(self).shortest(sources, targets).map(|m| (m.time_ms, m.length_dm));
+        }
+        let ranked = |seeds: &[Seed]| -> Vec<(u32, Seed)> {
+            seeds.iter().map(|s| (self.rank[s.node as usize], *s)).collect()
+        };
+        self.labels.shortest(&self.core, &ranked(sources), &ranked(targets))
+    }
+
+    /// Hub-label entries in both directions and the bytes they take.
+    pub fn label_size(&self) -> (usize, usize) {
+        (self.labels.entries(), self.labels.bytes())
     }
 
     fn core_table(&self) -> Core {
@@ -434,7 +480,7 @@ impl ContractionHierarchy {
     }
 
     /// Rebuilds a hierarchy from stored arrays (see [`crate::store`]),
-    /// without its core: see [`ContractionHierarchy::with_core`].
+    /// without its core and labels: see [`ContractionHierarchy::with_lookups`].
     pub(crate) fn from_parts(
         rank: Vec<u32>,
         up_first: Vec<u32>,
@@ -846,10 +892,17 @@ impl<'a> ChQuery<'a> {
 
     /// Settles the whole upward search space of `seeds` in one direction and
     /// calls `visit(node, time, length)` for every node that is not stalled.
-    pub(crate) fn upward_space(
+    pub(crate) fn upward_space(&mut self, seeds: &[Seed], forward: bool, visit: impl FnMut(u32, u32, u32)) {
+        self.space_up_to(seeds, forward, INF, visit);
+    }
+
+    /// [`ChQuery::upward_space`] that visits the nodes from rank `stop_at`
+    /// up without relaxing their edges: the space of a hub label.
+    pub(crate) fn space_up_to(
         &mut self,
         seeds: &[Seed],
         forward: bool,
+        stop_at: u32,
         mut visit: impl FnMut(u32, u32, u32),
     ) {
         let (up, down) = (self.ch.upward(), self.ch.downward());
@@ -868,7 +921,9 @@ impl<'a> ChQuery<'a> {
                 continue;
             }
             visit(v, d, side.label[v as usize].length);
-            side.relax(v, d, relax);
+            if v < stop_at {
+                side.relax(v, d, relax);
+            }
         }
     }
 

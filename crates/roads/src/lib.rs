@@ -3,7 +3,8 @@
 //! The crate owns the whole path from a `.osm.pbf` file to answers: which ways
 //! a car may drive and how fast ([`profile`]), the import into a compact graph
 //! of road pieces between junctions ([`import`]), a contraction hierarchy for
-//! fast point-to-point routes and many-to-many tables ([`ch`]), snapping points
+//! fast point-to-point routes and many-to-many tables ([`ch`]), hub labels
+//! derived from it that answer a travel time without searching, snapping points
 //! to roads ([`snap`]), and a prepared-graph file for fast start ([`store`]).
 //! Plain Dijkstra ([`dijkstra`]) stays as the reference the fast paths are
 //! tested against. Queries do no IO and never fail on a loaded network.
@@ -14,6 +15,7 @@ pub mod dijkstra;
 pub mod error;
 pub mod graph;
 pub mod import;
+mod labels;
 pub mod profile;
 pub mod snap;
 pub mod store;
@@ -273,10 +275,10 @@ impl RoadNetwork {
         })
     }
 
-    /// Travel time (s) and distance (m) between snapped points with the hierarchy.
-    pub fn travel(&self, q: &mut ChQuery<'_>, s: &Snapped, t: &Snapped) -> Option<(f64, f64)> {
-        let via_net =
-            q.shortest(&self.source_seeds(s), &self.target_seeds(t)).map(|m| (m.time_ms, m.length_dm));
+    /// Travel time (s) and distance (m) between snapped points, looked up
+    /// in the hierarchy's hub labels.
+    pub fn travel(&self, s: &Snapped, t: &Snapped) -> Option<(f64, f64)> {
+        let via_net = self.ch.fastest(&self.source_seeds(s), &self.target_seeds(t));
         best_of(via_net, self.direct(s, t)).map(to_units)
     }
 

@@ -232,7 +232,7 @@ pub fn read(path: &Path) -> Result<(Fingerprint, RoadGraph, ContractionHierarchy
         }
         let g = RoadGraph { nodes, pieces, shape };
         validate(&g, &ch)?;
-        Ok((fp, g, ch.with_core()))
+        Ok((fp, g, ch.with_lookups()))
     };
     parse().map_err(|detail| RoadsError::Prepared { path: path.into(), detail })
 }

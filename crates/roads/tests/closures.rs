@@ -51,7 +51,7 @@ fn a_closed_road_is_driven_around_and_never_along() {
     let mut checked = 0;
     for k in 1..40 {
         let (s, t) = (point(net, k as f64 / 41.0, 0.5), point(net, 1.0 - k as f64 / 41.0, 0.3));
-        let Some((open, _)) = net.travel(&mut net.query(), &s, &t) else { continue };
+        let Some((open, _)) = net.travel(&s, &t) else { continue };
         let on_route = pieces_on_route(net, &s, &t);
         let Some(&middle) = on_route.get(on_route.len() / 2) else { continue };
         if middle == s.piece || middle == t.piece {
@@ -60,7 +60,7 @@ fn a_closed_road_is_driven_around_and_never_along() {
         let closed = net.with_closed(&[middle]);
         assert_eq!(closed.closed_pieces(), vec![middle]);
         // No way at all is fine too: the closure cut the two points apart.
-        if let Some((around, _)) = closed.travel(&mut closed.query(), &s, &t) {
+        if let Some((around, _)) = closed.travel(&s, &t) {
             assert!(around >= open - 1e-9, "closing a road made the trip faster: {open} s -> {around} s");
             assert!(
                 !pieces_on_route(&closed, &s, &t).contains(&middle),
@@ -77,8 +77,8 @@ fn a_rider_on_a_closed_road_is_met_at_its_end() {
     let net = bundled();
     let (s, t) = (point(net, 0.2, 0.7), point(net, 0.8, 0.1));
     let closed = net.with_closed(&[t.piece]);
-    let open = net.travel(&mut net.query(), &s, &t).unwrap().0;
-    let around = closed.travel(&mut closed.query(), &s, &t).expect("reached from the piece ends").0;
+    let open = net.travel(&s, &t).unwrap().0;
+    let around = closed.travel(&s, &t).expect("reached from the piece ends").0;
     assert!(around >= open - 1e-9);
     assert_eq!(closed.travel_dijkstra(&s, &t).map(|x| x.0), Some(around));
 }
@@ -112,7 +112,7 @@ proptest! {
     fn the_closed_hierarchy_matches_dijkstra(u1 in 0.0..1.0f64, v1 in 0.0..1.0f64, u2 in 0.0..1.0f64, v2 in 0.0..1.0f64) {
         let net = sparse_closed();
         let (s, t) = (point(net, u1, v1), point(net, u2, v2));
-        let fast = net.travel(&mut net.query(), &s, &t).map(|x| x.0);
+        let fast = net.travel(&s, &t).map(|x| x.0);
         let slow = net.travel_dijkstra(&s, &t).map(|x| x.0);
         prop_assert_eq!(fast, slow);
     }

@@ -35,8 +35,7 @@ proptest! {
     fn hierarchy_matches_dijkstra(u1 in 0.0..1.0f64, v1 in 0.0..1.0f64, u2 in 0.0..1.0f64, v2 in 0.0..1.0f64) {
         for (path, net) in common::networks() {
             let (s, t) = (point(net, u1, v1), point(net, u2, v2));
-            let mut q = net.query();
-            let fast = net.travel(&mut q, &s, &t);
+            let fast = net.travel(&s, &t);
             let slow = net.travel_dijkstra(&s, &t);
             prop_assert!(fast.is_some() && slow.is_some(), "{}: unreachable in a strongly connected graph", path.display());
             let (fast, slow) = (fast.unwrap_or_default(), slow.unwrap_or_default());
@@ -99,12 +98,13 @@ fn unpacked_paths_sum_to_query_times() {
     }
 }
 
-/// The core's table gives the answers of the search that climbs to the
-/// top, and its paths are whole: on every map, some answers run through
-/// the core and some meet below it, and both kinds unpack to road arcs that
-/// join end to end and sum to the answer.
+/// The core's table and the hub labels give the answers (time and length)
+/// of the search that climbs to the top, and the core's paths are whole:
+/// on every map, some answers run through the core and some meet below it,
+/// and both kinds unpack to road arcs that join end to end and sum to the
+/// answer.
 #[test]
-fn core_joins_match_the_plain_search() {
+fn core_joins_and_labels_match_the_plain_search() {
     for (path, net) in common::networks() {
         let n = net.graph().nodes.len() as u32;
         let mut q = net.query();
@@ -120,6 +120,12 @@ fn core_joins_match_the_plain_search() {
                 (m.time_ms, m.length_dm),
                 (plain.time_ms, plain.length_dm),
                 "{}: {a}->{b} with the core, and without",
+                path.display()
+            );
+            assert_eq!(
+                net.hierarchy().fastest(&[seed(a)], &[seed(b)]),
+                Some((plain.time_ms, plain.length_dm)),
+                "{}: {a}->{b} looked up in the hub labels",
                 path.display()
             );
             if m.through_core() {
@@ -143,10 +149,9 @@ fn table_matches_point_queries() {
         let pts: Vec<Snapped> =
             (0..25).map(|i| point(net, (i as f64 * 0.37) % 1.0, (i as f64 * 0.61) % 1.0)).collect();
         let table = net.table(&pts, &pts);
-        let mut q = net.query();
         for (i, s) in pts.iter().enumerate() {
             for (j, t) in pts.iter().enumerate() {
-                let one = net.travel(&mut q, s, t).expect("reachable");
+                let one = net.travel(s, t).expect("reachable");
                 let k = i * pts.len() + j;
                 assert!((table.duration_s[k] - one.0).abs() < 1e-9, "{}: table[{i}][{j}]", path.display());
                 assert!((table.distance_m[k] - one.1).abs() < 1e-9);
