@@ -8,9 +8,10 @@
 //! them, so a point-to-point search stops where it enters the core and the
 //! two sides are joined through the table: the core is where the upward
 //! searches would otherwise spend most of their time, relaxing its densely
-//! connected nodes. Every node also keeps its hub labels (`labels`), the
-//! part of its upward search space below the core, so a travel time that
-//! needs no path is looked up rather than searched.
+//! connected nodes. Every node also keeps its hub labels (`labels`): the
+//! nodes of its upward search space below the core and the core nodes where
+//! that search stops, each at its exact time, so a travel time that needs
+//! no path is looked up rather than searched.
 
 use crate::graph::{ArcId, RoadGraph};
 use crate::labels::HubLabels;
@@ -119,7 +120,8 @@ pub struct ContractionHierarchy {
     down_hops: Vec<Hop>,
     /// Times and lengths between the most important nodes.
     core: Core,
-    /// Every node's upward search space up to the core, for lookups.
+    /// Every node's upward search space up to the core, its detours
+    /// dropped: answers [`ContractionHierarchy::fastest`].
     labels: HubLabels,
 }
 
@@ -457,10 +459,7 @@ impl ContractionHierarchy {
         if !self.labels.cover(self.node_count()) {
             return ChQuery::new(self).shortest(sources, targets).map(|m| (m.time_ms, m.length_dm));
         }
-        let ranked = |seeds: &[Seed]| -> Vec<(u32, Seed)> {
-            seeds.iter().map(|s| (self.rank[s.node as usize], *s)).collect()
-        };
-        self.labels.shortest(&self.core, &ranked(sources), &ranked(targets))
+        self.labels.shortest(&self.core, &self.rank, sources, targets)
     }
 
     /// Hub-label entries in both directions and the bytes they take.

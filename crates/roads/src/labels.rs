@@ -6,11 +6,12 @@
 //! table where both sides enter the core: no heap and no edge scans, so a
 //! query costs a few cache lines instead of a search's scattered reads.
 //!
-//! The labels are exact because they hold what a search would settle: the
-//! highest node of a shortest up-down path is settled by both sides at its
-//! exact time and is never stalled, so it is in both labels (or both sides
-//! enter the core on the way to it, and the table joins them). Labels are
-//! derived from the hierarchy when it is built or loaded, never stored.
+//! The labels are exact because they keep every node a search would settle
+//! at its exact time: the highest node of a shortest up-down path is
+//! settled by both sides at its exact time and is never stalled, so it is
+//! in both labels (or both sides enter the core on the way to it, and the
+//! table joins them). Labels are derived from the hierarchy when it is
+//! built or loaded, never stored.
 
 use crate::ch::{ChQuery, ContractionHierarchy, Core, INF, Seed};
 
@@ -67,8 +68,10 @@ impl HubLabels {
     /// one upward search per node and direction, stopped at the core, from
     /// the top rank down. An entry whose time is not the fastest (the search
     /// reached it by a detour) can never join a shortest path, so it is
-    /// dropped, which the labels of the higher nodes, already final, tell:
-    /// about a third of the entries on a town grid.
+    /// dropped. The labels of the higher nodes, already final, tell: merged
+    /// with the hub's label, which holds the hub itself at time 0, this
+    /// label gives at most the entry's time, and less exactly when a faster
+    /// way to the hub exists.
     pub(crate) fn build(ch: &ContractionHierarchy) -> Self {
         let n = ch.node_count();
         let core = ch.core();
@@ -85,18 +88,19 @@ impl HubLabels {
                 });
                 entries.sort_unstable_by_key(|e| e.0.rank);
                 let searched: Vec<Hub> = entries.iter().map(|e| e.0).collect();
-                let (mine, theirs) = (&hubs[side], &hubs[1 - side]);
-                let exact = |hub: Hub| {
-                    let other = &theirs[hub.rank as usize];
-                    let fastest = if forward {
-                        between(core, &searched, other)
-                    } else {
-                        between(core, other, &searched)
-                    };
+                let theirs = &hubs[1 - side];
+                // The hub's own label holds only its rank and higher ones,
+                // so the merge starts at the hub's place in this label; all
+                // core entries stay, as the table joins them in any order.
+                let core_at = searched.partition_point(|h| h.rank < core.start);
+                let exact = |at: usize, hub: Hub| {
+                    let (mine, other) = (&searched[at.min(core_at)..], &theirs[hub.rank as usize]);
+                    let fastest =
+                        if forward { between(core, mine, other) } else { between(core, other, mine) };
                     hub.rank == rank || fastest.is_some_and(|(time, _)| time == hub.time)
                 };
-                let kept: Vec<(Hub, u32)> = entries.iter().copied().filter(|e| exact(e.0)).collect();
-                debug_assert!(mine[rank as usize].is_empty());
+                let kept: Vec<(Hub, u32)> =
+                    entries.iter().enumerate().filter(|(at, e)| exact(*at, e.0)).map(|(_, e)| *e).collect();
                 hubs[side][rank as usize] = kept.iter().map(|e| e.0).collect();
                 lengths[side][rank as usize] = kept.iter().map(|e| e.1).collect();
             }
@@ -124,17 +128,19 @@ impl HubLabels {
         side(&self.forward) + side(&self.backward)
     }
 
-    /// Fastest time and its length from any source to any target, each
-    /// given as (rank, time and length already spent reaching it).
+    /// Fastest time and its length from any source seed to any target
+    /// seed; `rank` gives each seed node's rank.
     pub(crate) fn shortest(
         &self,
         core: &Core,
-        sources: &[(u32, Seed)],
-        targets: &[(u32, Seed)],
+        rank: &[u32],
+        sources: &[Seed],
+        targets: &[Seed],
     ) -> Option<(u32, u32)> {
         let mut best: Option<(u32, u32)> = None;
-        for &(s, s_seed) in sources {
-            for &(t, t_seed) in targets {
+        for &s_seed in sources {
+            for &t_seed in targets {
+                let (s, t) = (rank[s_seed.node as usize], rank[t_seed.node as usize]);
                 let Some(found) = self.between(core, s, t) else { continue };
                 let time = found.time.saturating_add(s_seed.time_ms).saturating_add(t_seed.time_ms);
                 if best.is_none_or(|(b, _)| time < b) {

@@ -296,7 +296,7 @@ mod tests {
         let path = std::env::temp_dir().join(format!("noriai-store-test-{}.noriai", std::process::id()));
         write(&path, &fp, &g, &ch).unwrap();
         let (_, _, back) = read(&path).unwrap();
-        assert_eq!(back, ch, "a sound file reads back whole, core included");
+        assert_eq!(back, ch, "a sound file reads back whole, core and labels included");
 
         let mut bytes = std::fs::read(&path).unwrap();
         let body = bytes.len() - CHECKSUM_LEN;
