@@ -266,11 +266,23 @@ fn validate(g: &RoadGraph, ch: &ContractionHierarchy) -> ReadResult<()> {
     let edge_ok = |e: &ChEdge| {
         e.node < n && (if e.via & (1 << 31) != 0 { (e.via & !(1 << 31)) < arcs } else { e.via < n })
     };
+    // Every edge climbs from the node (rank) it is stored at, and a
+    // shortcut's middle node lies below it: searches, labels and the
+    // unpacking of paths rely on both, and the last would not end otherwise.
+    let climbs = |first: &[u32], edges: &[ChEdge]| {
+        (0..n as usize).all(|v| {
+            edges[first[v] as usize..first[v + 1] as usize]
+                .iter()
+                .all(|e| e.node as usize > v && (e.via & (1 << 31) != 0 || (e.via as usize) < v))
+        })
+    };
     if !pieces_ok
         || ch.rank.len() != n as usize
         || !csr_ok(&ch.up_first, ch.up.len())
         || !csr_ok(&ch.down_first, ch.down.len())
         || !ch.up.iter().chain(&ch.down).all(edge_ok)
+        || !climbs(&ch.up_first, &ch.up)
+        || !climbs(&ch.down_first, &ch.down)
     {
         return Err("its contents are inconsistent (corrupt file)".into());
     }
@@ -284,16 +296,31 @@ mod tests {
     use crate::{NoProgress, SpeedProfile};
 
     /// A file whose checksum matches but whose arrays point outside the
-    /// graph (a faulty writer, a hand-made file) is refused before any
-    /// search runs on it, such as the one that builds the core's table.
+    /// graph, or down the hierarchy (a faulty writer, a hand-made file), is
+    /// refused before any search runs on it, such as the ones that build
+    /// the core's table and the labels.
     #[test]
     fn inconsistent_arrays_with_a_good_checksum_are_refused() {
-        let map = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../tests/data/herrenberg-minimal.osm.pbf");
-        let (g, _) = crate::import::import_pbf(&map, &SpeedProfile::default(), &NoProgress).unwrap();
-        let ch = ContractionHierarchy::build(&g, || {});
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let fp = Fingerprint { source_hash: 1, profile_hash: 2, profile_name: "default".into() };
         let path = std::env::temp_dir().join(format!("noriai-store-test-{}.noriai", std::process::id()));
+        // Every map's sound file passes the checks and reads back whole.
+        for map in ["maps/liechtenstein-2015", "tests/data/andorra-2013", "tests/data/cobb-county-filtered"] {
+            let map = root.join(format!("{map}.osm.pbf"));
+            let (g, _) = crate::import::import_pbf(&map, &SpeedProfile::default(), &NoProgress).unwrap();
+            let ch = ContractionHierarchy::build(&g, || {});
+            write(&path, &fp, &g, &ch).unwrap();
+            let (_, _, back) = read(&path).unwrap();
+            assert_eq!(
+                back,
+                ch,
+                "{}: a sound file reads back whole, core and labels included",
+                map.display()
+            );
+        }
+        let map = root.join("tests/data/herrenberg-minimal.osm.pbf");
+        let (g, _) = crate::import::import_pbf(&map, &SpeedProfile::default(), &NoProgress).unwrap();
+        let ch = ContractionHierarchy::build(&g, || {});
         write(&path, &fp, &g, &ch).unwrap();
         let (_, _, back) = read(&path).unwrap();
         assert_eq!(back, ch, "a sound file reads back whole, core and labels included");
@@ -306,6 +333,15 @@ mod tests {
         bytes[body..].copy_from_slice(&crc.to_le_bytes());
         std::fs::write(&path, &bytes).unwrap();
         let e = read(&path).expect_err("an edge to a node that does not exist");
+        assert!(e.to_string().contains("inconsistent"), "{e}");
+
+        // The same edge pointing down the hierarchy, to rank 0, which is
+        // below every node that holds edges.
+        bytes[body - 16..body - 12].copy_from_slice(&0u32.to_le_bytes());
+        let crc = crc32fast::hash(&bytes[..body]);
+        bytes[body..].copy_from_slice(&crc.to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let e = read(&path).expect_err("an edge that does not climb");
         assert!(e.to_string().contains("inconsistent"), "{e}");
         std::fs::remove_file(&path).ok();
     }
