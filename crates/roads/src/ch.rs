@@ -551,7 +551,9 @@ fn best_edge(list: &[ChEdge], node: u32) -> Option<ChEdge> {
     list.iter().filter(|e| e.node == node).min_by_key(|e| e.time_ms).copied()
 }
 
-fn flatten(lists: Vec<Vec<ChEdge>>) -> (Vec<u32>, Vec<ChEdge>) {
+/// Per-node lists as one array and each node's start in it (`first`, one
+/// more entry than nodes).
+pub(crate) fn flatten<T>(lists: Vec<Vec<T>>) -> (Vec<u32>, Vec<T>) {
     let mut first = Vec::with_capacity(lists.len() + 1);
     let mut all = Vec::new();
     first.push(0);

@@ -13,7 +13,7 @@
 //! table joins them). Labels are derived from the hierarchy when it is
 //! built or loaded, never stored.
 
-use crate::ch::{ChQuery, ContractionHierarchy, Core, INF, Seed};
+use crate::ch::{ChQuery, ContractionHierarchy, Core, INF, Seed, flatten};
 
 /// A label entry as a lookup reads it: the hub's rank and the time to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +34,11 @@ struct Labels {
 }
 
 impl Labels {
+    fn new(hubs: Vec<Vec<Hub>>, lengths: Vec<Vec<u32>>) -> Self {
+        let (first, hubs) = flatten(hubs);
+        Self { first, hubs, lengths: lengths.concat() }
+    }
+
     #[inline]
     fn range(&self, v: u32) -> std::ops::Range<usize> {
         self.first[v as usize] as usize..self.first[v as usize + 1] as usize
@@ -47,14 +52,8 @@ pub(crate) struct HubLabels {
     backward: Labels,
 }
 
-/// The best way found between one source and one target: its time and
-/// where its length is read.
-#[derive(Clone, Copy)]
-struct Best {
-    time: u32,
-    join: Join,
-}
-
+/// Where the fastest way between a source and a target was found, so its
+/// length can be read.
 #[derive(Clone, Copy)]
 enum Join {
     /// At a hub both labels hold: forward and backward entry indices.
@@ -107,7 +106,7 @@ impl HubLabels {
         }
         let [fh, bh] = hubs;
         let [fl, bl] = lengths;
-        Self { forward: Labels::flatten(fh, fl), backward: Labels::flatten(bh, bl) }
+        Self { forward: Labels::new(fh, fl), backward: Labels::new(bh, bl) }
     }
 
     /// Whether these are the labels of an `n`-node hierarchy, rather than
@@ -141,11 +140,11 @@ impl HubLabels {
         for &s_seed in sources {
             for &t_seed in targets {
                 let (s, t) = (rank[s_seed.node as usize], rank[t_seed.node as usize]);
-                let Some(found) = self.between(core, s, t) else { continue };
-                let time = found.time.saturating_add(s_seed.time_ms).saturating_add(t_seed.time_ms);
+                let Some((time, join)) = self.between(core, s, t) else { continue };
+                let time = time.saturating_add(s_seed.time_ms).saturating_add(t_seed.time_ms);
                 if best.is_none_or(|(b, _)| time < b) {
                     let length = self
-                        .length(core, found.join)
+                        .length(core, join)
                         .saturating_add(s_seed.length_dm)
                         .saturating_add(t_seed.length_dm);
                     best = Some((time, length));
@@ -156,14 +155,14 @@ impl HubLabels {
     }
 
     /// The fastest way from rank `s` to rank `t`, with where its length is read.
-    fn between(&self, core: &Core, s: u32, t: u32) -> Option<Best> {
+    fn between(&self, core: &Core, s: u32, t: u32) -> Option<(u32, Join)> {
         let (fr, br) = (self.forward.range(s), self.backward.range(t));
         let (time, join) = between(core, &self.forward.hubs[fr.clone()], &self.backward.hubs[br.clone()])?;
         let join = match join {
             Join::Hub(i, j) => Join::Hub(fr.start + i, br.start + j),
             Join::Core(i, j) => Join::Core(fr.start + i, br.start + j),
         };
-        Some(Best { time, join })
+        Some((time, join))
     }
 
     fn length(&self, core: &Core, join: Join) -> u32 {
@@ -174,19 +173,6 @@ impl HubLabels {
                 .saturating_add(core.length(f.hubs[i].rank, b.hubs[j].rank))
                 .saturating_add(b.lengths[j]),
         }
-    }
-}
-
-impl Labels {
-    fn flatten(hubs: Vec<Vec<Hub>>, lengths: Vec<Vec<u32>>) -> Self {
-        let mut first = Vec::with_capacity(hubs.len() + 1);
-        first.push(0);
-        let mut sum = 0;
-        for h in &hubs {
-            sum += h.len() as u32;
-            first.push(sum);
-        }
-        Self { first, hubs: hubs.concat(), lengths: lengths.concat() }
     }
 }
 
