@@ -9,7 +9,7 @@ use crate::problem::{Objective, Problem};
 use crate::reference::schedule_from_scratch;
 use crate::schedule::{
     Cand, Compiled, Kind, Net, Pushed, RouteData, Scratch, candidates, detours_never_shorter,
-    feasible_insertions, pushed_schedule, splice,
+    feasible_insertions, latest_new_starts, latest_old_start, pushed_schedule, splice,
 };
 
 /// pickup earliest, pickup width, dropoff earliest, dropoff width, ride limit, seats, wheelchairs, service.
@@ -182,6 +182,39 @@ proptest! {
         }
         for w in fast.windows(2) {
             prop_assert!(w[0].cost <= w[1].cost);
+        }
+    }
+
+    /// The latest starts that let the pushed schedule refuse an insertion
+    /// are upper bounds: no feasible insertion's greatest schedule starts
+    /// the new stops, or an old stop up to the drop-off, any later.
+    #[test]
+    fn latest_starts_bound_every_feasible_insertion(s in spec(9)) {
+        let p = build(&s);
+        let c = Compiled::new(&p);
+        let seq = base_seq(&s, &p, &c);
+        let mut sc = Scratch::default();
+        let Some(rd) = RouteData::compute(&c, &c.veh[0], seq.clone(), &mut sc) else { return Ok(()) };
+        let last = (s.reqs.len() - 1) as u32;
+        let (pn, dn) = (2 * last, 2 * last + 1);
+        let mut cands = Vec::new();
+        candidates(&c, &rd, &c.veh[0], pn, dn, 0, &mut cands);
+        let mut new = Vec::new();
+        for cand in cands {
+            if !detours_never_shorter(&c, &seq, cand, pn, dn) {
+                continue;
+            }
+            splice(&seq, cand, pn, dn, &mut new);
+            let Some(after) = RouteData::compute(&c, &c.veh[0], new.clone(), &mut sc) else { continue };
+            let (i, j) = (cand.i as usize, cand.j as usize);
+            let (pickup, drop) = latest_new_starts(&c, &rd, cand, pn, dn);
+            prop_assert!(after.late[i + 1] <= pickup + 1e-6, "pickup {} > {}", after.late[i + 1], pickup);
+            prop_assert!(after.late[j + 2] <= drop + 1e-6, "drop-off {} > {}", after.late[j + 2], drop);
+            for a in 0..seq.len() {
+                let moved = if a <= i { a } else if a <= j { a + 1 } else { a + 2 };
+                let bound = latest_old_start(&c, &rd, cand, pn, dn, a);
+                prop_assert!(after.late[moved] <= bound + 1e-6, "stop {} {} > {}", a, after.late[moved], bound);
+            }
         }
     }
 

@@ -629,8 +629,8 @@ fn push(
         }
         let excess = td - (tp + np.s) - ride_p;
         if excess > 0.0 {
-            // The pickup starts at the latest at its window's close.
-            let beyond_bound = td - (np.l + np.s) > ride_p + FEPS;
+            let latest_pickup = latest_new_starts(net, rd, c, p, d).0;
+            let beyond_bound = td - (latest_pickup + np.s) > ride_p + FEPS;
             return Err(Push::RideTooLong { excess, beyond_bound });
         }
         Ok(td + nd.s)
@@ -653,8 +653,8 @@ fn push(
         if a != NONE {
             let (a, service) = (a as usize, net.node(seq[a as usize]).s);
             if t - (start_of(a, pushed) + service) > nx.ride {
-                // The pickup starts at the latest at the old route's greatest start.
-                return Push::Misses { beyond_bound: t - (rd.late[a] + service) > nx.ride + FEPS };
+                let latest = latest_old_start(net, rd, c, p, d, a);
+                return Push::Misses { beyond_bound: t - (latest + service) > nx.ride + FEPS };
             }
         }
         if k > j && t <= rd.early[k] {
@@ -672,6 +672,50 @@ fn push(
         return Push::Misses { beyond_bound: pushed[m - 1] - rd.late[0] > veh.max_dur + FEPS };
     }
     Push::Fits
+}
+
+/// The least time from the start of position `from` to the start of
+/// position `to` of `seq` (`from <= to`): services and legs in between.
+fn least_span(net: &impl Net, seq: &[u32], from: usize, to: usize) -> f64 {
+    (from..to).map(|h| net.node(seq[h]).s + net.time(seq[h], seq[h + 1])).sum()
+}
+
+/// Upper bounds of the new pickup's and drop-off's starts in any feasible
+/// schedule after inserting `c`, when the new stops lengthen the legs they
+/// split ([`detours_never_shorter`]): each stop must still reach the next
+/// one, whose start the old route's greatest start bounds, and the pickup
+/// must reach the drop-off. Only the failing paths of [`push`] pay for it.
+pub(crate) fn latest_new_starts(net: &impl Net, rd: &RouteData, c: Cand, p: u32, d: u32) -> (f64, f64) {
+    let (i, j) = (c.i as usize, c.j as usize);
+    let seq = &rd.seq;
+    let (np, nd) = (net.node(p), net.node(d));
+    let drop = nd.l.min(rd.late[j + 1] - nd.s - net.time(d, seq[j + 1]));
+    let pickup = if i == j {
+        np.l.min(drop - np.s - net.time(p, d))
+    } else {
+        let to_next = np.s + net.time(p, seq[i + 1]);
+        let to_drop = to_next + least_span(net, seq, i + 1, j) + net.node(seq[j]).s + net.time(seq[j], d);
+        np.l.min(rd.late[i + 1] - to_next).min(drop - to_drop)
+    };
+    (pickup, drop)
+}
+
+/// An upper bound of old position `a`'s start after inserting `c`: its old
+/// greatest start, and, before a new stop, that stop's latest start less
+/// the least time from `a` to it.
+pub(crate) fn latest_old_start(net: &impl Net, rd: &RouteData, c: Cand, p: u32, d: u32, a: usize) -> f64 {
+    let (i, j) = (c.i as usize, c.j as usize);
+    let seq = &rd.seq;
+    if a > j {
+        return rd.late[a];
+    }
+    let (pickup, drop) = latest_new_starts(net, rd, c, p, d);
+    let before = if a <= i {
+        pickup - (least_span(net, seq, a, i) + net.node(seq[i]).s + net.time(seq[i], p))
+    } else {
+        drop - (least_span(net, seq, a, j) + net.node(seq[j]).s + net.time(seq[j], d))
+    };
+    rd.late[a].min(before)
 }
 
 /// The cheapest feasible insertion, if any.
