@@ -1,6 +1,7 @@
 //! Batch planning: regret insertion to build, adaptive large neighbourhood
 //! search to improve (Ropke and Pisinger 2006), with simulated-annealing
-//! acceptance. Every route the search touches is re-checked exactly, so every
+//! acceptance; every repaired plan then descends by tail exchanges between
+//! routes ([`tails`]). Every route the search touches is re-checked exactly, so every
 //! intermediate solution is feasible; requests that fit nowhere wait in a
 //! bank with a large penalty.
 
@@ -17,6 +18,7 @@ use crate::schedule::{Cand, Compiled, Kind, NONE, Net, RouteData, Scratch, best_
 mod exchange;
 mod fleet;
 mod params;
+mod tails;
 pub use params::{FleetParams, Insertion, Removal, Scores, SearchParams};
 
 /// Knobs of [`solve`].
@@ -450,16 +452,14 @@ pub fn solve<T: TravelTimes>(problem: &Problem<T>, params: &SolveParams) -> Solu
     solve_with(problem, params, None)
 }
 
-/// [`solve`], trading best plans through `exchange` as search `me` when given.
-fn solve_with<T: TravelTimes>(
-    problem: &Problem<T>,
-    params: &SolveParams,
-    exchange: Option<(&exchange::Exchange, usize)>,
-) -> Solution {
-    let start = Instant::now();
-    let c = Compiled::new(problem);
-    let mut sc = Scratch::default();
-    let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+/// The search's context for a compiled problem, and the plan with every
+/// route empty (a vehicle whose breaks alone overrun its shift is not allowed).
+fn prepare<'a>(
+    c: &'a Compiled,
+    objective: Objective,
+    search: &'a SearchParams,
+    sc: &mut Scratch,
+) -> (Ctx<'a>, Sol) {
     let nv = c.veh.len();
     let mut max_dist: f64 = 0.0;
     for a in 0..c.nodes.len() as u32 {
@@ -490,19 +490,18 @@ fn solve_with<T: TravelTimes>(
     // the whole fleet.
     let vehicle_cost = max_dist.max(1.0) * (c.nodes.len() + 1) as f64;
     let ctx = Ctx {
-        c: &c,
-        objective: problem.objective,
+        c,
+        objective,
         allowed: vec![true; nv],
         class,
         penalty: vehicle_cost * (nv + 1) as f64,
         vehicle_cost,
         max_dist,
-        search: &params.search,
+        search,
     };
     let mut routes = Vec::with_capacity(nv);
-    let mut bank = Vec::new();
     for v in 0..nv {
-        match c.empty_route(v, &mut sc) {
+        match c.empty_route(v, sc) {
             Some(rd) => routes.push(rd),
             None => {
                 // The breaks alone do not fit the shift: the vehicle cannot be used.
@@ -520,10 +519,25 @@ fn solve_with<T: TravelTimes>(
     }
     let mut allowed = ctx.allowed.clone();
     for (v, a) in allowed.iter_mut().enumerate() {
-        *a = c.empty_route(v, &mut sc).is_some();
+        *a = c.empty_route(v, sc).is_some();
     }
     let ctx = Ctx { allowed, ..ctx };
     let empty = Sol { routes, route_of: vec![NONE; c.n_req], bank: Vec::new() };
+    (ctx, empty)
+}
+
+/// [`solve`], trading best plans through `exchange` as search `me` when given.
+fn solve_with<T: TravelTimes>(
+    problem: &Problem<T>,
+    params: &SolveParams,
+    exchange: Option<(&exchange::Exchange, usize)>,
+) -> Solution {
+    let start = Instant::now();
+    let c = Compiled::new(problem);
+    let mut sc = Scratch::default();
+    let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+    let (ctx, empty) = prepare(&c, problem.objective, &params.search, &mut sc);
+    let mut bank = Vec::new();
     let all: Vec<u32> = (0..c.n_req as u32).collect();
     let mut cur = empty.clone();
     ctx.repair(&mut cur, all.clone(), 3, 0.0, &mut rng, &mut sc);
@@ -672,6 +686,7 @@ impl<'a, 'b> Lns<'a, 'b> {
             pending.append(&mut cand.bank);
             let (k, noise) = Insertion::ALL[io].regret_and_noise(sp.noise);
             ctx.repair(&mut cand, pending, k, noise, rng, sc);
+            tails::descend(ctx, &mut cand, sp.tail_passes, sc);
             let obj = ctx.obj(&cand);
             let mut score = 0.0;
             if obj < self.best_obj - 1e-9 {

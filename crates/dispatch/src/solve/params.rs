@@ -112,6 +112,8 @@ pub struct SearchParams {
     /// (regret degree, noise).
     pub fallback_constructions: Vec<(usize, f64)>,
     pub fleet: FleetParams,
+    /// Passes of tail exchange between routes on each new best plan (0: none).
+    pub tail_passes: usize,
     /// Parallel searches meet this many times, evenly spread over the
     /// budget, and each takes the best plan found so far if it beats its own.
     pub exchanges: usize,
@@ -136,6 +138,7 @@ impl Default for SearchParams {
             related_time_weight: 3.0,
             fallback_constructions: vec![(2, 0.0), (1, 0.0), (3, 0.025), (2, 0.025), (3, 0.05), (2, 0.05)],
             fleet: FleetParams::default(),
+            tail_passes: 3,
             exchanges: 10,
         }
     }
