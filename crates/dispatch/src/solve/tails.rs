@@ -60,7 +60,11 @@ fn improve_pair(ctx: &Ctx, s: &mut Sol, v: usize, w: usize, sc: &mut Scratch) ->
             if delta >= -1e-9 {
                 continue;
             }
-            // Each head must still reach the tail it takes by that tail's latest start.
+            // Screen: each head must reach the tail it takes by that tail's
+            // latest start in its old route. Exact for identical vehicles
+            // without a duration limit; otherwise it may pass over a good
+            // exchange, but never admits a bad one, since both routes are
+            // then checked exactly.
             let reach = |rd: &RouteData, k: usize, to: u32, late: f64| {
                 rd.early[k] + c.node(rd.seq[k]).s + c.time(rd.seq[k], to) <= late + 1e-7
             };
