@@ -594,7 +594,7 @@ enum Push {
         beyond_bound: bool,
     },
     /// The new rider's ride is `excess` too long; `beyond_bound` when it is
-    /// too long even from the pickup window's close.
+    /// too long even from the pickup's latest start ([`latest_new_starts`]).
     RideTooLong {
         excess: f64,
         beyond_bound: bool,

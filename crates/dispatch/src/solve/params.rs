@@ -112,7 +112,7 @@ pub struct SearchParams {
     /// (regret degree, noise).
     pub fallback_constructions: Vec<(usize, f64)>,
     pub fleet: FleetParams,
-    /// Passes of tail exchange between routes on each new best plan (0: none).
+    /// Passes of tail exchange between routes on every repaired plan (0: none).
     pub tail_passes: usize,
     /// Parallel searches meet this many times, evenly spread over the
     /// budget, and each takes the best plan found so far if it beats its own.

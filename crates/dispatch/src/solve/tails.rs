@@ -1,13 +1,15 @@
 //! Tail exchange between routes (2-opt*): two routes swap what follows a
-//! moment when each is empty. Removing and re-inserting requests one by one
+//! moment when each is empty, when that shortens them and improves the
+//! objective. Removing and re-inserting requests one by one
 //! rarely makes this move, since every request of a tail would have to move
 //! at once, so the search runs it as a descent on every repaired plan.
 
 use super::{Ctx, Sol};
-use crate::schedule::{Kind, Net, RouteData, Scratch};
+use crate::schedule::{Compiled, Kind, Net, RouteData, Scratch};
 
 /// Exchanges tails between pairs of routes while some exchange shortens the
-/// plan, at most `passes` times over all pairs; true if the plan changed.
+/// plan and improves the objective, at most `passes` times over all pairs;
+/// true if the plan changed.
 /// Routes with breaks keep their tails: a break belongs to its vehicle.
 pub(super) fn descend(ctx: &Ctx, s: &mut Sol, passes: usize, sc: &mut Scratch) -> bool {
     let c = ctx.c;
@@ -36,8 +38,27 @@ fn empty_after(rd: &RouteData) -> impl Iterator<Item = usize> + '_ {
     (0..rd.seq.len() - 1).filter(|&k| rd.load[k] == [0, 0])
 }
 
-/// Applies the cheapest exchange of tails between routes `v` and `w` that
-/// shortens the plan and keeps both routes feasible; true if there was one.
+/// How much exchanging the tails after position `a` of `rv` and after `b`
+/// of `rw` lengthens the two routes together: each head's link to the tail
+/// it takes, and each moved tail's last leg, which now ends at the other
+/// vehicle's end depot.
+fn exchange_delta(c: &Compiled, rv: &RouteData, rw: &RouteData, a: usize, b: usize) -> f64 {
+    let change = |head: &[u32], k: usize, tail: &[u32], t: usize| {
+        let (head_end, tail_end) = (head[head.len() - 1], tail[tail.len() - 1]);
+        let new = if t + 2 == tail.len() {
+            c.dist(head[k], head_end)
+        } else {
+            let last = tail[tail.len() - 2];
+            c.dist(head[k], tail[t + 1]) + c.dist(last, head_end) - c.dist(last, tail_end)
+        };
+        new - c.dist(head[k], head[k + 1])
+    };
+    change(&rv.seq, a, &rw.seq, b) + change(&rw.seq, b, &rv.seq, a)
+}
+
+/// Applies the exchange of tails between routes `v` and `w` that shortens
+/// them most, among those the screen lets through, if it keeps both routes
+/// feasible and improves the objective; true if there was one.
 fn improve_pair(ctx: &Ctx, s: &mut Sol, v: usize, w: usize, sc: &mut Scratch) -> bool {
     let c = ctx.c;
     let (rv, rw) = (&s.routes[v], &s.routes[w]);
@@ -49,17 +70,11 @@ fn improve_pair(ctx: &Ctx, s: &mut Sol, v: usize, w: usize, sc: &mut Scratch) ->
     let mut tried: Vec<(f64, usize, usize)> = Vec::new();
     for a in empty_after(rv) {
         for b in empty_after(rw) {
-            // Swapping two empty tails, or both whole routes, changes nothing useful.
-            if (a + 2 == mv && b + 2 == mw) || (a == 0 && b == 0) {
-                continue;
-            }
-            let (x, y) = (rv.seq[a], rw.seq[b]);
-            let (to_v, to_w) = (after(rw, b, end_v), after(rv, a, end_w));
-            let delta =
-                c.dist(x, to_v) + c.dist(y, to_w) - c.dist(x, rv.seq[a + 1]) - c.dist(y, rw.seq[b + 1]);
+            let delta = exchange_delta(c, rv, rw, a, b);
             if delta >= -1e-9 {
                 continue;
             }
+            let (to_v, to_w) = (after(rw, b, end_v), after(rv, a, end_w));
             // Screen: each head must reach the tail it takes by that tail's
             // latest start in its old route. Exact for identical vehicles
             // without a duration limit; otherwise it may pass over a good
@@ -121,12 +136,15 @@ mod tests {
     /// A request's pickup point, drop-off point and pickup window's open.
     type Trip = ((f64, f64), (f64, f64), f64);
 
-    /// Requests served by two vehicles from a depot at the origin.
-    fn problem(reqs: &[Trip]) -> Problem<Euclidean> {
+    /// Requests served by two vehicles from a depot at the origin; the
+    /// second vehicle ends its shift at `end` when given.
+    fn problem(reqs: &[Trip], end: Option<(f64, f64)>) -> Problem<Euclidean> {
         let mut points = vec![(0.0, 0.0)];
         for &(a, b, _) in reqs {
             points.extend([a, b]);
         }
+        points.extend(end);
+        let last = LocId(points.len() as u32 - 1);
         let requests = reqs
             .iter()
             .enumerate()
@@ -142,13 +160,14 @@ mod tests {
             .collect();
         let vehicles = (0..2)
             .map(|v| {
-                Vehicle::new(
+                let vehicle = Vehicle::new(
                     VehicleId(v),
                     Capacity::new(3, 0),
                     LocId(0),
                     TimeWindow::new(0.0, 2000.0).unwrap(),
                 )
-                .unwrap()
+                .unwrap();
+                if v == 1 && end.is_some() { vehicle.with_end_depot(last) } else { vehicle }
             })
             .collect();
         Problem::new(Euclidean::new(points), requests, vehicles, Objective::Distance).unwrap()
@@ -202,12 +221,15 @@ mod tests {
     fn crossing_routes_swap_their_second_trips() {
         // Each vehicle serves one trip near the depot and one far away; the
         // exchange gives one vehicle both near trips and the other both far ones.
-        let p = problem(&[
-            ((1.0, 0.0), (2.0, 0.0), 0.0),
-            ((60.0, 0.0), (61.0, 0.0), 200.0),
-            ((60.0, 1.0), (61.0, 1.0), 100.0),
-            ((1.0, 1.0), (2.0, 1.0), 300.0),
-        ]);
+        let p = problem(
+            &[
+                ((1.0, 0.0), (2.0, 0.0), 0.0),
+                ((60.0, 0.0), (61.0, 0.0), 200.0),
+                ((60.0, 1.0), (61.0, 1.0), 100.0),
+                ((1.0, 1.0), (2.0, 1.0), 300.0),
+            ],
+            None,
+        );
         let c = Compiled::new(&p);
         let search = SearchParams::default();
         let mut sc = Scratch::default();
@@ -232,7 +254,7 @@ mod tests {
                 ((0.0..60.0f64, 0.0..60.0f64), (0.0..60.0f64, 0.0..60.0f64), 0.0..600.0f64), 2..9),
             vehicles in prop::collection::vec(0..2usize, 9),
         ) {
-            let p = problem(&reqs);
+            let p = problem(&reqs, None);
             let c = Compiled::new(&p);
             let search = SearchParams::default();
             let mut sc = Scratch::default();
@@ -255,6 +277,41 @@ mod tests {
                 }
             }
             prop_assert_eq!(&seen, &s.route_of);
+        }
+
+        /// The exchange's change in length equals the two spliced routes'
+        /// lengths summed leg by leg, also when the vehicles end their
+        /// shifts at different depots.
+        #[test]
+        fn exchange_delta_is_the_change_in_length(
+            reqs in prop::collection::vec(
+                ((0.0..60.0f64, 0.0..60.0f64), (0.0..60.0f64, 0.0..60.0f64), 0.0..600.0f64), 2..9),
+            vehicles in prop::collection::vec(0..2usize, 9),
+            end in (0.0..60.0f64, 0.0..60.0f64),
+        ) {
+            let p = problem(&reqs, Some(end));
+            let c = Compiled::new(&p);
+            let search = SearchParams::default();
+            let mut sc = Scratch::default();
+            let (ctx, empty) = prepare(&c, Objective::Distance, &search, &mut sc);
+            let mut order: Vec<(u32, usize)> = (0..reqs.len() as u32).map(|r| (r, vehicles[r as usize])).collect();
+            order.sort_by(|a, b| reqs[a.0 as usize].2.total_cmp(&reqs[b.0 as usize].2));
+            let Some(s) = plan(&ctx, &empty, &order, &mut sc) else { return Ok(()) };
+            let (rv, rw) = (&s.routes[0], &s.routes[1]);
+            let length = |seq: &[u32]| seq.windows(2).map(|l| c.dist(l[0], l[1])).sum::<f64>();
+            for a in 0..rv.seq.len() - 1 {
+                for b in 0..rw.seq.len() - 1 {
+                    let mut x = rv.seq[..=a].to_vec();
+                    x.extend_from_slice(&rw.seq[b + 1..rw.seq.len() - 1]);
+                    x.push(rv.seq[rv.seq.len() - 1]);
+                    let mut y = rw.seq[..=b].to_vec();
+                    y.extend_from_slice(&rv.seq[a + 1..rv.seq.len() - 1]);
+                    y.push(rw.seq[rw.seq.len() - 1]);
+                    let expected = length(&x) + length(&y) - length(&rv.seq) - length(&rw.seq);
+                    let delta = exchange_delta(&c, rv, rw, a, b);
+                    prop_assert!((delta - expected).abs() < 1e-6, "({}, {}): {} vs {}", a, b, delta, expected);
+                }
+            }
         }
     }
 }
