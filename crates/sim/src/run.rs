@@ -346,6 +346,10 @@ struct Day<'a, P: Places> {
     ghosts: std::collections::HashMap<i64, Ride>,
 }
 
+/// How often one departure may re-plan a vehicle whose plan does not hold
+/// from where and when it leaves before the day stops with an engine error.
+const MOST_DEPARTURE_REPLANS: usize = 4;
+
 fn engine(e: impl std::fmt::Display) -> SimError {
     SimError::Invalid(format!("dispatch engine: {e}"))
 }
@@ -843,6 +847,8 @@ impl<'a, P: Places> Day<'a, P> {
 
     fn progress_vehicle(&mut self, v: usize, now: f64) -> Result<(), SimError> {
         let vid = VehicleId(v as u32);
+        // Re-plans at departure in this call; see below.
+        let mut replans = 0;
         loop {
             let route = &self.cache.routes[v];
             let st = &self.veh[v];
@@ -860,7 +866,19 @@ impl<'a, P: Places> Day<'a, P> {
                 }
                 let st = &self.veh[v];
                 let loc = st.loc;
-                self.plan.lock_next(vid, 1, loc, leave, &self.places).map_err(engine)?;
+                match self.plan.lock_next(vid, 1, loc, leave, &self.places) {
+                    Ok(()) => {}
+                    // Earlier delays left a plan it cannot keep from here and
+                    // now: the live rules re-plan it, as after a late leg.
+                    // Each re-plan moves riders away, so a few settle it;
+                    // a plan that still does not hold then is an engine error.
+                    Err(OnlineError::CannotKeepPlan { .. }) if replans < MOST_DEPARTURE_REPLANS => {
+                        replans += 1;
+                        self.replan_from_here(v, leave)?;
+                        continue;
+                    }
+                    Err(e) => return Err(engine(e)),
+                }
                 let st = &mut self.veh[v];
                 st.committed = true;
                 st.leave = leave;
@@ -911,19 +929,27 @@ impl<'a, P: Places> Day<'a, P> {
                 EventKind::Delayed { minutes: late_min, reason: DelayReason::Traffic }
             },
         ));
-        let present = self.present(v, leave)?;
-        let vid = VehicleId(v as u32);
-        let kept = keep_up(&mut self.plan, vid, Some(&present), leave, &self.places).map_err(engine)?;
-        let st = &mut self.veh[v];
-        (st.served, st.committed, st.anchor_loc, st.anchor_t, st.leave) =
-            (0, false, st.loc, present.time, present.time);
-        st.served_starts.clear();
         if breaks {
-            st.broken = true;
+            self.veh[v].broken = true;
             self.road.breakdowns += 1;
         } else {
             self.road.late_legs += 1;
         }
+        self.replan_from_here(v, leave)?;
+        Ok(true)
+    }
+
+    /// Plans vehicle `v` from where it is at `at` by the live rules
+    /// ([`keep_up`]): riders it can no longer serve in time go to a vehicle
+    /// that can, and those no vehicle can take after a breakdown are refused.
+    fn replan_from_here(&mut self, v: usize, at: f64) -> Result<(), SimError> {
+        let present = self.present(v, at)?;
+        let vid = VehicleId(v as u32);
+        let kept = keep_up(&mut self.plan, vid, Some(&present), at, &self.places).map_err(engine)?;
+        let st = &mut self.veh[v];
+        (st.served, st.committed, st.anchor_loc, st.anchor_t, st.leave) =
+            (0, false, st.loc, present.time, present.time);
+        st.served_starts.clear();
         for (r, to) in &kept.moved {
             self.riders[r.0 as usize].rec.vehicle = Some(to.0);
         }
@@ -942,7 +968,7 @@ impl<'a, P: Places> Day<'a, P> {
         }
         self.road.riders_stranded += kept.stranded.len();
         self.refresh();
-        Ok(true)
+        Ok(())
     }
 
     /// Where vehicle `v` is at `now`, read from its driver's log exactly as
