@@ -190,6 +190,26 @@ mod tests {
         Some(s)
     }
 
+    /// Each request in a row on its drawn vehicle, in the order of its pickup window's open.
+    fn by_pickup_time(reqs: &[Trip], vehicles: &[usize]) -> Vec<(u32, usize)> {
+        let mut order: Vec<(u32, usize)> =
+            (0..reqs.len() as u32).map(|r| (r, vehicles[r as usize])).collect();
+        order.sort_by(|a, b| reqs[a.0 as usize].2.total_cmp(&reqs[b.0 as usize].2));
+        order
+    }
+
+    /// The two sequences after `a` and `b` swap what follows positions `i`
+    /// and `j`, each keeping its own end depot, spliced directly.
+    fn swapped_tails(a: &[u32], i: usize, b: &[u32], j: usize) -> (Vec<u32>, Vec<u32>) {
+        let mut x = a[..=i].to_vec();
+        x.extend_from_slice(&b[j + 1..b.len() - 1]);
+        x.push(a[a.len() - 1]);
+        let mut y = b[..=j].to_vec();
+        y.extend_from_slice(&a[i + 1..a.len() - 1]);
+        y.push(b[b.len() - 1]);
+        (x, y)
+    }
+
     /// The best single exchange of tails, by trying every pair of cuts
     /// where both routes are empty and checking both new routes exactly.
     fn best_exchange(ctx: &Ctx, s: &Sol, sc: &mut Scratch) -> f64 {
@@ -201,12 +221,7 @@ mod tests {
                 if s.routes[0].load[i] != [0, 0] || s.routes[1].load[j] != [0, 0] {
                     continue;
                 }
-                let mut x = a[..=i].to_vec();
-                x.extend_from_slice(&b[j + 1..b.len() - 1]);
-                x.push(a[a.len() - 1]);
-                let mut y = b[..=j].to_vec();
-                y.extend_from_slice(&a[i + 1..a.len() - 1]);
-                y.push(b[b.len() - 1]);
+                let (x, y) = swapped_tails(a, i, b, j);
                 if let (Some(x), Some(y)) =
                     (RouteData::compute(c, &c.veh[0], x, sc), RouteData::compute(c, &c.veh[1], y, sc))
                 {
@@ -259,8 +274,7 @@ mod tests {
             let search = SearchParams::default();
             let mut sc = Scratch::default();
             let (ctx, empty) = prepare(&c, Objective::Distance, &search, &mut sc);
-            let mut order: Vec<(u32, usize)> = (0..reqs.len() as u32).map(|r| (r, vehicles[r as usize])).collect();
-            order.sort_by(|a, b| reqs[a.0 as usize].2.total_cmp(&reqs[b.0 as usize].2));
+            let order = by_pickup_time(&reqs, &vehicles);
             let Some(mut s) = plan(&ctx, &empty, &order, &mut sc) else { return Ok(()) };
             let expected = best_exchange(&ctx, &s, &mut sc);
             let changed = descend(&ctx, &mut s, 1, &mut sc);
@@ -294,19 +308,13 @@ mod tests {
             let search = SearchParams::default();
             let mut sc = Scratch::default();
             let (ctx, empty) = prepare(&c, Objective::Distance, &search, &mut sc);
-            let mut order: Vec<(u32, usize)> = (0..reqs.len() as u32).map(|r| (r, vehicles[r as usize])).collect();
-            order.sort_by(|a, b| reqs[a.0 as usize].2.total_cmp(&reqs[b.0 as usize].2));
+            let order = by_pickup_time(&reqs, &vehicles);
             let Some(s) = plan(&ctx, &empty, &order, &mut sc) else { return Ok(()) };
             let (rv, rw) = (&s.routes[0], &s.routes[1]);
             let length = |seq: &[u32]| seq.windows(2).map(|l| c.dist(l[0], l[1])).sum::<f64>();
             for a in 0..rv.seq.len() - 1 {
                 for b in 0..rw.seq.len() - 1 {
-                    let mut x = rv.seq[..=a].to_vec();
-                    x.extend_from_slice(&rw.seq[b + 1..rw.seq.len() - 1]);
-                    x.push(rv.seq[rv.seq.len() - 1]);
-                    let mut y = rw.seq[..=b].to_vec();
-                    y.extend_from_slice(&rv.seq[a + 1..rv.seq.len() - 1]);
-                    y.push(rw.seq[rw.seq.len() - 1]);
+                    let (x, y) = swapped_tails(&rv.seq, a, &rw.seq, b);
                     let expected = length(&x) + length(&y) - length(&rv.seq) - length(&rw.seq);
                     let delta = exchange_delta(&c, rv, rw, a, b);
                     prop_assert!((delta - expected).abs() < 1e-6, "({}, {}): {} vs {}", a, b, delta, expected);
